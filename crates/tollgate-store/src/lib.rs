@@ -1,0 +1,124 @@
+//! Tollgate's storage: one [`Store`] trait with SQLite (the embedded default) and PostgreSQL
+//! behind it, each with its own embedded migrations. The store knows nothing of HTTP: it keeps
+//! records, applies batches of writes atomically, and answers queries.
+
+mod error;
+pub mod model;
+mod sql;
+pub mod table;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sql::SqlStore;
+pub use table::{AuditQuery, Filter, Kind, Page, Query, Row, SqlValue, Write};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// `sqlite://path` or `postgres://...`.
+    pub url: String,
+    /// Upper bound on open connections.
+    pub max_connections: u32,
+    /// How long to wait for a free connection before reporting the database unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl ConnectOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything the gateway keeps. Writes go through [`Store::apply`], one transaction per batch.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Applies every write of the batch in one transaction, or none of them.
+    async fn apply(&self, batch: Vec<Write>) -> Result<()>;
+
+    /// One row's document, with its spend laid over it.
+    async fn get_row(&self, kind: Kind, pk: &[&str]) -> Result<Option<Value>>;
+
+    /// The rows matching a query, with the total count of matches.
+    async fn list_rows(&self, kind: Kind, query: &Query) -> Result<Page<Value>>;
+
+    /// What the store knows of one token hash.
+    async fn token(&self, token: &str) -> Result<Option<TokenEntry>>;
+
+    /// Every token hash a key has had, newest first.
+    async fn key_tokens(&self, key_id: &str) -> Result<Vec<TokenEntry>>;
+
+    /// Metadata (key alias, team, user, organization) for these token hashes, whether their key
+    /// is live, regenerated or deleted. Hashes the gateway never issued are absent.
+    async fn token_metadata(&self, tokens: &[String]) -> Result<HashMap<String, TokenMeta>>;
+
+    /// Audit log entries, newest first.
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>>;
+}
+
+impl dyn Store {
+    /// One record by primary key.
+    pub async fn get<R: Record>(&self, pk: &[&str]) -> Result<Option<R>> {
+        match self.get_row(R::KIND, pk).await? {
+            Some(v) => Ok(Some(decode(v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records matching a query.
+    pub async fn list<R: Record>(&self, query: &Query) -> Result<Page<R>> {
+        let page = self.list_rows(R::KIND, query).await?;
+        let items = page
+            .items
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<R>>>()?;
+        Ok(Page {
+            items,
+            total: page.total,
+        })
+    }
+
+    /// The live key whose current token is `token`.
+    pub async fn key_by_token(&self, token: &str) -> Result<Option<KeyRecord>> {
+        let page = self
+            .list::<KeyRecord>(&Query::default().eq("token", token).page(1, 0))
+            .await?;
+        Ok(page.items.into_iter().next())
+    }
+}
+
+fn decode<R: Record>(v: Value) -> Result<R> {
+    serde_json::from_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Connects to the database named by the URL and applies pending migrations.
+pub async fn open(options: &ConnectOptions) -> Result<Arc<dyn Store>> {
+    let store = SqlStore::connect(options).await?;
+    store.migrate().await?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,152 @@
+//! A small SQL builder: text with `$n` placeholders and the values bound to them, in order.
+//! Column and table names come only from `&'static str` in this crate's code; values are
+//! always bound, never formatted into the text.
+
+use sqlx::any::AnyArguments;
+use sqlx::Any;
+
+use crate::table::{Filter, SqlValue};
+
+#[derive(Debug, Default)]
+pub(crate) struct Sql {
+    pub text: String,
+    args: Vec<SqlValue>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: impl Into<SqlValue>) -> &mut Self {
+        self.args.push(value.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `a, b, c` with each item bound.
+    pub fn bind_list<I: IntoIterator<Item = SqlValue>>(&mut self, values: I) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+
+    /// Appends `WHERE`/`AND` conditions for the filters, and an OR group for `any_of`.
+    pub fn push_filters(&mut self, filters: &[Filter], any_of: &[Filter]) -> &mut Self {
+        let mut first = true;
+        for f in filters {
+            self.push(if first { " WHERE " } else { " AND " });
+            first = false;
+            self.push_filter(f);
+        }
+        if !any_of.is_empty() {
+            self.push(if first { " WHERE (" } else { " AND (" });
+            for (i, f) in any_of.iter().enumerate() {
+                if i > 0 {
+                    self.push(" OR ");
+                }
+                self.push_filter(f);
+            }
+            self.push(")");
+        }
+        self
+    }
+
+    fn push_filter(&mut self, f: &Filter) {
+        match f {
+            Filter::Eq(col, SqlValue::Text(None)) | Filter::IsNull(col) => {
+                self.push(col).push(" IS NULL");
+            }
+            Filter::Eq(col, v) => {
+                self.push(col).push(" = ").bind(v.clone());
+            }
+            Filter::In(_, values) if values.is_empty() => {
+                self.push("1 = 0");
+            }
+            Filter::In(col, values) => {
+                self.push(col).push(" IN (").bind_list(values.iter().cloned()).push(")");
+            }
+            Filter::Contains(col, needle) => {
+                let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
+                self.push("LOWER(")
+                    .push(col)
+                    .push(") LIKE ")
+                    .bind(pattern)
+                    .push(" ESCAPE '\\'");
+            }
+            Filter::Lt(col, v) => {
+                self.push(col).push(" < ").bind(v.clone());
+            }
+            Filter::Ge(col, v) => {
+                self.push(col).push(" >= ").bind(v.clone());
+            }
+        }
+    }
+
+    pub fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                SqlValue::Text(v) => q.bind(v.clone()),
+                SqlValue::Int(v) => q.bind(*v),
+                SqlValue::Real(v) => q.bind(*v),
+                SqlValue::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut sql = Sql::new("SELECT * FROM t");
+        sql.push_filters(
+            &[
+                Filter::Eq("a", "x".into()),
+                Filter::In("b", vec![1.into(), 2.into()]),
+            ],
+            &[Filter::IsNull("c"), Filter::Contains("d", "50%_off".into())],
+        );
+        assert_eq!(
+            sql.text,
+            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) AND (c IS NULL OR LOWER(d) LIKE $4 ESCAPE '\\')"
+        );
+        assert_eq!(sql.args[3], SqlValue::Text(Some("%50\\%\\_off%".into())));
+    }
+
+    #[test]
+    fn empty_in_list_matches_nothing() {
+        let mut sql = Sql::new("SELECT 1");
+        sql.push_filters(&[Filter::In("a", vec![])], &[]);
+        assert_eq!(sql.text, "SELECT 1 WHERE 1 = 0");
+    }
+}

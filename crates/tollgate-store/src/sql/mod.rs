@@ -1,0 +1,205 @@
+//! The SQL implementation of [`Store`], for SQLite and PostgreSQL alike. Both speak the same
+//! statements here (`$n` placeholders, `ON CONFLICT`, `LIMIT/OFFSET`); what differs is the
+//! schema's column types, kept in one migrations folder per backend.
+
+mod audit;
+mod builder;
+mod entities;
+mod tokens;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions as _, Executor};
+
+use crate::table::{AuditQuery, Kind, Page, Query, Write};
+use crate::{AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A store on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Opens a pool. SQLite files are created on first use and run in WAL mode; a PostgreSQL
+    /// database that does not exist yet is created.
+    pub async fn connect(options: &ConnectOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = normalise_url(&options.url)?;
+        if backend == Backend::Postgres {
+            create_postgres_database(&url).await?;
+        }
+        let connect = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::BadUrl(e.to_string()))?
+            .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies pending migrations. On PostgreSQL the migrator holds an advisory lock, so replicas
+    /// that start together apply them once, one after the other.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Accepts `sqlite://path`, `sqlite:path`, `postgres://...` and `postgresql://...`; SQLite files
+/// are created when missing.
+fn normalise_url(url: &str) -> Result<(Backend, String)> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((Backend::Postgres, url.to_owned()));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(StoreError::BadUrl(format!(
+            "unsupported database URL (expected sqlite://... or postgres://...): {}",
+            redact_url(url)
+        )));
+    };
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    if path.is_empty() {
+        return Err(StoreError::BadUrl("sqlite URL names no file".into()));
+    }
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mode = if path.contains("mode=") {
+        String::new()
+    } else {
+        format!("{sep}mode=rwc")
+    };
+    Ok((Backend::Sqlite, format!("sqlite://{path}{mode}")))
+}
+
+/// A database URL with its password hidden, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn create_postgres_database(url: &str) -> Result<()> {
+    use sqlx::migrate::MigrateDatabase;
+    if sqlx::Postgres::database_exists(url).await? {
+        return Ok(());
+    }
+    match sqlx::Postgres::create_database(url).await {
+        Ok(()) => Ok(()),
+        // Another replica created it first.
+        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn apply(&self, batch: Vec<Write>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for write in batch {
+            entities::apply_one(&mut tx, write).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_row(&self, kind: Kind, pk: &[&str]) -> Result<Option<Value>> {
+        entities::get_row(&self.pool, kind, pk).await
+    }
+
+    async fn list_rows(&self, kind: Kind, query: &Query) -> Result<Page<Value>> {
+        entities::list_rows(&self.pool, kind, query).await
+    }
+
+    async fn token(&self, token: &str) -> Result<Option<TokenEntry>> {
+        tokens::token(&self.pool, token).await
+    }
+
+    async fn key_tokens(&self, key_id: &str) -> Result<Vec<TokenEntry>> {
+        tokens::key_tokens(&self.pool, key_id).await
+    }
+
+    async fn token_metadata(&self, tokens: &[String]) -> Result<HashMap<String, TokenMeta>> {
+        tokens::token_metadata(&self.pool, tokens).await
+    }
+
+    async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
+        audit::audit_log(&self.pool, query).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_are_created_on_first_use() {
+        let (b, u) = normalise_url("sqlite://./tollgate.db").unwrap();
+        assert_eq!(b, Backend::Sqlite);
+        assert_eq!(u, "sqlite://./tollgate.db?mode=rwc");
+        let (_, u) = normalise_url("sqlite:/tmp/x.db?mode=ro").unwrap();
+        assert_eq!(u, "sqlite:///tmp/x.db?mode=ro");
+        assert!(normalise_url("mysql://x").is_err());
+        assert!(normalise_url("sqlite://").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

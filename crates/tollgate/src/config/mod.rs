@@ -1,0 +1,1 @@
+//! Configuration: LiteLLM's `config.yaml` and the environment.
