@@ -1,0 +1,8 @@
+//! The management API: keys, teams, users, organizations, customers, budgets and the audit log.
+//! Handlers check what the caller may do, validate, and write one atomic batch per request
+//! (the change and its audit entry together).
+
+pub mod common;
+pub mod keys;
+pub mod teams;
+pub mod users;

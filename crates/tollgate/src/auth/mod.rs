@@ -1,0 +1,223 @@
+//! Authentication and route permissions. Every route but the public allowlist passes through
+//! [`authenticate`], which finds the caller's key, resolves it from the cache (or the store on a
+//! miss), checks it, and leaves a [`Principal`] in the request for the handlers.
+
+pub mod access;
+pub mod cache;
+pub mod extract;
+pub mod keys;
+pub mod role;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+use tollgate_store::{KeyRecord, TeamMember, TeamRecord, TokenStatus, UserRecord};
+
+pub use cache::{KeyAuth, KeyCache};
+pub use role::Role;
+
+use crate::http::Error;
+use crate::state::AppState;
+
+/// The user id LiteLLM gives the master key.
+pub const MASTER_USER_ID: &str = "default_user_id";
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub role: Role,
+    pub user_id: Option<String>,
+    /// The master key, or any caller when no master key is configured.
+    pub is_master: bool,
+    /// The virtual key used, with what it resolves to.
+    pub key: Option<Arc<KeyAuth>>,
+    /// Hash of the key that was presented (an old token during a grace period, say).
+    pub token: Option<String>,
+}
+
+impl Principal {
+    fn master() -> Self {
+        Principal {
+            role: Role::ProxyAdmin,
+            user_id: Some(MASTER_USER_ID.to_owned()),
+            is_master: true,
+            key: None,
+            token: None,
+        }
+    }
+
+    /// May change anything.
+    pub fn is_proxy_admin(&self) -> bool {
+        self.role == Role::ProxyAdmin
+    }
+
+    /// May read anything.
+    pub fn sees_all(&self) -> bool {
+        self.role.is_admin()
+    }
+
+    /// Whether this caller's user id is `user_id`.
+    pub fn is_user(&self, user_id: Option<&str>) -> bool {
+        user_id.is_some() && self.user_id.as_deref() == user_id
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Error::Internal("route is missing authentication".into()))
+    }
+}
+
+/// Middleware: authenticates every non-public route.
+pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if access::classify(req.uri().path()) == access::RouteClass::Public {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    match resolve(&state, &parts).await {
+        Ok(principal) => {
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, Error> {
+    let presented = extract::api_key(parts, state.settings.key_header_name.as_deref())?;
+    let Some(master) = state.settings.master_key.as_ref() else {
+        return Ok(Principal::master());
+    };
+    let Some(raw) = presented else {
+        return Err(Error::unauthorized(
+            "auth_error",
+            "Authentication Error, No api key passed in.",
+        ));
+    };
+    if bool::from(raw.as_bytes().ct_eq(master.expose().as_bytes())) {
+        return Ok(Principal::master());
+    }
+    if !raw.starts_with("sk-") {
+        return Err(Error::unauthorized(
+            "auth_error",
+            format!(
+                "Authentication Error, Virtual key expected. Received={}, expected to start with 'sk-'.",
+                keys::masked(&raw)
+            ),
+        ));
+    }
+    let token = keys::hash(&raw);
+    let auth = lookup(state, &token).await?.ok_or_else(|| Error::Unauthorized {
+        message: "Authentication Error, Invalid API key provided.".into(),
+        kind: "token_not_found_in_db",
+        param: Some("key".into()),
+    })?;
+    check_key(&auth)?;
+    let path = parts.uri.path();
+    access::check_key_routes(&auth.key.allowed_routes, path)?;
+    let role = auth
+        .user
+        .as_ref()
+        .and_then(|u| Role::parse(&u.user_role))
+        .unwrap_or(Role::InternalUser);
+    access::check(role, auth.key.user_id.as_deref(), &parts.method, path)?;
+    Ok(Principal {
+        role,
+        user_id: auth.key.user_id.clone(),
+        is_master: false,
+        key: Some(auth),
+        token: Some(token),
+    })
+}
+
+fn check_key(auth: &KeyAuth) -> Result<(), Error> {
+    if auth.key.blocked == Some(true) {
+        return Err(Error::unauthorized(
+            "auth_error",
+            "Authentication Error, Key is blocked. Update via `/key/unblock` if you're an admin.",
+        ));
+    }
+    if let Some(expires) = auth.key.expires {
+        let now = Utc::now();
+        if expires < now {
+            return Err(Error::unauthorized(
+                "expired_key",
+                format!(
+                    "Authentication Error - Expired Key. Key Expiry time {expires} and current time {now}"
+                ),
+            ));
+        }
+    }
+    if let Some(team) = auth.team.as_ref().filter(|t| t.blocked) {
+        return Err(Error::unauthorized(
+            "team_blocked",
+            format!(
+                "Authentication Error, Team={} is blocked. Update via `/team/unblock` if you're an admin.",
+                team.team_id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The key behind a token hash: from the cache, else from the store (and then cached).
+/// A regenerated token still resolves during its grace period.
+pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>>, Error> {
+    if let Some(hit) = state.keys.get(token).await {
+        return Ok(Some(hit));
+    }
+    let generation = state.keys.generation();
+    let Some(key) = load_key(state, token).await? else {
+        return Ok(None);
+    };
+    let store = &state.store;
+    let user = match &key.user_id {
+        Some(id) => store.get::<UserRecord>(&[id]).await?,
+        None => None,
+    };
+    let team = match &key.team_id {
+        Some(id) => store.get::<TeamRecord>(&[id]).await?,
+        None => None,
+    };
+    let membership = match (&key.team_id, &key.user_id) {
+        (Some(t), Some(u)) => store.get::<TeamMember>(&[t, u]).await?,
+        _ => None,
+    };
+    let auth = Arc::new(KeyAuth {
+        key,
+        user,
+        team,
+        membership,
+    });
+    state
+        .keys
+        .insert(token.to_owned(), auth.clone(), generation)
+        .await;
+    Ok(Some(auth))
+}
+
+async fn load_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, Error> {
+    if let Some(key) = state.store.key_by_token(token).await? {
+        return Ok(Some(key));
+    }
+    let Some(entry) = state.store.token(token).await? else {
+        return Ok(None);
+    };
+    let in_grace = entry.status == TokenStatus::Regenerated
+        && entry.grace_until.is_some_and(|t| t > Utc::now());
+    if !in_grace {
+        return Ok(None);
+    }
+    Ok(state.store.get::<KeyRecord>(&[&entry.key_id]).await?)
+}

@@ -1,0 +1,13 @@
+//! HTTP plumbing: the route table, error rendering, extractors and request logging.
+
+pub mod error;
+pub mod fallback;
+pub mod health;
+pub mod log;
+pub mod extract;
+pub mod patch;
+pub mod routes;
+
+pub use error::{Error, Result};
+pub use extract::{Body, Params};
+pub use patch::Patch;
