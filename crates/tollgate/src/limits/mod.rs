@@ -1,1 +1,3 @@
 //! Budgets and rate limits.
+
+pub mod period;
