@@ -122,14 +122,22 @@ pub fn redact_url(url: &str) -> String {
 
 async fn create_postgres_database(url: &str) -> Result<()> {
     use sqlx::migrate::MigrateDatabase;
-    if sqlx::Postgres::database_exists(url).await? {
-        return Ok(());
-    }
-    match sqlx::Postgres::create_database(url).await {
-        Ok(()) => Ok(()),
-        // Another replica created it first.
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
-        Err(e) => Err(e.into()),
+    // Replicas starting together race here: CREATE DATABASE fails while another session copies
+    // the template (55006), and one of two creators finds it already made (42P04).
+    let mut attempt = 0;
+    loop {
+        if sqlx::Postgres::database_exists(url).await? {
+            return Ok(());
+        }
+        match sqlx::Postgres::create_database(url).await {
+            Ok(()) => return Ok(()),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => return Ok(()),
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55006") && attempt < 50 => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

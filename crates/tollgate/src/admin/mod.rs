@@ -6,3 +6,7 @@ pub mod common;
 pub mod keys;
 pub mod teams;
 pub mod users;
+pub mod audit;
+pub mod budgets;
+pub mod customers;
+pub mod orgs;

@@ -42,6 +42,15 @@ pub fn blank_user(user_id: String, user_email: Option<String>, now: DateTime<Utc
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct UserFields {
+    /// The user to act on (optional on new, or `user_email` on update).
+    user_id: Option<String>,
+    /// New users only.
+    teams: Vec<TeamJoin>,
+    auto_create_key: Option<bool>,
+    key_alias: Option<String>,
+    duration: Option<String>,
+    /// Update only: set the user's spend.
+    spend: Option<f64>,
     user_email: Patch<String>,
     user_alias: Patch<String>,
     user_role: Patch<String>,
@@ -100,27 +109,17 @@ pub enum TeamJoin {
     },
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct NewUser {
-    user_id: Option<String>,
-    teams: Vec<TeamJoin>,
-    auto_create_key: Option<bool>,
-    key_alias: Option<String>,
-    duration: Option<String>,
-    #[serde(flatten)]
-    fields: UserFields,
-}
-
 /// POST /user/new
-pub async fn new(State(state): State<AppState>, actor: Actor, Body(req): Body<NewUser>) -> Result<Json<Value>> {
+pub async fn new(State(state): State<AppState>, actor: Actor, Body(mut req): Body<UserFields>) -> Result<Json<Value>> {
     let now = Utc::now();
-    let user_id = req.user_id.filter(|u| !u.is_empty()).unwrap_or_else(new_id);
+    let user_id = req.user_id.take().filter(|u| !u.is_empty()).unwrap_or_else(new_id);
+    let teams = std::mem::take(&mut req.teams);
+    let (auto_key, key_alias, duration) = (req.auto_create_key.take(), req.key_alias.take(), req.duration.take());
     if state.store.get::<UserRecord>(&[&user_id]).await?.is_some() {
         return Err(Error::bad_field("user_id", format!("User with id {user_id} already exists")));
     }
     let mut user = blank_user(user_id.clone(), None, now);
-    req.fields.apply(&mut user, now)?;
+    req.apply(&mut user, now)?;
     if !actor.principal.is_proxy_admin() && Role::parse(&user.user_role).is_some_and(Role::is_admin) {
         return Err(Error::Forbidden("Only proxy admins may create admin users".into()));
     }
@@ -131,17 +130,17 @@ pub async fn new(State(state): State<AppState>, actor: Actor, Body(req): Body<Ne
         }
     }
     let mut batch = vec![Write::insert(&user)?];
-    for join in &req.teams {
+    for join in &teams {
         batch.push(Write::insert(&membership(&state, &user, join, now).await?)?);
     }
     batch.push(actor.audit("created", Kind::User, &user_id, None, Some(to_value(&user)?)));
     state.store.apply(batch).await?;
     let mut out = to_object(&user)?;
-    out.insert("teams".into(), json!(req.teams.iter().map(team_id_of).collect::<Vec<_>>()));
-    if req.auto_create_key.unwrap_or(true) {
+    out.insert("teams".into(), json!(teams.iter().map(team_id_of).collect::<Vec<_>>()));
+    if auto_key.unwrap_or(true) {
         let fields = KeyFields {
-            key_alias: req.key_alias.map_or(Patch::Absent, Patch::Value),
-            duration: req.duration.map_or(Patch::Absent, Patch::Value),
+            key_alias: key_alias.map_or(Patch::Absent, Patch::Value),
+            duration: duration.map_or(Patch::Absent, Patch::Value),
             user_id: Patch::Value(user_id),
             models: Patch::Value(user.models.clone()),
             ..KeyFields::default()
@@ -178,15 +177,6 @@ async fn membership(state: &AppState, user: &UserRecord, join: &TeamJoin, now: D
     Ok(m)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct UpdateUser {
-    user_id: Option<String>,
-    spend: Option<f64>,
-    #[serde(flatten)]
-    fields: UserFields,
-}
-
 async fn find_user(state: &AppState, user_id: Option<&str>, email: Option<&str>) -> Result<UserRecord> {
     if let Some(id) = user_id {
         return state.store.get::<UserRecord>(&[id]).await?.ok_or_else(|| Error::NotFound(format!("User not found, passed user_id={id}")));
@@ -199,24 +189,25 @@ async fn find_user(state: &AppState, user_id: Option<&str>, email: Option<&str>)
 }
 
 /// POST /user/update
-pub async fn update(State(state): State<AppState>, actor: Actor, Body(req): Body<UpdateUser>) -> Result<Json<Value>> {
+pub async fn update(State(state): State<AppState>, actor: Actor, Body(mut req): Body<UserFields>) -> Result<Json<Value>> {
     check_money("spend", req.spend)?;
-    let email = req.fields.user_email.value().cloned();
+    let email = req.user_email.value().cloned();
     let mut user = find_user(&state, req.user_id.as_deref(), email.as_deref()).await?;
     let p = &actor.principal;
     let own_harmless = p.is_user(Some(&user.user_id))
-        && req.fields.user_role.is_absent()
-        && req.fields.max_budget.is_absent()
+        && req.user_role.is_absent()
+        && req.max_budget.is_absent()
         && req.spend.is_none();
     if !p.is_proxy_admin() && !own_harmless {
         return Err(Error::Forbidden("Only proxy admins may change users' roles, budgets and spend".into()));
     }
     let before = to_value(&user)?;
     let now = Utc::now();
-    req.fields.apply(&mut user, now)?;
+    let new_spend = req.spend.take();
+    req.apply(&mut user, now)?;
     user.updated_at = now;
     let mut batch = vec![Write::update(&user)?];
-    if let Some(spend) = req.spend {
+    if let Some(spend) = new_spend {
         user.spend = spend;
         batch.push(Write::SetSpend { kind: Kind::User, pk: vec![user.user_id.clone()], spend });
     }

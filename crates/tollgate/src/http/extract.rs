@@ -63,6 +63,9 @@ fn field_error(path: &str, problem: &str) -> Error {
         (None, p) => p.to_owned(),
     };
     let problem = problem.split(" at line ").next().unwrap_or(problem);
+    if field.is_empty() || field == "." {
+        return Error::invalid(None, format!("Invalid request: {problem}"));
+    }
     Error::invalid(
         Some(field.clone()),
         format!("Invalid request: field `{field}`: {problem}"),

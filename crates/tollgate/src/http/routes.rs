@@ -1,11 +1,11 @@
 //! The route table: every route of the gateway, in one place. Auth applies to all of them but
 //! the public allowlist in [`crate::auth::access::PUBLIC_ROUTES`].
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
 use super::health;
-use crate::admin::{keys, teams, users};
+use crate::admin::{audit, budgets, customers, keys, orgs, teams, users};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -16,6 +16,12 @@ pub fn routes() -> Router<AppState> {
         .merge(key_routes())
         .merge(team_routes())
         .merge(user_routes())
+        .merge(org_routes())
+        .merge(customer_routes("/customer"))
+        .merge(customer_routes("/end_user"))
+        .merge(budget_routes())
+        .route("/audit", get(audit::list))
+        .route("/audit/{id}", get(audit::get))
 }
 
 fn key_routes() -> Router<AppState> {
@@ -55,4 +61,37 @@ fn user_routes() -> Router<AppState> {
         .route("/user/info", get(users::info))
         .route("/v2/user/info", get(users::info_v2))
         .route("/user/list", get(users::list))
+}
+
+fn org_routes() -> Router<AppState> {
+    Router::new()
+        .route("/organization/new", post(orgs::new))
+        .route("/organization/update", patch(orgs::update).post(orgs::update))
+        .route("/organization/delete", delete(orgs::delete))
+        .route("/organization/info", get(orgs::info).post(orgs::info_post))
+        .route("/organization/list", get(orgs::list))
+        .route("/organization/member_add", post(orgs::member_add))
+        .route("/organization/member_update", patch(orgs::member_update))
+        .route("/organization/member_delete", delete(orgs::member_delete))
+}
+
+/// Customers answer under `/customer/*` and, as LiteLLM's aliases, `/end_user/*`.
+fn customer_routes(prefix: &str) -> Router<AppState> {
+    Router::new()
+        .route(&format!("{prefix}/new"), post(customers::new))
+        .route(&format!("{prefix}/info"), get(customers::info))
+        .route(&format!("{prefix}/update"), post(customers::update))
+        .route(&format!("{prefix}/delete"), post(customers::delete))
+        .route(&format!("{prefix}/list"), get(customers::list))
+        .route(&format!("{prefix}/block"), post(customers::block))
+        .route(&format!("{prefix}/unblock"), post(customers::unblock))
+}
+
+fn budget_routes() -> Router<AppState> {
+    Router::new()
+        .route("/budget/new", post(budgets::new))
+        .route("/budget/update", post(budgets::update))
+        .route("/budget/info", post(budgets::info))
+        .route("/budget/list", get(budgets::list))
+        .route("/budget/delete", post(budgets::delete))
 }

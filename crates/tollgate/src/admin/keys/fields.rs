@@ -14,6 +14,12 @@ use crate::http::{Patch, Result};
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct KeyFields {
+    /// The key to act on (update, regenerate) or a custom value (generate); taken out before
+    /// the other fields apply.
+    pub key: Option<String>,
+    /// Regenerate: the new value, and how long the old one keeps working.
+    pub new_key: Option<String>,
+    pub grace_period: Option<String>,
     pub key_alias: Patch<String>,
     pub duration: Patch<String>,
     pub models: Patch<Vec<String>>,

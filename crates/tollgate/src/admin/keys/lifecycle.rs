@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_store::{Kind, KeyRecord, Query, SqlValue, TokenStatus, Write};
 
-use super::write::{check_custom_key, key_conflict};
+use super::write::{check_custom_key, key_conflict, missing};
 use super::{administers, can_manage, find, render, validate, KeyFields};
 use crate::admin::common::{parse_period, to_value, Actor};
 use crate::auth::keys;
@@ -92,24 +92,14 @@ pub fn delete_writes(actor: &Actor, key: &KeyRecord) -> Result<Vec<Write>> {
     ])
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RegenerateRequest {
-    key: Option<String>,
-    new_key: Option<String>,
-    grace_period: Option<String>,
-    #[serde(flatten)]
-    fields: KeyFields,
-}
-
 /// POST /key/regenerate
 pub async fn regenerate(
     State(state): State<AppState>,
     actor: Actor,
-    Body(req): Body<RegenerateRequest>,
+    Body(mut req): Body<KeyFields>,
 ) -> Result<Json<Value>> {
-    let Some(key) = req.key.clone() else {
-        return Err(Error::invalid(Some("key".into()), "Invalid request: field `key`: missing field `key`"));
+    let Some(key) = req.key.take() else {
+        return Err(missing("key"));
     };
     regenerate_key(&state, &actor, &key, req).await
 }
@@ -119,7 +109,7 @@ pub async fn regenerate_path(
     State(state): State<AppState>,
     actor: Actor,
     Path(key): Path<String>,
-    Body(req): Body<RegenerateRequest>,
+    Body(req): Body<KeyFields>,
 ) -> Result<Json<Value>> {
     regenerate_key(&state, &actor, &key, req).await
 }
@@ -128,7 +118,7 @@ async fn regenerate_key(
     state: &AppState,
     actor: &Actor,
     passed: &str,
-    req: RegenerateRequest,
+    mut req: KeyFields,
 ) -> Result<Json<Value>> {
     let Some(old) = find(state, passed).await? else {
         return Err(Error::NotFound(format!("Key {} not found.", shown(passed))));
@@ -141,7 +131,7 @@ async fn regenerate_key(
         Some(g) => Some(parse_period("grace_period", g)?.add_to(now)),
         None => None,
     };
-    let raw = match req.new_key {
+    let raw = match req.new_key.take() {
         Some(k) => {
             check_custom_key("new_key", &k)?;
             k
@@ -149,7 +139,7 @@ async fn regenerate_key(
         None => keys::generate(),
     };
     let mut key = old.clone();
-    req.fields.apply(&mut key, now)?;
+    req.apply(&mut key, now)?;
     validate(state, &mut key).await?;
     key.token = keys::hash(&raw);
     key.key_name = Some(keys::display_name(&raw));

@@ -14,7 +14,7 @@ pub use info::{info, info_v2};
 pub use lifecycle::{block, delete, regenerate, regenerate_path, unblock};
 pub use list::list;
 pub use lifecycle::delete_writes;
-pub use write::{create_key, generate, update};
+pub use write::{create_key, generate, missing, update};
 
 use super::common::to_object;
 use crate::auth::{keys, Principal, Role};

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 use tollgate_store::{JsonMap, Kind, KeyRecord, StoreError, TeamRecord, Write};
 
@@ -13,15 +12,6 @@ use crate::auth::keys::{self, MIN_CUSTOM_KEY_LEN};
 use crate::auth::{Principal, Role};
 use crate::http::{Body, Error, Result};
 use crate::state::AppState;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct GenerateRequest {
-    /// A custom key value.
-    key: Option<String>,
-    #[serde(flatten)]
-    fields: KeyFields,
-}
 
 /// A fresh key record with nothing set.
 pub fn blank_key(key_id: String, token: String, now: DateTime<Utc>) -> KeyRecord {
@@ -127,9 +117,10 @@ pub async fn create_key(
 pub async fn generate(
     State(state): State<AppState>,
     actor: Actor,
-    Body(req): Body<GenerateRequest>,
+    Body(mut fields): Body<KeyFields>,
 ) -> Result<Json<Value>> {
-    let (key, raw) = create_key(&state, &actor, req.key, req.fields).await?;
+    let custom = fields.key.take();
+    let (key, raw) = create_key(&state, &actor, custom, fields).await?;
     Ok(Json(Value::Object(render(&key, Some(&raw))?)))
 }
 
@@ -200,30 +191,26 @@ async fn check_team_key_permission(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct UpdateRequest {
-    key: String,
-    #[serde(flatten)]
-    fields: KeyFields,
-}
-
 /// POST /key/update
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
-    Body(req): Body<UpdateRequest>,
+    Body(mut fields): Body<KeyFields>,
 ) -> Result<Json<Value>> {
-    let Some(mut key) = find(&state, &req.key).await? else {
+    let Some(passed) = fields.key.take() else {
+        return Err(missing("key"));
+    };
+    let Some(mut key) = find(&state, &passed).await? else {
         return Err(Error::NotFound("Key not found.".into()));
     };
     if !can_manage(&state, &actor.principal, &key).await? {
         return Err(Error::Forbidden("You are not authorized to update this key".into()));
     }
     let before = to_value(&key)?;
-    let new_spend = req.fields.spend.value().copied();
-    let moved = !req.fields.team_id.is_absent() || !req.fields.user_id.is_absent();
+    let new_spend = fields.spend.value().copied();
+    let moved = !fields.team_id.is_absent() || !fields.user_id.is_absent();
     let now = Utc::now();
-    req.fields.apply(&mut key, now)?;
+    fields.apply(&mut key, now)?;
     if moved {
         if !req_changes_org(&before, &key) {
             key.organization_id = None;
@@ -245,11 +232,19 @@ pub async fn update(
     state.store.apply(batch).await.map_err(|e| key_conflict(e, &key))?;
     state.keys.invalidate_key(&key.key_id);
     let mut out = render(&key, None)?;
-    out.insert("key".into(), Value::from(req.key));
+    out.insert("key".into(), Value::from(passed));
     Ok(Json(Value::Object(out)))
 }
 
 /// Whether the update set the organization explicitly (else it follows the new team).
 fn req_changes_org(before: &Value, key: &KeyRecord) -> bool {
     before.get("organization_id").and_then(Value::as_str) != key.organization_id.as_deref()
+}
+
+/// The 422 of a missing required field.
+pub fn missing(field: &str) -> Error {
+    Error::invalid(
+        Some(field.to_owned()),
+        format!("Invalid request: field `{field}`: missing field `{field}`"),
+    )
 }

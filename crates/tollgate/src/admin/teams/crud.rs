@@ -18,23 +18,15 @@ use crate::auth::{Principal, Role};
 use crate::http::{Body, Error, Params, Result};
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct NewTeam {
-    team_id: Option<String>,
-    members_with_roles: Vec<MemberRef>,
-    #[serde(flatten)]
-    fields: TeamFields,
-}
-
 /// POST /team/new
 pub async fn new(
     State(state): State<AppState>,
     actor: Actor,
-    Body(req): Body<NewTeam>,
+    Body(mut req): Body<TeamFields>,
 ) -> Result<Json<Value>> {
     let now = Utc::now();
-    let team_id = req.team_id.filter(|t| !t.is_empty()).unwrap_or_else(new_id);
+    let team_id = req.team_id.take().filter(|t| !t.is_empty()).unwrap_or_else(new_id);
+    let members_with_roles = std::mem::take(&mut req.members_with_roles);
     if state.store.get::<TeamRecord>(&[&team_id]).await?.is_some() {
         return Err(Error::bad_field(
             "team_id",
@@ -44,10 +36,10 @@ pub async fn new(
     let mut team = blank_team(team_id, now);
     team.created_by = actor.who();
     team.updated_by = actor.who();
-    req.fields.apply(&mut team, now)?;
+    req.apply(&mut team, now)?;
     check_org(&state, &actor.principal, &team).await?;
     let mut batch = vec![Write::insert(&team)?];
-    let mut all = req.members_with_roles;
+    let mut all = members_with_roles;
     if let (false, Some(uid)) = (actor.principal.is_proxy_admin(), actor.principal.user_id.clone()) {
         if !all.iter().any(|m| m.user_id.as_deref() == Some(uid.as_str())) {
             all.push(MemberRef { user_id: Some(uid), user_email: None, role: Some("admin".into()) });
@@ -126,25 +118,21 @@ async fn check_org(state: &AppState, p: &Principal, team: &TeamRecord) -> Result
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct UpdateTeam {
-    team_id: String,
-    #[serde(flatten)]
-    fields: TeamFields,
-}
-
 /// POST /team/update
 pub async fn update(
     State(state): State<AppState>,
     actor: Actor,
-    Body(req): Body<UpdateTeam>,
+    Body(mut req): Body<TeamFields>,
 ) -> Result<Json<Value>> {
-    let mut team = get_team(&state, &req.team_id).await?;
+    let Some(team_id) = req.team_id.take() else {
+        return Err(crate::admin::keys::missing("team_id"));
+    };
+    let mut team = get_team(&state, &team_id).await?;
     check_team_admin(&state, &actor.principal, &team).await?;
     let before = to_value(&team)?;
-    let org_changed = !req.fields.organization_id.is_absent();
+    let org_changed = !req.organization_id.is_absent();
     let now = Utc::now();
-    req.fields.apply(&mut team, now)?;
+    req.apply(&mut team, now)?;
     if org_changed {
         check_org(&state, &actor.principal, &team).await?;
     }

@@ -82,8 +82,16 @@ pub async fn member_add(
 #[derive(Debug, Deserialize)]
 pub struct MemberRefReq {
     team_id: String,
-    #[serde(flatten)]
-    who: MemberRef,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    user_email: Option<String>,
+}
+
+impl MemberRefReq {
+    fn who(&self) -> MemberRef {
+        MemberRef { user_id: self.user_id.clone(), user_email: self.user_email.clone(), role: None }
+    }
 }
 
 async fn find_member(state: &AppState, team_id: &str, who: &MemberRef) -> Result<TeamMember> {
@@ -107,7 +115,7 @@ pub async fn member_delete(
 ) -> Result<Json<Value>> {
     let team = get_team(&state, &req.team_id).await?;
     check_team_admin(&state, &actor.principal, &team).await?;
-    let member = find_member(&state, &team.team_id, &req.who).await?;
+    let member = find_member(&state, &team.team_id, &req.who()).await?;
     state
         .store
         .apply(vec![
@@ -123,8 +131,12 @@ pub async fn member_delete(
 #[derive(Debug, Deserialize)]
 pub struct MemberUpdate {
     team_id: String,
-    #[serde(flatten)]
-    who: MemberRef,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    user_email: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
     #[serde(default)]
     max_budget_in_team: Patch<f64>,
     #[serde(default)]
@@ -146,9 +158,10 @@ pub async fn member_update(
     check_limit("rpm_limit", req.rpm_limit.value().copied())?;
     let team = get_team(&state, &req.team_id).await?;
     check_team_admin(&state, &actor.principal, &team).await?;
-    let mut member = find_member(&state, &team.team_id, &req.who).await?;
+    let who = MemberRef { user_id: req.user_id.clone(), user_email: req.user_email.clone(), role: None };
+    let mut member = find_member(&state, &team.team_id, &who).await?;
     let before = to_value(&member)?;
-    if let Some(role) = req.who.role.as_deref() {
+    if let Some(role) = req.role.as_deref() {
         if !crate::auth::role::TEAM_ROLES.contains(&role) {
             return Err(Error::bad_field("role", format!("Invalid team role '{role}': use admin or user")));
         }

@@ -24,6 +24,10 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct TeamFields {
+    /// The team to act on (required by update; optional on new).
+    pub team_id: Option<String>,
+    /// New teams only: initial members.
+    pub members_with_roles: Vec<MemberRef>,
     pub team_alias: Patch<String>,
     pub organization_id: Patch<String>,
     pub models: Patch<Vec<String>>,
