@@ -16,7 +16,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _, Executor};
 
 use crate::table::{AuditQuery, Kind, Page, Query, Write};
-use crate::{AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta};
+use crate::{
+    AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -127,8 +129,13 @@ async fn create_postgres_database(url: &str) -> Result<()> {
     }
     match sqlx::Postgres::create_database(url).await {
         Ok(()) => Ok(()),
-        // Another replica created it first.
-        Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => Ok(()),
+        // Another replica created it first: 42P04 (duplicate_database) once its creation has
+        // committed, 23505 (unique_violation on pg_database) while both are in flight.
+        Err(sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("42P04") | Some("23505")) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
