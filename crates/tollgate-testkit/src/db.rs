@@ -15,14 +15,8 @@ pub fn postgres_required() -> bool {
 
 /// A database that exists for the life of this value.
 pub enum TestDb {
-    Sqlite {
-        dir: tempfile::TempDir,
-        url: String,
-    },
-    Postgres {
-        name: String,
-        url: String,
-    },
+    Sqlite { dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
 }
 
 impl TestDb {

@@ -4,7 +4,7 @@
 #![expect(
     clippy::panic,
     clippy::print_stderr,
-    reason = "test helpers fail loudly and say why a suite is skipped"
+    reason = "a test helper: failing loudly, and saying why a suite is skipped, is its job"
 )]
 
 mod db;

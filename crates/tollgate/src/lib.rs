@@ -24,7 +24,10 @@ pub fn app(state: AppState) -> Router {
     http::routes::routes()
         .fallback(http::fallback::not_found)
         .method_not_allowed_fallback(http::fallback::method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn(http::log::log_requests))
         .with_state(state)
 }

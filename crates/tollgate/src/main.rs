@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use tollgate::config::{self, Settings};
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "An LLM gateway: virtual keys, budgets, rate limits, routing")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "An LLM gateway: virtual keys, budgets, rate limits, routing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -50,7 +54,11 @@ fn main() -> ExitCode {
         Err(e) => return fail(&anyhow::anyhow!("cannot start the runtime: {e}")),
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve { config: None, host: None, port: None }) {
+        match cli.command.unwrap_or(Command::Serve {
+            config: None,
+            host: None,
+            port: None,
+        }) {
             Command::Serve { config, host, port } => serve(config, host, port).await,
             Command::Migrate { config } => migrate(config).await,
             Command::CheckConfig { file } => check_config(file),
@@ -73,7 +81,9 @@ fn init_logging() {
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = std::env::var("JSON_LOGS").is_ok_and(|v| v == "true" || v == "1");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -90,7 +100,11 @@ fn load(path: Option<PathBuf>) -> anyhow::Result<Settings> {
     Ok(loaded.settings)
 }
 
-async fn serve(config: Option<PathBuf>, host: Option<String>, port: Option<u16>) -> anyhow::Result<()> {
+async fn serve(
+    config: Option<PathBuf>,
+    host: Option<String>,
+    port: Option<u16>,
+) -> anyhow::Result<()> {
     let settings = load(config)?;
     let open = settings.master_key.is_none();
     let host = match (host, open) {

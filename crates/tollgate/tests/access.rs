@@ -89,11 +89,18 @@ async fn permission_matrix(db: &TestDb) {
             assert_ne!(status.as_u16(), 500, "{method} {path} as {role}: {v}");
             assert_ne!(status.as_u16(), 405, "{method} {path} is not routed");
             if gate_refused(status.as_u16(), &v) == allowed[i] {
-                wrong.push(format!("{method} {path} as {role}: expected allowed={}, got {status} {v}", allowed[i]));
+                wrong.push(format!(
+                    "{method} {path} as {role}: expected allowed={}, got {status} {v}",
+                    allowed[i]
+                ));
             }
         }
     }
-    assert!(wrong.is_empty(), "permission matrix mismatches:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "permission matrix mismatches:\n{}",
+        wrong.join("\n")
+    );
     gw.stop().await;
 }
 
@@ -101,16 +108,29 @@ async fn master_key_and_missing_keys(db: &TestDb) {
     let gw = Gateway::start(db).await;
     let (s, v) = gw.call("GET", "/key/list", None, None).await;
     assert_eq!(s, 401);
-    assert_eq!(v["error"]["message"], "Authentication Error, No api key passed in.");
-    let (s, v) = gw.call("GET", "/key/list", Some("not-a-virtual-key"), None).await;
+    assert_eq!(
+        v["error"]["message"],
+        "Authentication Error, No api key passed in."
+    );
+    let (s, v) = gw
+        .call("GET", "/key/list", Some("not-a-virtual-key"), None)
+        .await;
     assert_eq!(s, 401);
-    assert!(v["error"]["message"].as_str().unwrap().contains("expected to start with 'sk-'"));
-    let (s, v) = gw.call("GET", "/key/list", Some("sk-unknown-key-123456"), None).await;
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expected to start with 'sk-'"));
+    let (s, v) = gw
+        .call("GET", "/key/list", Some("sk-unknown-key-123456"), None)
+        .await;
     assert_eq!(s, 401);
     assert_eq!(v["error"]["type"], "token_not_found_in_db");
     assert_eq!(gw.get_as(MASTER, "/key/list").await.0, 200);
     // Public routes need no key.
-    assert_eq!(gw.call("GET", "/health/liveliness", None, None).await.0, 200);
+    assert_eq!(
+        gw.call("GET", "/health/liveliness", None, None).await.0,
+        200
+    );
     let (s, v) = gw.call("GET", "/health/readiness", None, None).await;
     assert_eq!(s, 200);
     assert_eq!(v["db"], "connected");
@@ -131,17 +151,26 @@ async fn a_key_limited_to_routes(db: &TestDb) {
     assert_eq!(gw.get_as(&raw, "/key/info").await.0, 200);
     let (s, v) = gw.get_as(&raw, "/key/list").await;
     assert_eq!(s, 403, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("not allowed to call this route"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not allowed to call this route"));
     gw.stop().await;
 }
 
-both!(permission_matrix, master_key_and_missing_keys, a_key_limited_to_routes);
+both!(
+    permission_matrix,
+    master_key_and_missing_keys,
+    a_key_limited_to_routes
+);
 
 #[tokio::test]
 async fn without_a_master_key_everyone_is_admin() {
     let db = TestDb::sqlite();
     let gw = Gateway::start_with(&db, &[]).await;
-    let (s, v) = gw.call("POST", "/team/new", None, Some(json!({"team_id": "open"}))).await;
+    let (s, v) = gw
+        .call("POST", "/team/new", None, Some(json!({"team_id": "open"})))
+        .await;
     assert_eq!(s, 200, "{v}");
     gw.stop().await;
 }

@@ -19,13 +19,20 @@ async fn malformed_and_mistyped_bodies(db: &TestDb) {
         .unwrap();
     assert_eq!(resp.status(), 400);
     let v: serde_json::Value = resp.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("Malformed JSON"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Malformed JSON"));
 
     for (path, body, field) in [
         ("/key/generate", json!({"max_budget": "lots"}), "max_budget"),
         ("/key/generate", json!({"models": "gpt-4o"}), "models"),
         ("/key/generate", json!({"rpm_limit": 1.5}), "rpm_limit"),
-        ("/team/new", json!({"members_with_roles": [{"user_id": 5}]}), "members_with_roles[0].user_id"),
+        (
+            "/team/new",
+            json!({"members_with_roles": [{"user_id": 5}]}),
+            "members_with_roles[0].user_id",
+        ),
         ("/team/update", json!({"team_alias": "x"}), "team_id"),
         ("/key/update", json!({}), "key"),
         ("/user/delete", json!({}), "user_ids"),
@@ -44,10 +51,22 @@ async fn bad_values(db: &TestDb) {
         ("/key/generate", json!({"soft_budget": -0.5}), "soft_budget"),
         ("/key/generate", json!({"tpm_limit": -1}), "tpm_limit"),
         ("/key/generate", json!({"duration": "3 days"}), "duration"),
-        ("/key/generate", json!({"budget_duration": "1x"}), "budget_duration"),
+        (
+            "/key/generate",
+            json!({"budget_duration": "1x"}),
+            "budget_duration",
+        ),
         ("/team/new", json!({"max_budget": -5}), "max_budget"),
-        ("/team/new", json!({"max_budget": 5, "soft_budget": 6}), "soft_budget"),
-        ("/team/new", json!({"budget_duration": "0d"}), "budget_duration"),
+        (
+            "/team/new",
+            json!({"max_budget": 5, "soft_budget": 6}),
+            "soft_budget",
+        ),
+        (
+            "/team/new",
+            json!({"budget_duration": "0d"}),
+            "budget_duration",
+        ),
         ("/user/new", json!({"max_budget": -1}), "max_budget"),
     ] {
         let (s, v) = gw.post_as(MASTER, path, body).await;
@@ -75,7 +94,13 @@ async fn failed_writes_leave_nothing(db: &TestDb) {
     assert_eq!(gw.get_as(MASTER, "/user/info?user_id=first").await.0, 404);
     // Deleting a mix of real and unknown keys deletes none.
     let real = gw.key(json!({})).await;
-    let (s, _) = gw.post_as(MASTER, "/key/delete", json!({"keys": [real, "sk-not-there-0000000"]})).await;
+    let (s, _) = gw
+        .post_as(
+            MASTER,
+            "/key/delete",
+            json!({"keys": [real, "sk-not-there-0000000"]}),
+        )
+        .await;
     assert_eq!(s, 404);
     assert_eq!(gw.get_as(&real, "/key/info").await.0, 200);
     gw.stop().await;

@@ -48,11 +48,15 @@ impl Gateway {
 
     /// Starts a gateway with extra environment for its settings.
     pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Gateway {
-        let mut vars: Vec<(String, String)> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut vars: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         vars.push(("DATABASE_URL".into(), db.url().to_owned()));
         let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let settings = tollgate::config::load(None, &lookup).expect("settings").settings;
+        let settings = tollgate::config::load(None, &lookup)
+            .expect("settings")
+            .settings;
         let state = tollgate::open(settings).await.expect("open");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -64,7 +68,12 @@ impl Gateway {
             .await
             .unwrap();
         });
-        Gateway { url, client: reqwest::Client::new(), stop: Some(tx), task: Some(task) }
+        Gateway {
+            url,
+            client: reqwest::Client::new(),
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     /// Stops the server and waits for it.
@@ -77,7 +86,13 @@ impl Gateway {
         }
     }
 
-    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.client.request(method, format!("{}{path}", self.url));
         if let Some(k) = key {
@@ -117,12 +132,20 @@ impl Gateway {
 
     /// Creates a key as the master key and returns its raw value.
     pub async fn key(&self, body: Value) -> String {
-        self.post("/key/generate", body).await["key"].as_str().unwrap().to_owned()
+        self.post("/key/generate", body).await["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// Creates a user with a role and returns (user_id, raw key of the user).
     pub async fn user(&self, user_id: &str, role: &str) -> String {
-        let v = self.post("/user/new", serde_json::json!({"user_id": user_id, "user_role": role})).await;
+        let v = self
+            .post(
+                "/user/new",
+                serde_json::json!({"user_id": user_id, "user_role": role}),
+            )
+            .await;
         v["key"].as_str().unwrap().to_owned()
     }
 }

@@ -31,46 +31,90 @@ async fn generate_returns_a_hashed_litellm_key(db: &TestDb) {
 async fn aliases_are_unique_but_empty_means_none(db: &TestDb) {
     let gw = Gateway::start(db).await;
     gw.key(json!({"key_alias": "shared"})).await;
-    let (s, v) = gw.call("POST", "/key/generate", Some(MASTER), Some(json!({"key_alias": "shared"}))).await;
+    let (s, v) = gw
+        .call(
+            "POST",
+            "/key/generate",
+            Some(MASTER),
+            Some(json!({"key_alias": "shared"})),
+        )
+        .await;
     assert_error(s, &v, 400, "Key with alias 'shared' already exists");
     assert_eq!(v["error"]["param"], "key_alias");
     let a = gw.post("/key/generate", json!({"key_alias": ""})).await;
     let b = gw.post("/key/generate", json!({"key_alias": ""})).await;
     assert!(a["key_alias"].is_null() && b["key_alias"].is_null());
     // Updating to an empty alias also clears it, and never collides.
-    let (s, v) = gw.post_as(MASTER, "/key/update", json!({"key": a["key"], "key_alias": ""})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/update",
+            json!({"key": a["key"], "key_alias": ""}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     gw.stop().await;
 }
 
 async fn custom_keys_are_checked(db: &TestDb) {
     let gw = Gateway::start(db).await;
-    let (s, v) = gw.post_as(MASTER, "/key/generate", json!({"key": "pk-12345678901234567890"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/generate",
+            json!({"key": "pk-12345678901234567890"}),
+        )
+        .await;
     assert_error(s, &v, 400, "must start with 'sk-'");
-    let (s, v) = gw.post_as(MASTER, "/key/generate", json!({"key": "sk-short"})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/key/generate", json!({"key": "sk-short"}))
+        .await;
     assert_error(s, &v, 400, "at least 16");
-    let v = gw.post("/key/generate", json!({"key": "sk-my-custom-key-0001"})).await;
+    let v = gw
+        .post("/key/generate", json!({"key": "sk-my-custom-key-0001"}))
+        .await;
     assert_eq!(v["key"], "sk-my-custom-key-0001");
-    let (s, v) = gw.post_as(MASTER, "/key/generate", json!({"key": "sk-my-custom-key-0001"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/generate",
+            json!({"key": "sk-my-custom-key-0001"}),
+        )
+        .await;
     assert_error(s, &v, 400, "already been used");
     gw.stop().await;
 }
 
 async fn update_changes_only_what_is_passed(db: &TestDb) {
     let gw = Gateway::start(db).await;
-    let raw = gw.key(json!({"key_alias": "u1", "max_budget": 5, "rpm_limit": 10, "metadata": {"a": 1}})).await;
-    let v = gw.post("/key/update", json!({"key": raw, "tpm_limit": 1000, "max_budget": null})).await;
+    let raw = gw
+        .key(json!({"key_alias": "u1", "max_budget": 5, "rpm_limit": 10, "metadata": {"a": 1}}))
+        .await;
+    let v = gw
+        .post(
+            "/key/update",
+            json!({"key": raw, "tpm_limit": 1000, "max_budget": null}),
+        )
+        .await;
     assert_eq!(v["key"], raw);
     assert_eq!(v["tpm_limit"], 1000);
     assert!(v["max_budget"].is_null());
     assert_eq!(v["rpm_limit"], 10);
     assert_eq!(v["key_alias"], "u1");
     assert_eq!(v["metadata"], json!({"a": 1}));
-    let (s, v) = gw.post_as(MASTER, "/key/update", json!({"key": "sk-does-not-exist-000"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/update",
+            json!({"key": "sk-does-not-exist-000"}),
+        )
+        .await;
     assert_error(s, &v, 404, "Key not found");
     // Update by hash works too.
     let hash = hex::encode(Sha256::digest(raw.as_bytes()));
-    let v = gw.post("/key/update", json!({"key": hash, "spend": 1.25})).await;
+    let v = gw
+        .post("/key/update", json!({"key": hash, "spend": 1.25}))
+        .await;
     assert_eq!(v["spend"], 1.25);
     let info = gw.get(&format!("/key/info?key={raw}")).await;
     assert_eq!(info["info"]["spend"], 1.25);
@@ -81,14 +125,19 @@ async fn list_paginates_and_filters(db: &TestDb) {
     let gw = Gateway::start(db).await;
     gw.post("/team/new", json!({"team_id": "t1"})).await;
     for i in 0..5 {
-        gw.key(json!({"key_alias": format!("k{i}"), "team_id": if i < 3 { Some("t1") } else { None }})).await;
+        gw.key(
+            json!({"key_alias": format!("k{i}"), "team_id": if i < 3 { Some("t1") } else { None }}),
+        )
+        .await;
     }
     let v = gw.get("/key/list?size=2&page=1").await;
     assert_eq!(v["total_count"], 5);
     assert_eq!(v["total_pages"], 3);
     assert_eq!(v["keys"].as_array().unwrap().len(), 2);
     assert!(v["keys"][0].is_string());
-    let v = gw.get("/key/list?team_id=t1&return_full_object=true&sort_by=key_alias&sort_order=asc").await;
+    let v = gw
+        .get("/key/list?team_id=t1&return_full_object=true&sort_by=key_alias&sort_order=asc")
+        .await;
     assert_eq!(v["total_count"], 3);
     assert_eq!(v["keys"][0]["key_alias"], "k0");
     let v = gw.get("/key/list?key_alias=k4").await;
@@ -102,11 +151,15 @@ async fn internal_users_see_only_their_own_keys(db: &TestDb) {
     let gw = Gateway::start(db).await;
     let alice = gw.user("alice", "internal_user").await;
     let bob = gw.user("bob", "internal_user").await;
-    let (s, v) = gw.post_as(&alice, "/key/generate", json!({"key_alias": "alice-2"})).await;
+    let (s, v) = gw
+        .post_as(&alice, "/key/generate", json!({"key_alias": "alice-2"}))
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["user_id"], "alice");
     // Creating for someone else is refused.
-    let (s, v) = gw.post_as(&alice, "/key/generate", json!({"user_id": "bob"})).await;
+    let (s, v) = gw
+        .post_as(&alice, "/key/generate", json!({"user_id": "bob"}))
+        .await;
     assert_error(s, &v, 403, "own user");
     let (s, v) = gw.get_as(&alice, "/key/list").await;
     assert_eq!(s, 200);
@@ -116,10 +169,14 @@ async fn internal_users_see_only_their_own_keys(db: &TestDb) {
     // Another user's key: 403; a key that does not exist: 404.
     let (s, v) = gw.get_as(&alice, &format!("/key/info?key={bob}")).await;
     assert_error(s, &v, 403, "not allowed to access this key's info");
-    let (s, v) = gw.get_as(&alice, "/key/info?key=sk-nonexistent-key-1234").await;
+    let (s, v) = gw
+        .get_as(&alice, "/key/info?key=sk-nonexistent-key-1234")
+        .await;
     assert_error(s, &v, 404, "Key not found");
     // Bob cannot delete Alice's key.
-    let (s, v) = gw.post_as(&bob, "/key/delete", json!({"keys": [alice]})).await;
+    let (s, v) = gw
+        .post_as(&bob, "/key/delete", json!({"keys": [alice]}))
+        .await;
     assert_error(s, &v, 403, "not authorized to delete");
     gw.stop().await;
 }

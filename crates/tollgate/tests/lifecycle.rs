@@ -14,8 +14,11 @@ fn hash(raw: &str) -> String {
 async fn regenerate_keeps_the_key_and_archives_the_old_token(db: &TestDb) {
     let gw = Gateway::start(db).await;
     gw.post("/team/new", json!({"team_id": "team-r"})).await;
-    let old = gw.key(json!({"key_alias": "rot", "team_id": "team-r", "max_budget": 3})).await;
-    gw.post("/key/update", json!({"key": old, "spend": 0.5})).await;
+    let old = gw
+        .key(json!({"key_alias": "rot", "team_id": "team-r", "max_budget": 3}))
+        .await;
+    gw.post("/key/update", json!({"key": old, "spend": 0.5}))
+        .await;
     let v = gw.post(&format!("/key/{old}/regenerate"), json!({})).await;
     let new = v["key"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
@@ -36,7 +39,9 @@ async fn regenerate_keeps_the_key_and_archives_the_old_token(db: &TestDb) {
     let history = info["info"]["token_history"].as_array().unwrap();
     assert_eq!(history.len(), 2);
     // The body form works too.
-    let v = gw.post("/key/regenerate", json!({"key": new, "key_alias": "rot2"})).await;
+    let v = gw
+        .post("/key/regenerate", json!({"key": new, "key_alias": "rot2"}))
+        .await;
     assert_eq!(v["key_alias"], "rot2");
     assert_eq!(v["rotation_count"], 2);
     gw.stop().await;
@@ -45,20 +50,30 @@ async fn regenerate_keeps_the_key_and_archives_the_old_token(db: &TestDb) {
 async fn grace_period_keeps_the_old_key_working(db: &TestDb) {
     let gw = Gateway::start(db).await;
     let old = gw.key(json!({})).await;
-    let v = gw.post("/key/regenerate", json!({"key": old, "grace_period": "1h"})).await;
+    let v = gw
+        .post("/key/regenerate", json!({"key": old, "grace_period": "1h"}))
+        .await;
     let new = v["key"].as_str().unwrap();
     let (s, v) = gw.get_as(&old, "/key/info").await;
     assert_eq!(s, 200, "{v}");
     let (s, _) = gw.get_as(new, "/key/info").await;
     assert_eq!(s, 200);
-    let (s, v) = gw.post_as(MASTER, "/key/regenerate", json!({"key": new, "grace_period": "soon"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/regenerate",
+            json!({"key": new, "grace_period": "soon"}),
+        )
+        .await;
     assert_error(s, &v, 400, "grace_period");
     gw.stop().await;
 }
 
 async fn deleted_keys_keep_their_history(db: &TestDb) {
     let gw = Gateway::start(db).await;
-    let raw = gw.key(json!({"key_alias": "gone", "user_id": "u-del"})).await;
+    let raw = gw
+        .key(json!({"key_alias": "gone", "user_id": "u-del"}))
+        .await;
     let v = gw.post("/key/delete", json!({"keys": [raw]})).await;
     assert_eq!(v["deleted_keys"], json!([raw]));
     let (s, _) = gw.get_as(&raw, "/key/info").await;
@@ -70,12 +85,16 @@ async fn deleted_keys_keep_their_history(db: &TestDb) {
     assert!(info["info"]["deleted_at"].is_string());
     // The alias is free again, and deleting twice is a 404.
     gw.key(json!({"key_alias": "gone"})).await;
-    let (s, v) = gw.post_as(MASTER, "/key/delete", json!({"keys": [raw]})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/key/delete", json!({"keys": [raw]}))
+        .await;
     assert_error(s, &v, 404, "No keys found");
     let (s, v) = gw.post_as(MASTER, "/key/delete", json!({})).await;
     assert_error(s, &v, 422, "At least one of 'keys' or 'key_aliases'");
     // Delete by alias.
-    let v = gw.post("/key/delete", json!({"key_aliases": ["gone"]})).await;
+    let v = gw
+        .post("/key/delete", json!({"key_aliases": ["gone"]}))
+        .await;
     assert_eq!(v["deleted_keys"], json!(["gone"]));
     gw.stop().await;
 }
@@ -91,7 +110,13 @@ async fn blocking_takes_effect_at_once(db: &TestDb) {
     assert_error(s, &v, 401, "Key is blocked");
     gw.post("/key/unblock", json!({"key": raw})).await;
     assert_eq!(gw.get_as(&raw, "/key/info").await.0, 200);
-    let (s, v) = gw.post_as(MASTER, "/key/block", json!({"key": "sk-not-a-real-key-123"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/block",
+            json!({"key": "sk-not-a-real-key-123"}),
+        )
+        .await;
     assert_error(s, &v, 404, "Key not found");
     gw.stop().await;
 }
@@ -108,8 +133,14 @@ async fn expired_keys_are_refused(db: &TestDb) {
 
 async fn state_survives_a_restart(db: &TestDb) {
     let gw = Gateway::start(db).await;
-    gw.post("/team/new", json!({"team_id": "persist", "team_alias": "P"})).await;
-    let raw = gw.key(json!({"key_alias": "persist", "team_id": "persist"})).await;
+    gw.post(
+        "/team/new",
+        json!({"team_id": "persist", "team_alias": "P"}),
+    )
+    .await;
+    let raw = gw
+        .key(json!({"key_alias": "persist", "team_id": "persist"}))
+        .await;
     gw.stop().await;
     let gw = Gateway::start(db).await;
     let (s, v) = gw.get_as(&raw, "/key/info").await;
@@ -131,7 +162,9 @@ both!(
 
 #[tokio::test]
 async fn two_gateways_start_together_on_a_fresh_postgres() {
-    let Some(db) = TestDb::postgres_uncreated().await else { return };
+    let Some(db) = TestDb::postgres_uncreated().await else {
+        return;
+    };
     let (a, b) = tokio::join!(Gateway::start(&db), Gateway::start(&db));
     let raw = a.key(json!({"key_alias": "race"})).await;
     assert_eq!(b.get_as(&raw, "/key/info").await.0, 200);

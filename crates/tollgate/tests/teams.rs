@@ -11,16 +11,25 @@ async fn team_crud(db: &TestDb) {
     let v = gw.post("/team/new", json!({"team_id": "eng", "team_alias": "Engineering", "models": ["gpt-4o"], "max_budget": 100, "tpm_limit": 1000, "members_with_roles": [{"role": "admin", "user_id": "lead"}]})).await;
     assert_eq!(v["team_id"], "eng");
     assert_eq!(v["members_with_roles"][0]["user_id"], "lead");
-    let (s, v) = gw.post_as(MASTER, "/team/new", json!({"team_id": "eng"})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/team/new", json!({"team_id": "eng"}))
+        .await;
     assert_error(s, &v, 400, "Team id = eng already exists");
     let generated = gw.post("/team/new", json!({"team_alias": "auto"})).await;
     assert_eq!(generated["team_id"].as_str().unwrap().len(), 36);
 
-    let v = gw.post("/team/update", json!({"team_id": "eng", "max_budget": 200, "team_alias": "Eng"})).await;
+    let v = gw
+        .post(
+            "/team/update",
+            json!({"team_id": "eng", "max_budget": 200, "team_alias": "Eng"}),
+        )
+        .await;
     assert_eq!(v["team_id"], "eng");
     assert_eq!(v["data"]["max_budget"], 200.0);
     assert_eq!(v["data"]["tpm_limit"], 1000);
-    let (s, v) = gw.post_as(MASTER, "/team/update", json!({"team_id": "nope"})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/team/update", json!({"team_id": "nope"}))
+        .await;
     assert_error(s, &v, 404, "Team not found");
 
     let info = gw.get("/team/info?team_id=eng").await;
@@ -41,12 +50,30 @@ async fn team_crud(db: &TestDb) {
 
 async fn team_keys_must_fit_the_team(db: &TestDb) {
     let gw = Gateway::start(db).await;
-    gw.post("/team/new", json!({"team_id": "small", "models": ["gpt-4o"], "max_budget": 10})).await;
-    let (s, v) = gw.post_as(MASTER, "/key/generate", json!({"team_id": "small", "models": ["claude"]})).await;
+    gw.post(
+        "/team/new",
+        json!({"team_id": "small", "models": ["gpt-4o"], "max_budget": 10}),
+    )
+    .await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/generate",
+            json!({"team_id": "small", "models": ["claude"]}),
+        )
+        .await;
     assert_error(s, &v, 400, "not in the team's models");
-    let (s, v) = gw.post_as(MASTER, "/key/generate", json!({"team_id": "small", "max_budget": 11})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/key/generate",
+            json!({"team_id": "small", "max_budget": 11}),
+        )
+        .await;
     assert_error(s, &v, 400, "higher than the team's max_budget");
-    let (s, v) = gw.post_as(MASTER, "/key/generate", json!({"team_id": "missing"})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/key/generate", json!({"team_id": "missing"}))
+        .await;
     assert_error(s, &v, 400, "Team not found for team_id=missing");
     gw.stop().await;
 }
@@ -57,16 +84,44 @@ async fn members_are_added_updated_and_removed(db: &TestDb) {
     let v = gw.post("/team/member_add", json!({"team_id": "t", "member": [{"role": "user", "user_id": "m1"}, {"role": "admin", "user_email": "m2@example.com"}], "max_budget_in_team": 5})).await;
     assert_eq!(v["updated_users"].as_array().unwrap().len(), 2);
     assert_eq!(v["members_with_roles"].as_array().unwrap().len(), 2);
-    let (s, v) = gw.post_as(MASTER, "/team/member_add", json!({"team_id": "t", "member": {"role": "user", "user_id": "m1"}})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/team/member_add",
+            json!({"team_id": "t", "member": {"role": "user", "user_id": "m1"}}),
+        )
+        .await;
     assert_error(s, &v, 400, "already a member");
-    let (s, v) = gw.post_as(MASTER, "/team/member_add", json!({"team_id": "t", "member": {"role": "owner", "user_id": "m3"}})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/team/member_add",
+            json!({"team_id": "t", "member": {"role": "owner", "user_id": "m3"}}),
+        )
+        .await;
     assert_error(s, &v, 400, "Invalid team role");
-    let v = gw.post("/team/member_update", json!({"team_id": "t", "user_id": "m1", "role": "admin", "max_budget_in_team": 7})).await;
+    let v = gw
+        .post(
+            "/team/member_update",
+            json!({"team_id": "t", "user_id": "m1", "role": "admin", "max_budget_in_team": 7}),
+        )
+        .await;
     assert_eq!(v["role"], "admin");
     assert_eq!(v["max_budget_in_team"], 7.0);
-    let v = gw.post("/team/member_delete", json!({"team_id": "t", "user_email": "m2@example.com"})).await;
+    let v = gw
+        .post(
+            "/team/member_delete",
+            json!({"team_id": "t", "user_email": "m2@example.com"}),
+        )
+        .await;
     assert_eq!(v["members_with_roles"].as_array().unwrap().len(), 1);
-    let (s, v) = gw.post_as(MASTER, "/team/member_delete", json!({"team_id": "t", "user_id": "m2-none"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/team/member_delete",
+            json!({"team_id": "t", "user_id": "m2-none"}),
+        )
+        .await;
     assert_error(s, &v, 404, "not a member");
     // The user that was created shows its team.
     let u = gw.get("/user/info?user_id=m1").await;
@@ -78,20 +133,52 @@ async fn team_admins_manage_their_team_only(db: &TestDb) {
     let gw = Gateway::start(db).await;
     let lead = gw.user("lead", "internal_user").await;
     let other = gw.user("other", "internal_user").await;
-    gw.post("/team/new", json!({"team_id": "mine", "members_with_roles": [{"role": "admin", "user_id": "lead"}]})).await;
-    let (s, v) = gw.post_as(&lead, "/team/update", json!({"team_id": "mine", "team_alias": "Mine"})).await;
+    gw.post(
+        "/team/new",
+        json!({"team_id": "mine", "members_with_roles": [{"role": "admin", "user_id": "lead"}]}),
+    )
+    .await;
+    let (s, v) = gw
+        .post_as(
+            &lead,
+            "/team/update",
+            json!({"team_id": "mine", "team_alias": "Mine"}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = gw.post_as(&lead, "/team/member_add", json!({"team_id": "mine", "member": {"role": "user", "user_id": "other"}})).await;
+    let (s, v) = gw
+        .post_as(
+            &lead,
+            "/team/member_add",
+            json!({"team_id": "mine", "member": {"role": "user", "user_id": "other"}}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
-    let (s, v) = gw.post_as(&other, "/team/update", json!({"team_id": "mine", "team_alias": "Hijack"})).await;
+    let (s, v) = gw
+        .post_as(
+            &other,
+            "/team/update",
+            json!({"team_id": "mine", "team_alias": "Hijack"}),
+        )
+        .await;
     assert_error(s, &v, 403, "Only proxy admins, admins of team mine");
     // A plain member may not create team keys unless the team allows it; the admin may.
-    let (s, _) = gw.post_as(&other, "/key/generate", json!({"team_id": "mine"})).await;
+    let (s, _) = gw
+        .post_as(&other, "/key/generate", json!({"team_id": "mine"}))
+        .await;
     assert_eq!(s, 403);
-    let (s, v) = gw.post_as(&lead, "/key/generate", json!({"team_id": "mine"})).await;
+    let (s, v) = gw
+        .post_as(&lead, "/key/generate", json!({"team_id": "mine"}))
+        .await;
     assert_eq!(s, 200, "{v}");
-    gw.post("/team/update", json!({"team_id": "mine", "team_member_permissions": ["/key/generate"]})).await;
-    let (s, v) = gw.post_as(&other, "/key/generate", json!({"team_id": "mine"})).await;
+    gw.post(
+        "/team/update",
+        json!({"team_id": "mine", "team_member_permissions": ["/key/generate"]}),
+    )
+    .await;
+    let (s, v) = gw
+        .post_as(&other, "/key/generate", json!({"team_id": "mine"}))
+        .await;
     assert_eq!(s, 200, "{v}");
     // Non-members cannot read the team; members can.
     let outsider = gw.user("outsider", "internal_user").await;
@@ -119,15 +206,25 @@ async fn blocking_a_team_blocks_its_keys(db: &TestDb) {
 
 async fn deleting_a_team_archives_its_keys(db: &TestDb) {
     let gw = Gateway::start(db).await;
-    gw.post("/team/new", json!({"team_id": "doomed", "members_with_roles": [{"role": "user", "user_id": "x"}]})).await;
-    let raw = gw.key(json!({"team_id": "doomed", "key_alias": "doomed-key"})).await;
-    let v = gw.post("/team/delete", json!({"team_ids": ["doomed"]})).await;
+    gw.post(
+        "/team/new",
+        json!({"team_id": "doomed", "members_with_roles": [{"role": "user", "user_id": "x"}]}),
+    )
+    .await;
+    let raw = gw
+        .key(json!({"team_id": "doomed", "key_alias": "doomed-key"}))
+        .await;
+    let v = gw
+        .post("/team/delete", json!({"team_ids": ["doomed"]}))
+        .await;
     assert_eq!(v["deleted_teams"], json!(["doomed"]));
     assert_eq!(gw.get_as(&raw, "/key/info").await.0, 401);
     let info = gw.get(&format!("/key/info?key={raw}")).await;
     assert_eq!(info["info"]["status"], "deleted");
     assert_eq!(info["info"]["team_id"], "doomed");
-    let (s, v) = gw.post_as(MASTER, "/team/delete", json!({"team_ids": ["doomed"]})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/team/delete", json!({"team_ids": ["doomed"]}))
+        .await;
     assert_error(s, &v, 404, "Team not found");
     // The member's user survives, without the team.
     let u = gw.get("/user/info?user_id=x").await;

@@ -14,16 +14,36 @@ async fn user_crud(db: &TestDb) {
     assert!(v["key"].as_str().unwrap().starts_with("sk-"));
     assert_eq!(v["teams"], json!(["ut"]));
     let key = v["key"].as_str().unwrap().to_owned();
-    let (s, v) = gw.post_as(MASTER, "/user/new", json!({"user_id": "ann"})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/user/new", json!({"user_id": "ann"}))
+        .await;
     assert_error(s, &v, 400, "already exists");
-    let (s, v) = gw.post_as(MASTER, "/user/new", json!({"user_email": "ann@example.com"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/user/new",
+            json!({"user_email": "ann@example.com"}),
+        )
+        .await;
     assert_error(s, &v, 400, "already exists");
-    let (s, v) = gw.post_as(MASTER, "/user/new", json!({"user_role": "god"})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/user/new", json!({"user_role": "god"}))
+        .await;
     assert_error(s, &v, 400, "Invalid user_role");
-    let no_key = gw.post("/user/new", json!({"user_id": "nokey", "auto_create_key": false})).await;
+    let no_key = gw
+        .post(
+            "/user/new",
+            json!({"user_id": "nokey", "auto_create_key": false}),
+        )
+        .await;
     assert!(no_key.get("key").is_none());
 
-    let v = gw.post("/user/update", json!({"user_id": "ann", "user_alias": "Ann", "spend": 2})).await;
+    let v = gw
+        .post(
+            "/user/update",
+            json!({"user_id": "ann", "user_alias": "Ann", "spend": 2}),
+        )
+        .await;
     assert_eq!(v["data"]["user_alias"], "Ann");
     let info = gw.get("/user/info?user_id=ann").await;
     assert_eq!(info["user_info"]["spend"], 2.0);
@@ -38,11 +58,18 @@ async fn user_crud(db: &TestDb) {
 
     let list = gw.get("/user/list?page_size=10").await;
     assert_eq!(list["total"], 2);
-    let ann = list["users"].as_array().unwrap().iter().find(|u| u["user_id"] == "ann").unwrap();
+    let ann = list["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == "ann")
+        .unwrap();
     assert_eq!(ann["key_count"], 1);
     let list = gw.get("/user/list?user_email=ANN@").await;
     assert_eq!(list["total"], 1);
-    let list = gw.get("/user/list?user_ids=ann,nokey&role=internal_user").await;
+    let list = gw
+        .get("/user/list?user_ids=ann,nokey&role=internal_user")
+        .await;
     assert_eq!(list["total"], 2);
 
     let v = gw.post("/user/delete", json!({"user_ids": ["ann"]})).await;

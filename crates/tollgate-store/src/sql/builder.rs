@@ -68,17 +68,27 @@ impl Sql {
 
     fn push_filter(&mut self, f: &Filter) {
         match f {
-            Filter::Eq(col, SqlValue::Text(None)) | Filter::IsNull(col) => {
+            Filter::Eq(col, v) if is_null(v) => {
+                self.push(col).push(" IS NULL");
+            }
+            Filter::IsNull(col) => {
                 self.push(col).push(" IS NULL");
             }
             Filter::Eq(col, v) => {
-                self.push(col).push(" = ").bind(v.clone());
+                self.push(col).push(" = ").bind_typed(v.clone());
             }
             Filter::In(_, values) if values.is_empty() => {
                 self.push("1 = 0");
             }
             Filter::In(col, values) => {
-                self.push(col).push(" IN (").bind_list(values.iter().cloned()).push(")");
+                self.push(col).push(" IN (");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        self.push(", ");
+                    }
+                    self.bind_typed(v.clone());
+                }
+                self.push(")");
             }
             Filter::Contains(col, needle) => {
                 let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
@@ -89,12 +99,32 @@ impl Sql {
                     .push(" ESCAPE '\\'");
             }
             Filter::Lt(col, v) => {
-                self.push(col).push(" < ").bind(v.clone());
+                self.push(col).push(" < ").bind_typed(v.clone());
             }
             Filter::Ge(col, v) => {
-                self.push(col).push(" >= ").bind(v.clone());
+                self.push(col).push(" >= ").bind_typed(v.clone());
             }
         }
+    }
+
+    /// Appends a placeholder bound to `value`, cast to the value's type. Filter values are the
+    /// caller's, and may differ in type from one call to the next for the same column (an
+    /// integer bound on `spend`, then a real one). PostgreSQL prepares a statement once per
+    /// text and per connection, with the parameter types of its first use; the cast puts the
+    /// type in the text, so that a value of another type gets a statement of its own instead of
+    /// being read as the first one's type.
+    fn bind_typed(&mut self, value: SqlValue) -> &mut Self {
+        let ty = match value {
+            SqlValue::Text(_) => "TEXT",
+            SqlValue::Int(_) => "BIGINT",
+            SqlValue::Real(_) => "DOUBLE PRECISION",
+            SqlValue::Bool(_) => "BOOLEAN",
+        };
+        self.push("CAST(")
+            .bind(value)
+            .push(" AS ")
+            .push(ty)
+            .push(")")
     }
 
     pub fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
@@ -109,6 +139,13 @@ impl Sql {
         }
         q
     }
+}
+
+fn is_null(v: &SqlValue) -> bool {
+    matches!(
+        v,
+        SqlValue::Text(None) | SqlValue::Int(None) | SqlValue::Real(None) | SqlValue::Bool(None)
+    )
 }
 
 fn escape_like(s: &str) -> String {
@@ -138,7 +175,8 @@ mod tests {
         );
         assert_eq!(
             sql.text,
-            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) AND (c IS NULL OR LOWER(d) LIKE $4 ESCAPE '\\')"
+            "SELECT * FROM t WHERE a = CAST($1 AS TEXT) AND b IN (CAST($2 AS BIGINT), \
+             CAST($3 AS BIGINT)) AND (c IS NULL OR LOWER(d) LIKE $4 ESCAPE '\\')"
         );
         assert_eq!(sql.args[3], SqlValue::Text(Some("%50\\%\\_off%".into())));
     }

@@ -13,9 +13,14 @@ pub(super) async fn apply_one(tx: &mut Transaction<'_, Any>, write: Write) -> Re
         Write::Insert(row) => insert(tx, &row).await,
         Write::Update(row) => update(tx, &row).await,
         Write::Delete { kind, pk } => {
+            check_pk(kind, pk.len())?;
             let mut sql = Sql::new(format!("DELETE FROM {}", kind.def().name));
             push_pk(&mut sql, kind, &pk);
-            expect_one(sql.query().execute(&mut **tx).await?.rows_affected(), kind, &pk)
+            expect_one(
+                sql.query().execute(&mut **tx).await?.rows_affected(),
+                kind,
+                &pk,
+            )
         }
         Write::DeleteWhere {
             kind,
@@ -31,10 +36,15 @@ pub(super) async fn apply_one(tx: &mut Transaction<'_, Any>, write: Write) -> Re
             Ok(())
         }
         Write::SetSpend { kind, pk, spend } => {
+            check_pk(kind, pk.len())?;
             let mut sql = Sql::new(format!("UPDATE {} SET spend = ", kind.def().name));
             sql.bind(SqlValue::Real(Some(spend)));
             push_pk(&mut sql, kind, &pk);
-            expect_one(sql.query().execute(&mut **tx).await?.rows_affected(), kind, &pk)
+            expect_one(
+                sql.query().execute(&mut **tx).await?.rows_affected(),
+                kind,
+                &pk,
+            )
         }
         Write::IssueToken { token, key_id, at } => tokens::issue(tx, &token, &key_id, at).await,
         Write::RetireToken {
@@ -79,6 +89,7 @@ async fn insert(tx: &mut Transaction<'_, Any>, row: &Row) -> Result<()> {
 }
 
 async fn update(tx: &mut Transaction<'_, Any>, row: &Row) -> Result<()> {
+    check_pk(row.kind, row.pk.len())?;
     let def = row.kind.def();
     let mut sql = Sql::new(format!("UPDATE {} SET ", def.name));
     for (name, value) in def.columns.iter().zip(&row.columns) {
@@ -111,14 +122,21 @@ fn expect_one<S: AsRef<str>>(affected: u64, kind: Kind, pk: &[S]) -> Result<()> 
     Ok(())
 }
 
-pub(super) async fn get_row(pool: &AnyPool, kind: Kind, pk: &[&str]) -> Result<Option<Value>> {
-    if pk.len() != kind.def().pk.len() {
+/// A key with the wrong number of parts would widen a one-row write to many rows (or, with no
+/// parts at all, to the whole table).
+fn check_pk(kind: Kind, parts: usize) -> Result<()> {
+    if parts != kind.def().pk.len() {
         return Err(StoreError::Database(format!(
-            "{} has a {}-part key",
+            "{} has a {}-part key, not {parts}",
             kind.def().name,
             kind.def().pk.len()
         )));
     }
+    Ok(())
+}
+
+pub(super) async fn get_row(pool: &AnyPool, kind: Kind, pk: &[&str]) -> Result<Option<Value>> {
+    check_pk(kind, pk.len())?;
     let mut sql = Sql::new(format!("SELECT spend, data FROM {}", kind.def().name));
     push_pk(&mut sql, kind, pk);
     let row = sql.query().fetch_optional(pool).await?;

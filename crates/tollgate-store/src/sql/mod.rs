@@ -16,7 +16,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _, Executor};
 
 use crate::table::{AuditQuery, Kind, Page, Query, Write};
-use crate::{AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta};
+use crate::{
+    AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -122,8 +124,9 @@ pub fn redact_url(url: &str) -> String {
 
 async fn create_postgres_database(url: &str) -> Result<()> {
     use sqlx::migrate::MigrateDatabase;
-    // Replicas starting together race here: CREATE DATABASE fails while another session copies
-    // the template (55006), and one of two creators finds it already made (42P04).
+    // Replicas starting together race here. Another creator wins with 42P04 (duplicate
+    // database, once committed) or 23505 (unique violation on pg_database, while both are in
+    // flight); CREATE DATABASE fails with 55006 while another session copies the template.
     let mut attempt = 0;
     loop {
         if sqlx::Postgres::database_exists(url).await? {
@@ -131,8 +134,14 @@ async fn create_postgres_database(url: &str) -> Result<()> {
         }
         match sqlx::Postgres::create_database(url).await {
             Ok(()) => return Ok(()),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("42P04") => return Ok(()),
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55006") && attempt < 50 => {
+            Err(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("42P04") | Some("23505")) =>
+            {
+                return Ok(())
+            }
+            Err(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("55006") && attempt < 50 =>
+            {
                 attempt += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }

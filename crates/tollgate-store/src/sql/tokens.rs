@@ -132,7 +132,10 @@ pub(super) async fn token_metadata(
             let status: String = r.try_get("status")?;
             let live: Option<String> = r.try_get("data")?;
             let snapshot: Option<String> = r.try_get("snapshot")?;
-            let doc = live.or(snapshot).map(|s| serde_json::from_str::<Value>(&s)).transpose()?;
+            let doc = live
+                .or(snapshot)
+                .map(|s| serde_json::from_str::<Value>(&s))
+                .transpose()?;
             let field = |name: &str| {
                 doc.as_ref()
                     .and_then(|d| d.get(name))

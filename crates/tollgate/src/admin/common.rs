@@ -98,7 +98,10 @@ pub fn check_money(field: &str, value: Option<f64>) -> Result<()> {
 /// A limit (tpm, rpm, parallel requests) must be >= 0.
 pub fn check_limit(field: &str, value: Option<i64>) -> Result<()> {
     match value {
-        Some(v) if v < 0 => Err(Error::bad_field(field, format!("{field} must be >= 0, got {v}"))),
+        Some(v) if v < 0 => Err(Error::bad_field(
+            field,
+            format!("{field} must be >= 0, got {v}"),
+        )),
         _ => Ok(()),
     }
 }
@@ -109,7 +112,11 @@ pub fn parse_period(field: &str, value: &str) -> Result<Period> {
 }
 
 /// The next reset of a budget with this duration, or `None` without one.
-pub fn reset_at(field: &str, duration: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+pub fn reset_at(
+    field: &str,
+    duration: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
     duration
         .map(|d| parse_period(field, d).map(|p| p.next_reset(now)))
         .transpose()
@@ -122,7 +129,10 @@ pub fn clean_alias(field: &str, alias: Option<String>) -> Result<Option<String>>
         return Ok(None);
     }
     if alias.chars().any(char::is_control) {
-        return Err(Error::bad_field(field, format!("{field} must not contain control characters")));
+        return Err(Error::bad_field(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(Some(alias))
 }
@@ -135,7 +145,10 @@ pub fn paging(page: Option<u32>, size: Option<u32>, default: u32, max: u32) -> R
     }
     let size = size.unwrap_or(default);
     if size == 0 || size > max {
-        return Err(Error::bad_field("size", format!("page size must be between 1 and {max}")));
+        return Err(Error::bad_field(
+            "size",
+            format!("page size must be between 1 and {max}"),
+        ));
     }
     Ok((size, (page - 1).saturating_mul(size)))
 }
@@ -175,7 +188,10 @@ mod tests {
     fn blank_alias_is_no_alias() {
         assert_eq!(clean_alias("key_alias", Some("".into())).unwrap(), None);
         assert_eq!(clean_alias("key_alias", Some("  ".into())).unwrap(), None);
-        assert_eq!(clean_alias("key_alias", Some("a".into())).unwrap(), Some("a".into()));
+        assert_eq!(
+            clean_alias("key_alias", Some("a".into())).unwrap(),
+            Some("a".into())
+        );
         assert!(clean_alias("key_alias", Some("a\nb".into())).is_err());
     }
 

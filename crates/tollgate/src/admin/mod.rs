@@ -2,11 +2,11 @@
 //! Handlers check what the caller may do, validate, and write one atomic batch per request
 //! (the change and its audit entry together).
 
-pub mod common;
-pub mod keys;
-pub mod teams;
-pub mod users;
 pub mod audit;
 pub mod budgets;
+pub mod common;
 pub mod customers;
+pub mod keys;
 pub mod orgs;
+pub mod teams;
+pub mod users;

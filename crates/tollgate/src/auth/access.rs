@@ -172,7 +172,9 @@ pub fn check(role: Role, user_id: Option<&str>, method: &Method, path: &str) -> 
     if class == RouteClass::MasterOnly {
         return Err(Error::unauthorized(
             "auth_error",
-            format!("Authentication Error, Tried to access route={path}, which is only for MASTER KEY"),
+            format!(
+                "Authentication Error, Tried to access route={path}, which is only for MASTER KEY"
+            ),
         ));
     }
     Err(Error::unauthorized(
@@ -228,12 +230,18 @@ mod tests {
         assert_eq!(classify("/health/liveliness"), RouteClass::Public);
         assert_eq!(classify("/v1/chat/completions"), RouteClass::Llm);
         assert_eq!(classify("/key/generate"), RouteClass::KeyManagement);
-        assert_eq!(classify("/key/sk-abc/regenerate"), RouteClass::KeyManagement);
+        assert_eq!(
+            classify("/key/sk-abc/regenerate"),
+            RouteClass::KeyManagement
+        );
         assert_eq!(classify("/key/info"), RouteClass::Info);
         assert_eq!(classify("/team/new"), RouteClass::OrgManagement);
         assert_eq!(classify("/budget/new"), RouteClass::Admin);
         assert_eq!(classify("/global/spend/reset"), RouteClass::MasterOnly);
-        assert_eq!(classify("/user/daily/activity/aggregated"), RouteClass::Spend);
+        assert_eq!(
+            classify("/user/daily/activity/aggregated"),
+            RouteClass::Spend
+        );
     }
 
     #[test]
@@ -247,17 +255,35 @@ mod tests {
     #[test]
     fn internal_users_manage_keys_not_teams() {
         assert!(check(Role::InternalUser, None, &Method::POST, "/key/generate").is_ok());
-        let e = check(Role::InternalUser, Some("alice-1234"), &Method::POST, "/team/new").unwrap_err();
+        let e = check(
+            Role::InternalUser,
+            Some("alice-1234"),
+            &Method::POST,
+            "/team/new",
+        )
+        .unwrap_err();
         assert_eq!(e.status_code(), 401);
         assert!(e.to_string().contains("Your role=internal_user"));
         assert!(e.to_string().contains("al******34"));
-        assert!(check(Role::InternalUserViewer, None, &Method::POST, "/key/generate").is_err());
+        assert!(check(
+            Role::InternalUserViewer,
+            None,
+            &Method::POST,
+            "/key/generate"
+        )
+        .is_err());
     }
 
     #[test]
     fn master_only_routes() {
         assert!(check(Role::ProxyAdmin, None, &Method::POST, "/global/spend/reset").is_err());
-        let e = check(Role::InternalUser, None, &Method::POST, "/global/spend/reset").unwrap_err();
+        let e = check(
+            Role::InternalUser,
+            None,
+            &Method::POST,
+            "/global/spend/reset",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("only for MASTER KEY"));
     }
 
@@ -267,7 +293,9 @@ mod tests {
         assert!(check_key_routes(&allowed, "/v1/chat/completions").is_ok());
         assert!(check_key_routes(&allowed, "/key/info").is_ok());
         assert_eq!(
-            check_key_routes(&allowed, "/key/generate").unwrap_err().status_code(),
+            check_key_routes(&allowed, "/key/generate")
+                .unwrap_err()
+                .status_code(),
             403
         );
         assert!(check_key_routes(&["/team/*".to_owned()], "/team/info").is_ok());

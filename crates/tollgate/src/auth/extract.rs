@@ -49,9 +49,7 @@ pub fn api_key(parts: &Parts, custom_header: Option<&str>) -> Result<Option<Stri
 
 fn strip_bearer(v: &str) -> Option<&str> {
     let (scheme, rest) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
 }
 
 fn from_authorization(v: &str) -> Result<String, Error> {
@@ -103,7 +101,10 @@ mod tests {
     #[test]
     fn litellm_header_wins_over_authorization() {
         let p = parts(
-            &[("authorization", "Bearer sk-b"), ("x-litellm-api-key", "Bearer sk-a")],
+            &[
+                ("authorization", "Bearer sk-b"),
+                ("x-litellm-api-key", "Bearer sk-a"),
+            ],
             "/",
         );
         assert_eq!(api_key(&p, None).unwrap().as_deref(), Some("sk-a"));
@@ -115,7 +116,10 @@ mod tests {
         assert_eq!(get("Bearer sk-1").unwrap().as_deref(), Some("sk-1"));
         assert_eq!(get("bearer sk-1").unwrap().as_deref(), Some("sk-1"));
         let basic = base64::engine::general_purpose::STANDARD.encode("user:sk-2");
-        assert_eq!(get(&format!("Basic {basic}")).unwrap().as_deref(), Some("sk-2"));
+        assert_eq!(
+            get(&format!("Basic {basic}")).unwrap().as_deref(),
+            Some("sk-2")
+        );
         assert_eq!(
             get("AWS4-HMAC-SHA256 Credential=Bearer sk-3/20240101/us-east-1/bedrock/aws4_request")
                 .unwrap()
@@ -128,7 +132,10 @@ mod tests {
 
     #[test]
     fn sdk_headers_in_order() {
-        let p = parts(&[("x-api-key", "sk-anthropic"), ("api-key", "sk-azure")], "/");
+        let p = parts(
+            &[("x-api-key", "sk-anthropic"), ("api-key", "sk-azure")],
+            "/",
+        );
         assert_eq!(api_key(&p, None).unwrap().as_deref(), Some("sk-azure"));
         let p = parts(&[("x-goog-api-key", "sk-g")], "/");
         assert_eq!(api_key(&p, None).unwrap().as_deref(), Some("sk-g"));
@@ -145,7 +152,10 @@ mod tests {
     #[test]
     fn custom_header_is_last() {
         let p = parts(&[("x-my-key", "sk-c")], "/");
-        assert_eq!(api_key(&p, Some("x-my-key")).unwrap().as_deref(), Some("sk-c"));
+        assert_eq!(
+            api_key(&p, Some("x-my-key")).unwrap().as_deref(),
+            Some("sk-c")
+        );
         assert_eq!(api_key(&p, None).unwrap(), None);
     }
 }

@@ -118,11 +118,13 @@ async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, Error> {
         ));
     }
     let token = keys::hash(&raw);
-    let auth = lookup(state, &token).await?.ok_or_else(|| Error::Unauthorized {
-        message: "Authentication Error, Invalid API key provided.".into(),
-        kind: "token_not_found_in_db",
-        param: Some("key".into()),
-    })?;
+    let auth = lookup(state, &token)
+        .await?
+        .ok_or_else(|| Error::Unauthorized {
+            message: "Authentication Error, Invalid API key provided.".into(),
+            kind: "token_not_found_in_db",
+            param: Some("key".into()),
+        })?;
     check_key(&auth)?;
     let path = parts.uri.path();
     access::check_key_routes(&auth.key.allowed_routes, path)?;

@@ -126,7 +126,9 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, axum::Json(self.body())).into_response();
-        response.extensions_mut().insert(ErrorLogged(self.to_string()));
+        response
+            .extensions_mut()
+            .insert(ErrorLogged(self.to_string()));
         response
     }
 }

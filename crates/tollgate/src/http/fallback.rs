@@ -9,5 +9,8 @@ pub async fn not_found(method: Method, uri: Uri) -> Error {
 }
 
 pub async fn method_not_allowed(method: Method, uri: Uri) -> Error {
-    Error::invalid(None, format!("Method {method} is not allowed on {}", uri.path()))
+    Error::invalid(
+        None,
+        format!("Method {method} is not allowed on {}", uri.path()),
+    )
 }

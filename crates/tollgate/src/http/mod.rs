@@ -1,10 +1,10 @@
 //! HTTP plumbing: the route table, error rendering, extractors and request logging.
 
 pub mod error;
+pub mod extract;
 pub mod fallback;
 pub mod health;
 pub mod log;
-pub mod extract;
 pub mod patch;
 pub mod routes;
 

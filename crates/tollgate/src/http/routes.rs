@@ -66,7 +66,10 @@ fn user_routes() -> Router<AppState> {
 fn org_routes() -> Router<AppState> {
     Router::new()
         .route("/organization/new", post(orgs::new))
-        .route("/organization/update", patch(orgs::update).post(orgs::update))
+        .route(
+            "/organization/update",
+            patch(orgs::update).post(orgs::update),
+        )
         .route("/organization/delete", delete(orgs::delete))
         .route("/organization/info", get(orgs::info).post(orgs::info_post))
         .route("/organization/list", get(orgs::list))

@@ -72,9 +72,12 @@ impl KeyFields {
         self.aliases.apply_or_default(&mut key.aliases);
         self.config.apply_or_default(&mut key.config);
         self.permissions.apply_or_default(&mut key.permissions);
-        self.model_max_budget.apply_or_default(&mut key.model_max_budget);
-        self.allowed_cache_controls.apply_or_default(&mut key.allowed_cache_controls);
-        self.allowed_routes.apply_or_default(&mut key.allowed_routes);
+        self.model_max_budget
+            .apply_or_default(&mut key.model_max_budget);
+        self.allowed_cache_controls
+            .apply_or_default(&mut key.allowed_cache_controls);
+        self.allowed_routes
+            .apply_or_default(&mut key.allowed_routes);
         if let Some(v) = self.spend.value() {
             key.spend = *v;
         }
@@ -84,7 +87,8 @@ impl KeyFields {
         self.user_id.apply_to(&mut key.user_id);
         self.team_id.apply_to(&mut key.team_id);
         self.organization_id.apply_to(&mut key.organization_id);
-        self.max_parallel_requests.apply_to(&mut key.max_parallel_requests);
+        self.max_parallel_requests
+            .apply_to(&mut key.max_parallel_requests);
         self.tpm_limit.apply_to(&mut key.tpm_limit);
         self.rpm_limit.apply_to(&mut key.rpm_limit);
         self.blocked.apply_to(&mut key.blocked);
@@ -105,7 +109,10 @@ impl KeyFields {
         check_money("spend", self.spend.value().copied())?;
         check_money("max_budget", self.max_budget.value().copied())?;
         check_money("soft_budget", self.soft_budget.value().copied())?;
-        check_limit("max_parallel_requests", self.max_parallel_requests.value().copied())?;
+        check_limit(
+            "max_parallel_requests",
+            self.max_parallel_requests.value().copied(),
+        )?;
         check_limit("tpm_limit", self.tpm_limit.value().copied())?;
         check_limit("rpm_limit", self.rpm_limit.value().copied())?;
         for (field, map) in [
@@ -173,7 +180,8 @@ mod tests {
     #[test]
     fn metadata_replaces_but_keeps_backed_fields() {
         let mut k = key();
-        let f: KeyFields = serde_json::from_value(json!({"tags": ["a"], "metadata": {"x": 1}})).unwrap();
+        let f: KeyFields =
+            serde_json::from_value(json!({"tags": ["a"], "metadata": {"x": 1}})).unwrap();
         f.apply(&mut k, Utc::now()).unwrap();
         assert_eq!(k.metadata["tags"], json!(["a"]));
         let f: KeyFields = serde_json::from_value(json!({"metadata": {"y": 2}})).unwrap();
@@ -202,7 +210,8 @@ mod tests {
     fn empty_alias_is_none_and_duration_sets_expiry() {
         let mut k = key();
         let now = Utc::now();
-        let f: KeyFields = serde_json::from_value(json!({"key_alias": "", "duration": "30s"})).unwrap();
+        let f: KeyFields =
+            serde_json::from_value(json!({"key_alias": "", "duration": "30s"})).unwrap();
         f.apply(&mut k, now).unwrap();
         assert_eq!(k.key_alias, None);
         assert_eq!(k.expires, Some(now + chrono::Duration::seconds(30)));

@@ -32,7 +32,10 @@ pub async fn info(
         }
         (None, Some(own)) => (own.clone(), own),
         (None, None) => {
-            return Err(Error::invalid(Some("key".into()), "Pass the key to look up as ?key="))
+            return Err(Error::invalid(
+                Some("key".into()),
+                "Pass the key to look up as ?key=",
+            ))
         }
     };
     let info = key_info(&state, &principal, &token).await?;
@@ -101,7 +104,12 @@ async fn add_history(state: &AppState, out: &mut Map<String, Value>, key_id: &st
 }
 
 /// Admins see every key; others their own keys, keys they administer, and the key they call with.
-async fn check_visible(state: &AppState, p: &Principal, key: &KeyRecord, token: &str) -> Result<()> {
+async fn check_visible(
+    state: &AppState,
+    p: &Principal,
+    key: &KeyRecord,
+    token: &str,
+) -> Result<()> {
     if p.sees_all() || p.token.as_deref() == Some(token) || can_manage(state, p, key).await? {
         return Ok(());
     }

@@ -7,7 +7,7 @@ use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tollgate_store::{Kind, KeyRecord, Query, SqlValue, TokenStatus, Write};
+use tollgate_store::{KeyRecord, Kind, Query, SqlValue, TokenStatus, Write};
 
 use super::write::{check_custom_key, key_conflict, missing};
 use super::{administers, can_manage, find, render, validate, KeyFields};
@@ -57,7 +57,9 @@ pub async fn delete(
     }
     for key in &found {
         if !can_manage(&state, &actor.principal, key).await? {
-            return Err(Error::Forbidden("You are not authorized to delete this key".into()));
+            return Err(Error::Forbidden(
+                "You are not authorized to delete this key".into(),
+            ));
         }
     }
     let mut batch = Vec::new();
@@ -71,7 +73,11 @@ pub async fn delete(
     Ok(Json(json!({ "deleted_keys": passed })))
 }
 
-async fn lookup(state: &AppState, column: &'static str, values: Vec<SqlValue>) -> Result<Vec<KeyRecord>> {
+async fn lookup(
+    state: &AppState,
+    column: &'static str,
+    values: Vec<SqlValue>,
+) -> Result<Vec<KeyRecord>> {
     let q = Query::default().filter(tollgate_store::Filter::In(column, values));
     Ok(state.store.list::<KeyRecord>(&q).await?.items)
 }
@@ -88,7 +94,13 @@ pub fn delete_writes(actor: &Actor, key: &KeyRecord) -> Result<Vec<Write>> {
             grace_until: None,
         },
         Write::delete(key),
-        actor.audit("deleted", Kind::Key, &key.key_id, Some(to_value(key)?), None),
+        actor.audit(
+            "deleted",
+            Kind::Key,
+            &key.key_id,
+            Some(to_value(key)?),
+            None,
+        ),
     ])
 }
 
@@ -124,7 +136,9 @@ async fn regenerate_key(
         return Err(Error::NotFound(format!("Key {} not found.", shown(passed))));
     };
     if !can_manage(state, &actor.principal, &old).await? {
-        return Err(Error::Forbidden("You are not authorized to regenerate this key".into()));
+        return Err(Error::Forbidden(
+            "You are not authorized to regenerate this key".into(),
+        ));
     }
     let now = Utc::now();
     let grace_until = match req.grace_period.as_deref().filter(|g| !g.is_empty()) {
@@ -148,7 +162,10 @@ async fn regenerate_key(
     key.updated_at = now;
     key.updated_by = actor.who();
     if state.store.token(&key.token).await?.is_some() {
-        return Err(Error::bad_field("new_key", "This key value has already been used. Pass a new key."));
+        return Err(Error::bad_field(
+            "new_key",
+            "This key value has already been used. Pass a new key.",
+        ));
     }
     let batch = vec![
         Write::RetireToken {
@@ -165,7 +182,13 @@ async fn regenerate_key(
             at: now,
         },
         Write::update(&key)?,
-        actor.audit("regenerated", Kind::Key, &key.key_id, Some(to_value(&old)?), Some(to_value(&key)?)),
+        actor.audit(
+            "regenerated",
+            Kind::Key,
+            &key.key_id,
+            Some(to_value(&old)?),
+            Some(to_value(&key)?),
+        ),
     ];
     state.store.apply(batch).await.map_err(|e| match e {
         tollgate_store::StoreError::NotFound(what) => Error::Internal(format!(
@@ -208,7 +231,12 @@ pub async fn unblock(
     set_blocked(&state, &actor, &req.key, false).await
 }
 
-async fn set_blocked(state: &AppState, actor: &Actor, passed: &str, blocked: bool) -> Result<Json<Value>> {
+async fn set_blocked(
+    state: &AppState,
+    actor: &Actor,
+    passed: &str,
+    blocked: bool,
+) -> Result<Json<Value>> {
     let Some(mut key) = find(state, passed).await? else {
         return Err(Error::NotFound("Key not found.".into()));
     };
@@ -226,7 +254,13 @@ async fn set_blocked(state: &AppState, actor: &Actor, passed: &str, blocked: boo
         .store
         .apply(vec![
             Write::update(&key)?,
-            actor.audit(action, Kind::Key, &key.key_id, Some(before), Some(to_value(&key)?)),
+            actor.audit(
+                action,
+                Kind::Key,
+                &key.key_id,
+                Some(before),
+                Some(to_value(&key)?),
+            ),
         ])
         .await?;
     state.keys.invalidate_key(&key.key_id);

@@ -63,7 +63,10 @@ pub async fn list(
             .map(|k| render(k, None).map(Value::Object))
             .collect::<Result<_>>()?
     } else {
-        page.items.iter().map(|k| Value::from(k.token.clone())).collect()
+        page.items
+            .iter()
+            .map(|k| Value::from(k.token.clone()))
+            .collect()
     };
     Ok(Json(json!({
         "keys": keys,
@@ -94,11 +97,15 @@ fn sort_column(s: Option<&str>) -> Result<&'static str> {
 async fn scope(state: &AppState, p: &Principal, q: &ListQuery, query: &mut Query) -> Result<()> {
     let uid = p.user_id.clone().unwrap_or_default();
     if q.user_id.as_deref().is_some_and(|u| u != uid) {
-        return Err(Error::Forbidden("You are not authorized to check another user's keys".into()));
+        return Err(Error::Forbidden(
+            "You are not authorized to check another user's keys".into(),
+        ));
     }
     if let Some(team) = q.team_id.as_deref() {
         if !is_team_admin(state, team, &uid).await? {
-            return Err(Error::Forbidden("You are not authorized to check this team's keys".into()));
+            return Err(Error::Forbidden(
+                "You are not authorized to check this team's keys".into(),
+            ));
         }
         return Ok(());
     }

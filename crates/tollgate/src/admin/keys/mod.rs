@@ -11,9 +11,9 @@ use tollgate_store::{KeyRecord, OrgMember, Query, TeamMember, TeamRecord};
 
 pub use fields::{apply_metadata, KeyFields};
 pub use info::{info, info_v2};
+pub use lifecycle::delete_writes;
 pub use lifecycle::{block, delete, regenerate, regenerate_path, unblock};
 pub use list::list;
-pub use lifecycle::delete_writes;
 pub use write::{create_key, generate, missing, update};
 
 use super::common::to_object;
@@ -38,7 +38,10 @@ pub fn render(key: &KeyRecord, raw: Option<&str>) -> Result<Map<String, Value>> 
 
 /// Finds a live key by raw value or hash.
 pub async fn find(state: &AppState, raw_or_hash: &str) -> Result<Option<KeyRecord>> {
-    Ok(state.store.key_by_token(&keys::to_hash(raw_or_hash)).await?)
+    Ok(state
+        .store
+        .key_by_token(&keys::to_hash(raw_or_hash))
+        .await?)
 }
 
 /// Whether the caller may change this key: proxy admins, its owner, admins of its team, and
@@ -107,12 +110,25 @@ pub async fn validate(state: &AppState, key: &mut KeyRecord) -> Result<()> {
         }
     }
     if let Some(budget_id) = key.budget_id.as_deref() {
-        if state.store.get::<tollgate_store::BudgetRecord>(&[budget_id]).await?.is_none() {
-            return Err(Error::bad_field("budget_id", format!("Budget not found, passed budget_id={budget_id}")));
+        if state
+            .store
+            .get::<tollgate_store::BudgetRecord>(&[budget_id])
+            .await?
+            .is_none()
+        {
+            return Err(Error::bad_field(
+                "budget_id",
+                format!("Budget not found, passed budget_id={budget_id}"),
+            ));
         }
     }
     if let Some(org) = key.organization_id.as_deref() {
-        if state.store.get::<tollgate_store::OrgRecord>(&[org]).await?.is_none() {
+        if state
+            .store
+            .get::<tollgate_store::OrgRecord>(&[org])
+            .await?
+            .is_none()
+        {
             return Err(Error::bad_field(
                 "organization_id",
                 format!("Organization not found, passed organization_id={org}"),
@@ -131,7 +147,10 @@ pub fn alias_taken(alias: &str) -> Error {
 
 fn check_against_team(key: &KeyRecord, team: &TeamRecord) -> Result<()> {
     let open = team.models.is_empty()
-        || team.models.iter().any(|m| m == "all-proxy-models" || m == "*");
+        || team
+            .models
+            .iter()
+            .any(|m| m == "all-proxy-models" || m == "*");
     if !open {
         if let Some(m) = key.models.iter().find(|m| !team.models.contains(m)) {
             return Err(Error::bad_field(

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tollgate_store::{JsonMap, Kind, KeyRecord, StoreError, TeamRecord, Write};
+use tollgate_store::{JsonMap, KeyRecord, Kind, StoreError, TeamRecord, Write};
 
 use super::{alias_taken, can_manage, find, is_org_admin, render, validate, KeyFields};
 use crate::admin::common::{new_id, to_value, Actor};
@@ -66,11 +66,16 @@ pub fn check_custom_key(field: &str, raw: &str) -> Result<()> {
     if raw.len() < MIN_CUSTOM_KEY_LEN {
         return Err(Error::bad_field(
             field,
-            format!("Invalid key format. Keys must be at least {MIN_CUSTOM_KEY_LEN} characters long."),
+            format!(
+                "Invalid key format. Keys must be at least {MIN_CUSTOM_KEY_LEN} characters long."
+            ),
         ));
     }
     if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::bad_field(field, "Invalid key format. Keys must not contain whitespace."));
+        return Err(Error::bad_field(
+            field,
+            "Invalid key format. Keys must not contain whitespace.",
+        ));
     }
     Ok(())
 }
@@ -98,7 +103,10 @@ pub async fn create_key(
     scope_to_caller(state, &actor.principal, &mut key).await?;
     validate(state, &mut key).await?;
     if state.store.token(&key.token).await?.is_some() {
-        return Err(Error::bad_field("key", "This key value has already been used. Pass a new key."));
+        return Err(Error::bad_field(
+            "key",
+            "This key value has already been used. Pass a new key.",
+        ));
     }
     let batch = vec![
         Write::insert(&key)?,
@@ -107,9 +115,19 @@ pub async fn create_key(
             key_id: key.key_id.clone(),
             at: now,
         },
-        actor.audit("created", Kind::Key, &key.key_id, None, Some(to_value(&key)?)),
+        actor.audit(
+            "created",
+            Kind::Key,
+            &key.key_id,
+            None,
+            Some(to_value(&key)?),
+        ),
     ];
-    state.store.apply(batch).await.map_err(|e| key_conflict(e, &key))?;
+    state
+        .store
+        .apply(batch)
+        .await
+        .map_err(|e| key_conflict(e, &key))?;
     Ok((key, raw))
 }
 
@@ -143,11 +161,9 @@ async fn scope_to_caller(state: &AppState, p: &Principal, key: &mut KeyRecord) -
         ));
     };
     match key.user_id.as_deref() {
-        Some(other) if other != uid => {
-            return Err(Error::Forbidden(format!(
-                "You can only manage keys of your own user. Your user_id={uid}, passed user_id={other}"
-            )))
-        }
+        Some(other) if other != uid => return Err(Error::Forbidden(format!(
+            "You can only manage keys of your own user. Your user_id={uid}, passed user_id={other}"
+        ))),
         _ => key.user_id = Some(uid.clone()),
     }
     if let Some(team_id) = key.team_id.clone() {
@@ -163,7 +179,10 @@ async fn check_team_key_permission(
     team_id: &str,
 ) -> Result<()> {
     let Some(team) = state.store.get::<TeamRecord>(&[team_id]).await? else {
-        return Err(Error::bad_field("team_id", format!("Team not found for team_id={team_id}")));
+        return Err(Error::bad_field(
+            "team_id",
+            format!("Team not found for team_id={team_id}"),
+        ));
     };
     if let (Role::OrgAdmin, Some(org)) = (p.role, team.organization_id.as_deref()) {
         if is_org_admin(state, org, uid).await? {
@@ -174,9 +193,7 @@ async fn check_team_key_permission(
         .store
         .get::<tollgate_store::TeamMember>(&[team_id, uid])
         .await?
-        .ok_or_else(|| {
-            Error::Forbidden(format!("User={uid} is not a member of Team={team_id}"))
-        })?;
+        .ok_or_else(|| Error::Forbidden(format!("User={uid} is not a member of Team={team_id}")))?;
     let allowed = member.role == "admin"
         || team
             .team_member_permissions
@@ -204,7 +221,9 @@ pub async fn update(
         return Err(Error::NotFound("Key not found.".into()));
     };
     if !can_manage(&state, &actor.principal, &key).await? {
-        return Err(Error::Forbidden("You are not authorized to update this key".into()));
+        return Err(Error::Forbidden(
+            "You are not authorized to update this key".into(),
+        ));
     }
     let before = to_value(&key)?;
     let new_spend = fields.spend.value().copied();
@@ -228,8 +247,18 @@ pub async fn update(
             spend,
         });
     }
-    batch.push(actor.audit("updated", Kind::Key, &key.key_id, Some(before), Some(to_value(&key)?)));
-    state.store.apply(batch).await.map_err(|e| key_conflict(e, &key))?;
+    batch.push(actor.audit(
+        "updated",
+        Kind::Key,
+        &key.key_id,
+        Some(before),
+        Some(to_value(&key)?),
+    ));
+    state
+        .store
+        .apply(batch)
+        .await
+        .map_err(|e| key_conflict(e, &key))?;
     state.keys.invalidate_key(&key.key_id);
     let mut out = render(&key, None)?;
     out.insert("key".into(), Value::from(passed));

@@ -6,7 +6,9 @@ use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tollgate_store::{Filter, Kind, KeyRecord, OrgRecord, Query, SqlValue, TeamMember, TeamRecord, Write};
+use tollgate_store::{
+    Filter, KeyRecord, Kind, OrgRecord, Query, SqlValue, TeamMember, TeamRecord, Write,
+};
 
 use super::{
     blank_team, check_team_admin, get_team, members, render, render_membership, resolve_user,
@@ -25,7 +27,11 @@ pub async fn new(
     Body(mut req): Body<TeamFields>,
 ) -> Result<Json<Value>> {
     let now = Utc::now();
-    let team_id = req.team_id.take().filter(|t| !t.is_empty()).unwrap_or_else(new_id);
+    let team_id = req
+        .team_id
+        .take()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(new_id);
     let members_with_roles = std::mem::take(&mut req.members_with_roles);
     if state.store.get::<TeamRecord>(&[&team_id]).await?.is_some() {
         return Err(Error::bad_field(
@@ -40,9 +46,19 @@ pub async fn new(
     check_org(&state, &actor.principal, &team).await?;
     let mut batch = vec![Write::insert(&team)?];
     let mut all = members_with_roles;
-    if let (false, Some(uid)) = (actor.principal.is_proxy_admin(), actor.principal.user_id.clone()) {
-        if !all.iter().any(|m| m.user_id.as_deref() == Some(uid.as_str())) {
-            all.push(MemberRef { user_id: Some(uid), user_email: None, role: Some("admin".into()) });
+    if let (false, Some(uid)) = (
+        actor.principal.is_proxy_admin(),
+        actor.principal.user_id.clone(),
+    ) {
+        if !all
+            .iter()
+            .any(|m| m.user_id.as_deref() == Some(uid.as_str()))
+        {
+            all.push(MemberRef {
+                user_id: Some(uid),
+                user_email: None,
+                role: Some("admin".into()),
+            });
         }
     }
     let mut created = Vec::new();
@@ -52,13 +68,25 @@ pub async fn new(
             batch.push(Write::insert(&user)?);
         }
         let member = new_member(&team.team_id, &user, m.role.as_deref(), now)?;
-        if created.iter().any(|c: &TeamMember| c.user_id == member.user_id) {
-            return Err(Error::bad_field("members_with_roles", format!("User {} is listed twice", member.user_id)));
+        if created
+            .iter()
+            .any(|c: &TeamMember| c.user_id == member.user_id)
+        {
+            return Err(Error::bad_field(
+                "members_with_roles",
+                format!("User {} is listed twice", member.user_id),
+            ));
         }
         batch.push(Write::insert(&member)?);
         created.push(member);
     }
-    batch.push(actor.audit("created", Kind::Team, &team.team_id, None, Some(to_value(&team)?)));
+    batch.push(actor.audit(
+        "created",
+        Kind::Team,
+        &team.team_id,
+        None,
+        Some(to_value(&team)?),
+    ));
     state.store.apply(batch).await?;
     Ok(Json(Value::Object(render(&team, &created)?)))
 }
@@ -71,7 +99,10 @@ pub fn new_member(
 ) -> Result<TeamMember> {
     let role = role.unwrap_or("user");
     if !crate::auth::role::TEAM_ROLES.contains(&role) {
-        return Err(Error::bad_field("role", format!("Invalid team role '{role}': use admin or user")));
+        return Err(Error::bad_field(
+            "role",
+            format!("Invalid team role '{role}': use admin or user"),
+        ));
     }
     Ok(TeamMember {
         team_id: team_id.to_owned(),
@@ -93,7 +124,10 @@ pub fn new_member(
 async fn check_org(state: &AppState, p: &Principal, team: &TeamRecord) -> Result<()> {
     let Some(org_id) = team.organization_id.as_deref() else {
         if p.role == Role::OrgAdmin {
-            return Err(Error::bad_field("organization_id", "Org admins must pass their organization_id"));
+            return Err(Error::bad_field(
+                "organization_id",
+                "Org admins must pass their organization_id",
+            ));
         }
         return Ok(());
     };
@@ -101,18 +135,47 @@ async fn check_org(state: &AppState, p: &Principal, team: &TeamRecord) -> Result
         .store
         .get::<OrgRecord>(&[org_id])
         .await?
-        .ok_or_else(|| Error::bad_field("organization_id", format!("Organization not found, passed organization_id={org_id}")))?;
-    if !p.is_proxy_admin() && !is_org_admin(state, org_id, p.user_id.as_deref().unwrap_or("")).await? {
-        return Err(Error::Forbidden(format!("You are not an admin of organization {org_id}")));
+        .ok_or_else(|| {
+            Error::bad_field(
+                "organization_id",
+                format!("Organization not found, passed organization_id={org_id}"),
+            )
+        })?;
+    if !p.is_proxy_admin()
+        && !is_org_admin(state, org_id, p.user_id.as_deref().unwrap_or("")).await?
+    {
+        return Err(Error::Forbidden(format!(
+            "You are not an admin of organization {org_id}"
+        )));
     }
-    let open = org.models.is_empty() || org.models.iter().any(|m| m == "all-proxy-models" || m == "*");
-    if let Some(m) = team.models.iter().find(|m| !open && !org.models.contains(m)) {
-        return Err(Error::bad_field("models", format!("Model '{m}' is not in the organization's models {:?}", org.models)));
+    let open = org.models.is_empty()
+        || org
+            .models
+            .iter()
+            .any(|m| m == "all-proxy-models" || m == "*");
+    if let Some(m) = team
+        .models
+        .iter()
+        .find(|m| !open && !org.models.contains(m))
+    {
+        return Err(Error::bad_field(
+            "models",
+            format!(
+                "Model '{m}' is not in the organization's models {:?}",
+                org.models
+            ),
+        ));
     }
-    let budget = state.store.get::<tollgate_store::BudgetRecord>(&[&org.budget_id]).await?;
+    let budget = state
+        .store
+        .get::<tollgate_store::BudgetRecord>(&[&org.budget_id])
+        .await?;
     if let (Some(t), Some(o)) = (team.max_budget, budget.and_then(|b| b.max_budget)) {
         if t > o {
-            return Err(Error::bad_field("max_budget", format!("max_budget={t} is higher than the organization's max_budget={o}")));
+            return Err(Error::bad_field(
+                "max_budget",
+                format!("max_budget={t} is higher than the organization's max_budget={o}"),
+            ));
         }
     }
     Ok(())
@@ -142,12 +205,20 @@ pub async fn update(
         .store
         .apply(vec![
             Write::update(&team)?,
-            actor.audit("updated", Kind::Team, &team.team_id, Some(before), Some(to_value(&team)?)),
+            actor.audit(
+                "updated",
+                Kind::Team,
+                &team.team_id,
+                Some(before),
+                Some(to_value(&team)?),
+            ),
         ])
         .await?;
     state.keys.invalidate_team(&team.team_id);
     let members = members(&state, &team.team_id).await?;
-    Ok(Json(json!({ "team_id": team.team_id, "data": render(&team, &members)? })))
+    Ok(Json(
+        json!({ "team_id": team.team_id, "data": render(&team, &members)? }),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,7 +233,10 @@ pub async fn delete(
     Body(req): Body<DeleteTeams>,
 ) -> Result<Json<Value>> {
     if req.team_ids.is_empty() {
-        return Err(Error::invalid(Some("team_ids".into()), "team_ids must list at least one team"));
+        return Err(Error::invalid(
+            Some("team_ids".into()),
+            "team_ids must list at least one team",
+        ));
     }
     let mut batch = Vec::new();
     for id in &req.team_ids {
@@ -175,7 +249,11 @@ pub async fn delete(
         for key in &team_keys.items {
             batch.extend(delete_writes(&actor, key)?);
         }
-        batch.push(Write::DeleteWhere { kind: Kind::TeamMember, column: "team_id", value: id.clone() });
+        batch.push(Write::DeleteWhere {
+            kind: Kind::TeamMember,
+            column: "team_id",
+            value: id.clone(),
+        });
         batch.push(Write::delete(&team));
         batch.push(actor.audit("deleted", Kind::Team, id, Some(to_value(&team)?), None));
     }
@@ -199,27 +277,41 @@ pub async fn info(
     Params(q): Params<InfoQuery>,
 ) -> Result<Json<Value>> {
     let Some(team_id) = q.team_id.filter(|t| !t.is_empty()) else {
-        return Err(Error::invalid(Some("team_id".into()), "Malformed request. No team id passed in."));
+        return Err(Error::invalid(
+            Some("team_id".into()),
+            "Malformed request. No team id passed in.",
+        ));
     };
     let Some(team) = state.store.get::<TeamRecord>(&[&team_id]).await? else {
-        return Err(Error::NotFound(format!("Team not found, passed team id: {team_id}.")));
+        return Err(Error::NotFound(format!(
+            "Team not found, passed team id: {team_id}."
+        )));
     };
     let members = members(&state, &team_id).await?;
     let is_member = principal
         .user_id
         .as_deref()
         .is_some_and(|u| members.iter().any(|m| m.user_id == u));
-    let own_team_key = principal.key.as_ref().is_some_and(|k| k.key.team_id.as_deref() == Some(&team_id));
+    let own_team_key = principal
+        .key
+        .as_ref()
+        .is_some_and(|k| k.key.team_id.as_deref() == Some(&team_id));
     if !principal.sees_all() && !is_member && !own_team_key {
         check_team_admin(&state, &principal, &team).await?;
     }
-    let team_keys = state.store.list::<KeyRecord>(&Query::default().eq("team_id", team_id.as_str())).await?;
+    let team_keys = state
+        .store
+        .list::<KeyRecord>(&Query::default().eq("team_id", team_id.as_str()))
+        .await?;
     let keys: Vec<Value> = team_keys
         .items
         .iter()
         .map(|k| keys::render(k, None).map(Value::Object))
         .collect::<Result<_>>()?;
-    let memberships: Vec<Value> = members.iter().map(render_membership).collect::<Result<_>>()?;
+    let memberships: Vec<Value> = members
+        .iter()
+        .map(render_membership)
+        .collect::<Result<_>>()?;
     Ok(Json(json!({
         "team_id": team_id,
         "team_info": render(&team, &members)?,
@@ -251,21 +343,33 @@ async fn list_query(state: &AppState, p: &Principal, q: &ListQuery) -> Result<Qu
         (Some(u), true) => Some(u.clone()),
         (Some(u), false) if p.is_user(Some(u)) => Some(u.clone()),
         (Some(_), false) => {
-            return Err(Error::Forbidden("You are not authorized to list another user's teams".into()))
+            return Err(Error::Forbidden(
+                "You are not authorized to list another user's teams".into(),
+            ))
         }
         (None, true) => None,
         (None, false) => Some(p.user_id.clone().unwrap_or_default()),
     };
     if let Some(u) = user {
-        let mine = state.store.list::<TeamMember>(&Query::default().eq("user_id", u.as_str())).await?;
-        let ids = mine.items.into_iter().map(|m| SqlValue::from(m.team_id)).collect();
+        let mine = state
+            .store
+            .list::<TeamMember>(&Query::default().eq("user_id", u.as_str()))
+            .await?;
+        let ids = mine
+            .items
+            .into_iter()
+            .map(|m| SqlValue::from(m.team_id))
+            .collect();
         query = query.filter(Filter::In("team_id", ids));
     }
     Ok(query)
 }
 
 async fn render_teams(state: &AppState, teams: &[TeamRecord]) -> Result<Vec<Value>> {
-    let ids: Vec<SqlValue> = teams.iter().map(|t| SqlValue::from(t.team_id.clone())).collect();
+    let ids: Vec<SqlValue> = teams
+        .iter()
+        .map(|t| SqlValue::from(t.team_id.clone()))
+        .collect();
     let all_members = state
         .store
         .list::<TeamMember>(&Query::default().filter(Filter::In("team_id", ids.clone())))
@@ -279,9 +383,20 @@ async fn render_teams(state: &AppState, teams: &[TeamRecord]) -> Result<Vec<Valu
     teams
         .iter()
         .map(|t| {
-            let ms: Vec<TeamMember> = all_members.iter().filter(|m| m.team_id == t.team_id).cloned().collect();
+            let ms: Vec<TeamMember> = all_members
+                .iter()
+                .filter(|m| m.team_id == t.team_id)
+                .cloned()
+                .collect();
             let mut out = render(t, &ms)?;
-            out.insert("team_memberships".into(), Value::from(ms.iter().map(render_membership).collect::<Result<Vec<_>>>()?));
+            out.insert(
+                "team_memberships".into(),
+                Value::from(
+                    ms.iter()
+                        .map(render_membership)
+                        .collect::<Result<Vec<_>>>()?,
+                ),
+            );
             let ks: Vec<Value> = all_keys
                 .iter()
                 .filter(|k| k.team_id.as_deref() == Some(&t.team_id))
@@ -311,7 +426,9 @@ pub async fn list_v2(
     Params(q): Params<ListQuery>,
 ) -> Result<Json<Value>> {
     let (limit, offset) = paging(q.page, q.page_size, 10, 100)?;
-    let query = list_query(&state, &principal, &q).await?.page(limit, offset);
+    let query = list_query(&state, &principal, &q)
+        .await?
+        .page(limit, offset);
     let page = state.store.list::<TeamRecord>(&query).await?;
     Ok(Json(json!({
         "teams": render_teams(&state, &page.items).await?,
@@ -328,16 +445,29 @@ pub struct TeamRef {
 }
 
 /// POST /team/block
-pub async fn block(State(state): State<AppState>, actor: Actor, Body(req): Body<TeamRef>) -> Result<Json<Value>> {
+pub async fn block(
+    State(state): State<AppState>,
+    actor: Actor,
+    Body(req): Body<TeamRef>,
+) -> Result<Json<Value>> {
     set_blocked(&state, &actor, &req.team_id, true).await
 }
 
 /// POST /team/unblock
-pub async fn unblock(State(state): State<AppState>, actor: Actor, Body(req): Body<TeamRef>) -> Result<Json<Value>> {
+pub async fn unblock(
+    State(state): State<AppState>,
+    actor: Actor,
+    Body(req): Body<TeamRef>,
+) -> Result<Json<Value>> {
     set_blocked(&state, &actor, &req.team_id, false).await
 }
 
-async fn set_blocked(state: &AppState, actor: &Actor, team_id: &str, blocked: bool) -> Result<Json<Value>> {
+async fn set_blocked(
+    state: &AppState,
+    actor: &Actor,
+    team_id: &str,
+    blocked: bool,
+) -> Result<Json<Value>> {
     let mut team = get_team(state, team_id).await?;
     check_team_admin(state, &actor.principal, &team).await?;
     let before = to_value(&team)?;
@@ -349,7 +479,13 @@ async fn set_blocked(state: &AppState, actor: &Actor, team_id: &str, blocked: bo
         .store
         .apply(vec![
             Write::update(&team)?,
-            actor.audit(action, Kind::Team, team_id, Some(before), Some(to_value(&team)?)),
+            actor.audit(
+                action,
+                Kind::Team,
+                team_id,
+                Some(before),
+                Some(to_value(&team)?),
+            ),
         ])
         .await?;
     state.keys.invalidate_team(team_id);

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use tollgate_store::{Kind, TeamMember, Write};
 
 use super::crud::new_member;
-use super::{check_team_admin, get_team, members, render, render_membership, resolve_user, MemberRef};
+use super::{
+    check_team_admin, get_team, members, render, render_membership, resolve_user, MemberRef,
+};
 use crate::admin::common::{check_limit, check_money, to_value, Actor};
 use crate::http::{Body, Error, Patch, Result};
 use crate::state::AppState;
@@ -51,10 +53,17 @@ pub async fn member_add(
     let (mut users, mut added) = (Vec::new(), Vec::new());
     for m in &req.member {
         let (user, is_new) = resolve_user(&state, m, true, now).await?;
-        if existing.iter().chain(&added).any(|e: &TeamMember| e.user_id == user.user_id) {
+        if existing
+            .iter()
+            .chain(&added)
+            .any(|e: &TeamMember| e.user_id == user.user_id)
+        {
             return Err(Error::bad_field(
                 "member",
-                format!("User {} is already a member of team {}", user.user_id, team.team_id),
+                format!(
+                    "User {} is already a member of team {}",
+                    user.user_id, team.team_id
+                ),
             ));
         }
         if is_new {
@@ -63,7 +72,13 @@ pub async fn member_add(
         let mut member = new_member(&team.team_id, &user, m.role.as_deref(), now)?;
         member.max_budget_in_team = req.max_budget_in_team;
         batch.push(Write::insert(&member)?);
-        batch.push(actor.audit("member_added", Kind::Team, &team.team_id, None, Some(to_value(&member)?)));
+        batch.push(actor.audit(
+            "member_added",
+            Kind::Team,
+            &team.team_id,
+            None,
+            Some(to_value(&member)?),
+        ));
         users.push(user);
         added.push(member);
     }
@@ -74,7 +89,12 @@ pub async fn member_add(
     out.insert("updated_users".into(), to_value(&users)?);
     out.insert(
         "updated_team_memberships".into(),
-        Value::from(added.iter().map(render_membership).collect::<Result<Vec<_>>>()?),
+        Value::from(
+            added
+                .iter()
+                .map(render_membership)
+                .collect::<Result<Vec<_>>>()?,
+        ),
     );
     Ok(Json(Value::Object(out)))
 }
@@ -90,17 +110,23 @@ pub struct MemberRefReq {
 
 impl MemberRefReq {
     fn who(&self) -> MemberRef {
-        MemberRef { user_id: self.user_id.clone(), user_email: self.user_email.clone(), role: None }
+        MemberRef {
+            user_id: self.user_id.clone(),
+            user_email: self.user_email.clone(),
+            role: None,
+        }
     }
 }
 
 async fn find_member(state: &AppState, team_id: &str, who: &MemberRef) -> Result<TeamMember> {
     let all = members(state, team_id).await?;
-    let found = all.into_iter().find(|m| match (&who.user_id, &who.user_email) {
-        (Some(id), _) if !id.is_empty() => &m.user_id == id,
-        (_, Some(email)) => m.user_email.as_deref() == Some(email.as_str()),
-        _ => false,
-    });
+    let found = all
+        .into_iter()
+        .find(|m| match (&who.user_id, &who.user_email) {
+            (Some(id), _) if !id.is_empty() => &m.user_id == id,
+            (_, Some(email)) => m.user_email.as_deref() == Some(email.as_str()),
+            _ => false,
+        });
     if who.user_id.is_none() && who.user_email.is_none() {
         return Err(Error::bad_field("user_id", "Pass user_id or user_email"));
     }
@@ -120,7 +146,13 @@ pub async fn member_delete(
         .store
         .apply(vec![
             Write::delete(&member),
-            actor.audit("member_deleted", Kind::Team, &team.team_id, Some(to_value(&member)?), None),
+            actor.audit(
+                "member_deleted",
+                Kind::Team,
+                &team.team_id,
+                Some(to_value(&member)?),
+                None,
+            ),
         ])
         .await?;
     state.keys.invalidate_team(&team.team_id);
@@ -153,32 +185,50 @@ pub async fn member_update(
     actor: Actor,
     Body(req): Body<MemberUpdate>,
 ) -> Result<Json<Value>> {
-    check_money("max_budget_in_team", req.max_budget_in_team.value().copied())?;
+    check_money(
+        "max_budget_in_team",
+        req.max_budget_in_team.value().copied(),
+    )?;
     check_limit("tpm_limit", req.tpm_limit.value().copied())?;
     check_limit("rpm_limit", req.rpm_limit.value().copied())?;
     let team = get_team(&state, &req.team_id).await?;
     check_team_admin(&state, &actor.principal, &team).await?;
-    let who = MemberRef { user_id: req.user_id.clone(), user_email: req.user_email.clone(), role: None };
+    let who = MemberRef {
+        user_id: req.user_id.clone(),
+        user_email: req.user_email.clone(),
+        role: None,
+    };
     let mut member = find_member(&state, &team.team_id, &who).await?;
     let before = to_value(&member)?;
     if let Some(role) = req.role.as_deref() {
         if !crate::auth::role::TEAM_ROLES.contains(&role) {
-            return Err(Error::bad_field("role", format!("Invalid team role '{role}': use admin or user")));
+            return Err(Error::bad_field(
+                "role",
+                format!("Invalid team role '{role}': use admin or user"),
+            ));
         }
         member.role = role.to_owned();
     }
     if let Some(d) = req.budget_duration.into_change() {
-        member.budget_reset_at = crate::admin::common::reset_at("budget_duration", d.as_deref(), Utc::now())?;
+        member.budget_reset_at =
+            crate::admin::common::reset_at("budget_duration", d.as_deref(), Utc::now())?;
         member.budget_duration = d;
     }
-    req.max_budget_in_team.apply_to(&mut member.max_budget_in_team);
+    req.max_budget_in_team
+        .apply_to(&mut member.max_budget_in_team);
     req.tpm_limit.apply_to(&mut member.tpm_limit);
     req.rpm_limit.apply_to(&mut member.rpm_limit);
     state
         .store
         .apply(vec![
             Write::update(&member)?,
-            actor.audit("member_updated", Kind::Team, &team.team_id, Some(before), Some(to_value(&member)?)),
+            actor.audit(
+                "member_updated",
+                Kind::Team,
+                &team.team_id,
+                Some(before),
+                Some(to_value(&member)?),
+            ),
         ])
         .await?;
     state.keys.invalidate_team(&team.team_id);

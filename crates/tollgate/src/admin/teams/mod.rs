@@ -53,7 +53,10 @@ impl TeamFields {
         check_money("soft_budget", self.soft_budget.value().copied())?;
         check_limit("tpm_limit", self.tpm_limit.value().copied())?;
         check_limit("rpm_limit", self.rpm_limit.value().copied())?;
-        check_limit("max_parallel_requests", self.max_parallel_requests.value().copied())?;
+        check_limit(
+            "max_parallel_requests",
+            self.max_parallel_requests.value().copied(),
+        )?;
         if let Some(alias) = self.team_alias.into_change() {
             team.team_alias = clean_alias("team_alias", alias)?;
         }
@@ -67,10 +70,13 @@ impl TeamFields {
         self.soft_budget.apply_to(&mut team.soft_budget);
         self.tpm_limit.apply_to(&mut team.tpm_limit);
         self.rpm_limit.apply_to(&mut team.rpm_limit);
-        self.max_parallel_requests.apply_to(&mut team.max_parallel_requests);
+        self.max_parallel_requests
+            .apply_to(&mut team.max_parallel_requests);
         self.blocked.apply_or_default(&mut team.blocked);
-        self.team_member_permissions.apply_or_default(&mut team.team_member_permissions);
-        self.model_max_budget.apply_or_default(&mut team.model_max_budget);
+        self.team_member_permissions
+            .apply_or_default(&mut team.team_member_permissions);
+        self.model_max_budget
+            .apply_or_default(&mut team.model_max_budget);
         let json = |p: Patch<Value>| p;
         apply_metadata(
             &mut team.metadata,
@@ -219,16 +225,29 @@ pub async fn resolve_user(
         }
     } else if let Some(email) = m.user_email.as_deref().filter(|s| !s.is_empty()) {
         let q = Query::default().eq("user_email", email);
-        if let Some(u) = state.store.list::<UserRecord>(&q).await?.items.into_iter().next() {
+        if let Some(u) = state
+            .store
+            .list::<UserRecord>(&q)
+            .await?
+            .items
+            .into_iter()
+            .next()
+        {
             return Ok((u, false));
         }
     } else {
-        return Err(Error::bad_field("member", "Each member needs a user_id or a user_email"));
+        return Err(Error::bad_field(
+            "member",
+            "Each member needs a user_id or a user_email",
+        ));
     }
     if !create {
         return Err(Error::NotFound(format!(
             "User not found: {}",
-            m.user_id.clone().or(m.user_email.clone()).unwrap_or_default()
+            m.user_id
+                .clone()
+                .or(m.user_email.clone())
+                .unwrap_or_default()
         )));
     }
     let id = m
@@ -236,5 +255,8 @@ pub async fn resolve_user(
         .clone()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(super::common::new_id);
-    Ok((crate::admin::users::blank_user(id, m.user_email.clone(), now), true))
+    Ok((
+        crate::admin::users::blank_user(id, m.user_email.clone(), now),
+        true,
+    ))
 }

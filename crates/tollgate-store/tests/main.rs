@@ -1,0 +1,124 @@
+//! The store's conformance suite: every test below runs, unchanged, against SQLite and against
+//! PostgreSQL. `conformance!` instantiates the whole list once per backend, so the two can never
+//! drift apart. PostgreSQL tests are skipped when no server answers, unless `CI=true`.
+//!
+//! The tests live in `conformance/`, one module per area. Tests that only make sense on one
+//! backend (WAL mode, racing database creation, an unreachable server) live in
+//! `conformance/backend_specific.rs`.
+
+// `cfg(test)` is always on here; it marks these modules as test code for clippy, which then
+// allows them unwrap and panic (clippy.toml).
+#[cfg(test)]
+mod conformance {
+    pub mod common;
+
+    pub mod audit;
+    pub mod backend_specific;
+    pub mod batch;
+    pub mod lifecycle;
+    pub mod metadata;
+    pub mod query;
+    pub mod records;
+    pub mod tokens;
+    pub mod writes;
+}
+
+#[cfg(test)]
+use conformance::{audit, batch, common, lifecycle, metadata, query, records, tokens, writes};
+
+/// `conformance!(backend)` makes `mod backend` with one `#[tokio::test]` per listed test, each
+/// opening a fresh store with `common::Ctx::backend()` and calling `area::test(&ctx)`.
+macro_rules! conformance {
+    ($backend:ident) => {
+        conformance!(@suite $backend;
+            records {
+                key_round_trip,
+                team_round_trip,
+                team_member_round_trip,
+                user_round_trip,
+                org_round_trip,
+                org_member_round_trip,
+                customer_round_trip,
+                budget_round_trip,
+            }
+            writes {
+                update_never_touches_spend,
+                set_spend_sets_spend,
+                missing_rows_are_not_found,
+                duplicate_primary_keys_conflict,
+                duplicate_key_alias_conflicts,
+                duplicate_key_token_conflicts,
+                keys_without_alias_coexist,
+                delete_where_deletes_matching_rows,
+                wrong_primary_key_arity_is_an_error,
+            }
+            batch {
+                batch_applies_every_write,
+                failed_batch_leaves_nothing,
+                failed_batch_leaves_store_usable,
+            }
+            query {
+                eq_filter,
+                in_filter,
+                empty_in_matches_nothing,
+                is_null_filter,
+                contains_is_case_insensitive,
+                contains_treats_wildcards_literally,
+                lt_and_ge_filters,
+                any_of_is_an_or_group,
+                sort_by_created_at,
+                sort_by_spend,
+                pagination_and_total,
+                pagination_is_stable_on_ties,
+                unknown_columns_are_errors,
+                filter_values_may_change_type,
+            }
+            tokens {
+                issued_token_is_active,
+                regenerated_token_is_archived,
+                deleted_token_is_archived,
+                retiring_an_inactive_token_is_not_found,
+                failed_regeneration_rolls_back,
+                issuing_twice_conflicts,
+                key_tokens_newest_first,
+            }
+            metadata {
+                live_key_shows_current_values,
+                deleted_key_shows_snapshot,
+                unknown_hashes_are_absent,
+                many_hashes_at_once,
+            }
+            audit {
+                entries_round_trip_newest_first,
+                filters_by_fields,
+                filters_by_time,
+                pagination_and_total,
+            }
+            lifecycle {
+                ping_works,
+                migrations_are_idempotent,
+                exhausted_pool_is_unavailable,
+            }
+        );
+    };
+    (@suite $backend:ident; $($area:ident { $($test:ident),* $(,)? })*) => {
+        mod $backend {
+            $(
+                mod $area {
+                    $(
+                        #[tokio::test]
+                        async fn $test() {
+                            let Some(ctx) = crate::common::Ctx::$backend().await else {
+                                return;
+                            };
+                            crate::$area::$test(&ctx).await;
+                        }
+                    )*
+                }
+            )*
+        }
+    };
+}
+
+conformance!(sqlite);
+conformance!(postgres);
