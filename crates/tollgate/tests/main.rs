@@ -4,8 +4,12 @@
 mod common;
 
 mod access;
+mod audit;
 mod bad_input;
+mod budgets;
+mod customers;
 mod keys;
 mod lifecycle;
+mod orgs;
 mod teams;
 mod users;
