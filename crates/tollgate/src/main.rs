@@ -127,7 +127,8 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!("tollgate listening on http://{addr}");
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("tollgate listening on http://{bound}");
     tollgate::run(listener, state, shutdown_signal()).await?;
     tracing::info!("tollgate stopped");
     Ok(())

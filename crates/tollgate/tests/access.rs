@@ -88,6 +88,11 @@ async fn permission_matrix(db: &TestDb) {
             let (status, v) = gw.call(method, path, Some(&keys[i]), body).await;
             assert_ne!(status.as_u16(), 500, "{method} {path} as {role}: {v}");
             assert_ne!(status.as_u16(), 405, "{method} {path} is not routed");
+            let msg = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                !msg.contains("Route not found"),
+                "{method} {path} is not routed"
+            );
             if gate_refused(status.as_u16(), &v) == allowed[i] {
                 wrong.push(format!(
                     "{method} {path} as {role}: expected allowed={}, got {status} {v}",

@@ -57,7 +57,9 @@ impl Gateway {
         let settings = tollgate::config::load(None, &lookup)
             .expect("settings")
             .settings;
-        let state = tollgate::open(settings).await.expect("open");
+        let state = tollgate::open(settings)
+            .await
+            .unwrap_or_else(|e| panic!("open: {e:#}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();

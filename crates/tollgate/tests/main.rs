@@ -1,15 +1,28 @@
 //! HTTP-level tests of the gateway: a real server on loopback, a real SQLite file or PostgreSQL
 //! database per test. Each scenario runs on both stores through the `both!` macro.
 
+#[cfg(test)]
 mod common;
 
+#[cfg(test)]
 mod access;
+#[cfg(test)]
 mod audit;
+#[cfg(test)]
 mod bad_input;
+#[cfg(test)]
 mod budgets;
+#[cfg(test)]
+mod cli;
+#[cfg(test)]
 mod customers;
+#[cfg(test)]
 mod keys;
+#[cfg(test)]
 mod lifecycle;
+#[cfg(test)]
 mod orgs;
+#[cfg(test)]
 mod teams;
+#[cfg(test)]
 mod users;

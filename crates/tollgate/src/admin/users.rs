@@ -438,19 +438,20 @@ pub async fn list(
 ) -> Result<Json<Value>> {
     let (limit, offset) = paging(q.page, q.page_size, 25, 100)?;
     let mut query = Query::default().page(limit, offset);
-    query.sort_by =
-        match q.sort_by.as_deref().unwrap_or("created_at") {
-            "created_at" => "created_at",
-            "spend" => "spend",
-            "user_email" => "user_email",
-            "user_id" => "user_id",
-            other => return Err(Error::bad_field(
+    query.sort_by = match q.sort_by.as_deref().unwrap_or("created_at") {
+        "created_at" => "created_at",
+        "spend" => "spend",
+        "user_email" => "user_email",
+        "user_id" => "user_id",
+        other => {
+            return Err(Error::bad_field(
                 "sort_by",
                 format!(
                     "cannot sort users by {other}: use created_at, spend, user_email or user_id"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     query.descending = !matches!(q.sort_order.as_deref(), Some("asc" | "ASC"));
     if let Some(role) = &q.role {
         query = query.eq("user_role", role.as_str());

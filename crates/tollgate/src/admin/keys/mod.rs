@@ -4,6 +4,7 @@ mod fields;
 mod info;
 mod lifecycle;
 mod list;
+mod params;
 mod write;
 
 use serde_json::{Map, Value};

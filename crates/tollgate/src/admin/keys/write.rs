@@ -95,6 +95,14 @@ pub async fn create_key(
         }
         None => keys::generate(),
     };
+    let mut fields = fields;
+    let litellm = &state.settings.config.litellm_settings;
+    if let Some(defaults) = &litellm.default_key_generate_params {
+        super::params::apply_defaults(&mut fields, defaults);
+    }
+    if let Some(bound) = &litellm.upperbound_key_generate_params {
+        super::params::enforce_upperbound(&mut fields, bound, now)?;
+    }
     let mut key = blank_key(new_id(), keys::hash(&raw), now);
     key.key_name = Some(keys::display_name(&raw));
     key.created_by = actor.who();
@@ -161,9 +169,11 @@ async fn scope_to_caller(state: &AppState, p: &Principal, key: &mut KeyRecord) -
         ));
     };
     match key.user_id.as_deref() {
-        Some(other) if other != uid => return Err(Error::Forbidden(format!(
+        Some(other) if other != uid => {
+            return Err(Error::Forbidden(format!(
             "You can only manage keys of your own user. Your user_id={uid}, passed user_id={other}"
-        ))),
+        )))
+        }
         _ => key.user_id = Some(uid.clone()),
     }
     if let Some(team_id) = key.team_id.clone() {
