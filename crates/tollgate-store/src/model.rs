@@ -494,3 +494,34 @@ pub struct AuditEntry {
     pub before_value: Option<Value>,
     pub updated_values: Option<Value>,
 }
+
+/// A model deployment stored in the database (`/model/new`). Secret values inside
+/// `litellm_params` are stored encrypted by the gateway.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelRecord {
+    pub model_id: String,
+    pub model_name: String,
+    #[serde(default)]
+    pub litellm_params: JsonMap,
+    #[serde(default)]
+    pub model_info: JsonMap,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub created_by: Option<String>,
+    #[serde(default)]
+    pub updated_by: Option<String>,
+}
+
+impl Record for ModelRecord {
+    const KIND: Kind = Kind::Model;
+    fn pk(&self) -> Vec<String> {
+        vec![self.model_id.clone()]
+    }
+    fn columns(&self) -> Vec<SqlValue> {
+        vec![
+            SqlValue::Text(Some(self.model_name.clone())),
+            SqlValue::Int(Some(self.created_at.timestamp_millis())),
+        ]
+    }
+}

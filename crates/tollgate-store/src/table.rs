@@ -20,6 +20,7 @@ pub enum Kind {
     OrgMember,
     Customer,
     Budget,
+    Model,
 }
 
 /// How one entity table is laid out.
@@ -31,7 +32,7 @@ pub struct TableDef {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Key,
         Kind::Team,
         Kind::TeamMember,
@@ -40,6 +41,7 @@ impl Kind {
         Kind::OrgMember,
         Kind::Customer,
         Kind::Budget,
+        Kind::Model,
     ];
 
     pub fn def(self) -> &'static TableDef {
@@ -110,6 +112,11 @@ impl Kind {
                 name: "budgets",
                 pk: &["budget_id"],
                 columns: &["budget_duration", "budget_reset_at", "created_at"],
+            },
+            Kind::Model => &TableDef {
+                name: "models",
+                pk: &["model_id"],
+                columns: &["model_name", "created_at"],
             },
         }
     }

@@ -2,10 +2,14 @@
 //! management API. [`app`] builds the router; [`run`] serves it on a listener.
 
 pub mod admin;
+pub mod analytics;
 pub mod auth;
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod proxy;
+pub mod router;
+pub mod spend;
 pub mod state;
 
 use std::future::Future;
@@ -40,7 +44,22 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
     let store = tollgate_store::open(&options)
         .await
         .context("could not open the database")?;
-    Ok(AppState::new(settings, store))
+    let prices = spend::pricing::PriceTable::embedded().context("could not load the price table")?;
+    let state = AppState::new(settings, store, prices)?;
+    admin::models::reload(&state).await.map_err(|e| anyhow::anyhow!("could not load stored models: {e}"))?;
+    let global = state.store.global_spend(chrono::DateTime::UNIX_EPOCH).await?;
+    state.ledger.set(&limits::Entity::Global, global);
+    start_jobs(&state);
+    Ok(state)
+}
+
+/// Background jobs of a serving gateway.
+fn start_jobs(state: &AppState) {
+    let general = &state.settings.config.general_settings;
+    if general.disable_reset_budget != Some(true) {
+        let every = general.proxy_budget_rescheduler_min_time.unwrap_or(597);
+        tokio::spawn(spend::reset::run(state.clone(), std::time::Duration::from_secs(every)));
+    }
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then lets in-flight requests finish.
@@ -49,7 +68,20 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await?;
+    drain(&state).await;
+    Ok(())
+}
+
+/// After the server stops: lets streams finish (within a bound) and flushes pending spend.
+pub async fn drain(state: &AppState) {
+    state.tasks.close();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), state.tasks.wait()).await.is_err() {
+        tracing::warn!("streams still running after 30 s; recording what is known");
+    }
+    if !state.spend.flush().await {
+        tracing::error!("some spend could not be written before exit");
+    }
 }

@@ -1,12 +1,24 @@
 //! The application state: one `Clone` struct of shared parts, handed to every handler.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use serde_json::Value;
+use tokio_util::task::TaskTracker;
 use tollgate_store::Store;
 
 use crate::auth::KeyCache;
 use crate::config::Settings;
+use crate::limits::ledger::Ledger;
+use crate::limits::rate::{LocalRateLimiter, RateLimiter};
+use crate::proxy::CustomerCache;
+use crate::router::{Deployment, DeploymentError, Router};
+use crate::spend::pricing::PriceTable;
+use crate::spend::writer::SpendWriter;
+
+/// How long cached keys and customers live without an invalidation.
+const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Shared state of one gateway process.
 #[derive(Clone)]
@@ -14,14 +26,105 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyCache>,
+    pub customers: Arc<CustomerCache>,
+    router: Arc<RwLock<Arc<Router>>>,
+    pub prices: Arc<PriceTable>,
+    pub ledger: Arc<Ledger>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub upstream: tollgate_llm::openai::Client,
+    pub spend: SpendWriter,
+    /// Work that must finish before shutdown completes (stream relays).
+    pub tasks: TaskTracker,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, store: Arc<dyn Store>) -> Self {
-        Self {
+    /// Builds the state; starts the spend writer on the current runtime.
+    pub fn new(settings: Settings, store: Arc<dyn Store>, prices: PriceTable) -> Result<Self, StateError> {
+        let router = build_router(&settings)?;
+        let interval = settings.config.general_settings.proxy_batch_write_at.unwrap_or(10.0);
+        let spend = SpendWriter::start(store.clone(), Duration::from_secs_f64(interval.clamp(0.01, 3600.0)));
+        Ok(Self {
             settings: Arc::new(settings),
+            keys: Arc::new(KeyCache::new(100_000, CACHE_TTL)),
+            customers: Arc::new(CustomerCache::new(CACHE_TTL)),
+            router: Arc::new(RwLock::new(Arc::new(router))),
+            prices: Arc::new(prices),
+            ledger: Arc::new(Ledger::new()),
+            limiter: LocalRateLimiter::new(),
+            upstream: tollgate_llm::openai::Client::new().map_err(|e| StateError::Http(e.to_string()))?,
+            spend,
+            tasks: TaskTracker::new(),
             store,
-            keys: Arc::new(KeyCache::new(100_000, Duration::from_secs(60))),
+        })
+    }
+
+    /// The current router (replaced when models change).
+    pub fn router(&self) -> Arc<Router> {
+        match self.router.read() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
+
+    /// Drops every cached key and customer (changes to budgets and organizations).
+    pub fn invalidate_all(&self) {
+        self.keys.invalidate_all();
+        self.customers.invalidate_all();
+    }
+
+    /// Installs a new router.
+    pub fn set_router(&self, router: Router) {
+        let mut slot = match self.router.write() {
+            Ok(r) => r,
+            Err(p) => p.into_inner(),
+        };
+        *slot = Arc::new(router);
+    }
+}
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("model_list: {0}")]
+    Model(#[from] DeploymentError),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// The router of the config's `model_list`.
+pub fn build_router(settings: &Settings) -> Result<Router, DeploymentError> {
+    Ok(Router::new(config_deployments(settings)?, aliases(settings)))
+}
+
+/// The default bound on an upstream call (`litellm_settings.request_timeout`, else 600 s).
+pub fn default_timeout(settings: &Settings) -> Duration {
+    Duration::from_secs_f64(
+        settings.config.litellm_settings.request_timeout.filter(|t| *t > 0.0 && t.is_finite()).unwrap_or(600.0),
+    )
+}
+
+/// The deployments of the config's `model_list`.
+pub fn config_deployments(settings: &Settings) -> Result<Vec<Deployment>, DeploymentError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let timeout = default_timeout(settings);
+    settings
+        .config
+        .model_list
+        .iter()
+        .map(|e| Deployment::from_entry(e, false, timeout, &env))
+        .collect()
+}
+
+/// `router_settings.model_group_alias`: public name → model group.
+pub fn aliases(settings: &Settings) -> BTreeMap<String, String> {
+    settings
+        .config
+        .router_settings
+        .model_group_alias
+        .iter()
+        .filter_map(|(k, v)| {
+            let target = v.as_str().or_else(|| v.get("model").and_then(Value::as_str))?;
+            Some((k.clone(), target.to_owned()))
+        })
+        .collect()
 }

@@ -114,3 +114,74 @@ fn serve_without_a_master_key_binds_loopback_and_stops_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Starts `tollgate serve` and returns it with its address.
+fn serve(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve").args(args).env_clear().env("TOLLGATE_LOG", "info").stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, rest.trim().to_owned());
+        }
+    }
+    panic!("the gateway did not start");
+}
+
+#[tokio::test]
+async fn pending_spend_is_written_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/g.db", dir.path().display());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "model_list:\n  - model_name: m\n    litellm_params: {model: mock/m, input_cost_per_token: 0.001, output_cost_per_token: 0.002}\n\
+         general_settings:\n  proxy_batch_write_at: 3600\n",
+    )
+    .unwrap();
+    let master = "sk-sigterm-master-key";
+    let (mut child, addr) = serve(
+        &["--config", config.to_str().unwrap(), "--port", "0"],
+        &[("DATABASE_URL", &url), ("LITELLM_MASTER_KEY", master)],
+    );
+    let http = reqwest::Client::new();
+    let key: serde_json::Value = http
+        .post(format!("http://{addr}/key/generate"))
+        .bearer_auth(master)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    let mut expected = 0.0;
+    for _ in 0..5 {
+        let resp = http
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hello there"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        expected += resp.headers()["x-litellm-response-cost"].to_str().unwrap().parse::<f64>().unwrap();
+    }
+    assert!(expected > 0.0);
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    let store = tollgate_store::open(&tollgate_store::ConnectOptions::new(&url)).await.unwrap();
+    let rec = store.key_by_token(&tollgate::auth::keys::hash(&key)).await.unwrap().unwrap();
+    assert!((rec.spend - expected).abs() < 1e-9, "{} != {expected}", rec.spend);
+}

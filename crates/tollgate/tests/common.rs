@@ -35,6 +35,7 @@ macro_rules! both {
 /// A running gateway.
 pub struct Gateway {
     pub url: String,
+    pub state: tollgate::AppState,
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -48,14 +49,27 @@ impl Gateway {
 
     /// Starts a gateway with extra environment for its settings.
     pub async fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Gateway {
-        let mut vars: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        Self::start_config(db, None, env).await
+    }
+
+    /// Starts a gateway with a config.yaml (and the test master key).
+    pub async fn with_config(db: &TestDb, yaml: &str) -> Gateway {
+        Self::start_config(db, Some(yaml), &[("LITELLM_MASTER_KEY", MASTER)]).await
+    }
+
+    /// Starts a gateway with an optional config file and environment.
+    pub async fn start_config(db: &TestDb, yaml: Option<&str>, env: &[(&str, &str)]) -> Gateway {
+        let mut vars: Vec<(String, String)> =
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         vars.push(("DATABASE_URL".into(), db.url().to_owned()));
         let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let settings = tollgate::config::load(None, &lookup)
-            .expect("settings")
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        if let Some(y) = yaml {
+            std::fs::write(&path, y).unwrap();
+        }
+        let settings = tollgate::config::load(yaml.map(|_| path.as_path()), &lookup)
+            .unwrap_or_else(|e| panic!("settings: {e}"))
             .settings;
         let state = tollgate::open(settings)
             .await
@@ -63,6 +77,7 @@ impl Gateway {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
+        let kept = state.clone();
         let task = tokio::spawn(async move {
             tollgate::run(listener, state, async {
                 let _ = rx.await;
@@ -72,10 +87,21 @@ impl Gateway {
         });
         Gateway {
             url,
+            state: kept,
             client: reqwest::Client::new(),
             stop: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// Writes every pending spend event to the store.
+    pub async fn flush(&self) {
+        assert!(self.state.spend.flush().await, "spend flush failed");
+    }
+
+    /// A POST with full control of the request, for inference calls.
+    pub fn request(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(format!("{}{path}", self.url))
     }
 
     /// Stops the server and waits for it.

@@ -17,11 +17,15 @@ mod cli;
 #[cfg(test)]
 mod customers;
 #[cfg(test)]
+mod inference;
+#[cfg(test)]
 mod keys;
 #[cfg(test)]
 mod lifecycle;
 #[cfg(test)]
 mod orgs;
+#[cfg(test)]
+mod spend;
 #[cfg(test)]
 mod teams;
 #[cfg(test)]

@@ -243,7 +243,7 @@ pub async fn new(
         e => e.into(),
     })?;
     if budget.is_some() {
-        state.keys.invalidate_all();
+        state.invalidate_all();
     }
     Ok(Json(render(&c, budget.as_ref())?))
 }
@@ -404,8 +404,9 @@ pub async fn update(
         Some(to_value(&c)?),
     ));
     state.store.apply(batch).await?;
+    state.customers.invalidate_all();
     if budget_changes {
-        state.keys.invalidate_all();
+        state.invalidate_all();
     }
     Ok(Json(render(&c, budget.as_ref())?))
 }
@@ -436,6 +437,7 @@ pub async fn delete(
         ));
     }
     state.store.apply(batch).await?;
+    state.customers.invalidate_all();
     Ok(Json(json!({
         "deleted_customers": ids,
         "message": format!("Successfully deleted customers with ids: {ids:?}"),
@@ -481,6 +483,7 @@ pub async fn block(
         out.push(c);
     }
     state.store.apply(batch).await?;
+    state.customers.invalidate_all();
     Ok(Json(
         json!({ "blocked_users": render_all(&state, &out).await? }),
     ))
@@ -511,6 +514,7 @@ pub async fn unblock(
         ));
     }
     state.store.apply(batch).await?;
+    state.customers.invalidate_all();
     Ok(Json(
         json!({ "unblocked_users": render_all(&state, &customers).await? }),
     ))

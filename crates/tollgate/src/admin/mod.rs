@@ -7,6 +7,7 @@ pub mod budgets;
 pub mod common;
 pub mod customers;
 pub mod keys;
+pub mod models;
 pub mod orgs;
 pub mod teams;
 pub mod users;

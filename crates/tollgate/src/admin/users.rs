@@ -365,7 +365,10 @@ pub async fn info(
             principal.user_id.as_deref().unwrap_or("None")
         )));
     }
-    let user = state.store.get::<UserRecord>(&[&user_id]).await?;
+    let mut user = state.store.get::<UserRecord>(&[&user_id]).await?;
+    if let Some(u) = user.as_mut() {
+        u.spend = state.ledger.current(&crate::limits::Entity::User(u.user_id.clone()), u.spend);
+    }
     let owned = state
         .store
         .list::<KeyRecord>(&Query::default().eq("user_id", user_id.as_str()))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
-use tollgate_store::{KeyRecord, TeamMember, TeamRecord, UserRecord};
+use tollgate_store::{BudgetRecord, KeyRecord, OrgRecord, TeamMember, TeamRecord, UserRecord};
 
 /// A key with everything the auth checks need about it.
 #[derive(Debug, Clone)]
@@ -16,6 +16,10 @@ pub struct KeyAuth {
     pub user: Option<UserRecord>,
     pub team: Option<TeamRecord>,
     pub membership: Option<TeamMember>,
+    pub org: Option<OrgRecord>,
+    pub org_budget: Option<BudgetRecord>,
+    /// The budget the key links through `budget_id`.
+    pub key_budget: Option<BudgetRecord>,
 }
 
 /// Cached key lookups.

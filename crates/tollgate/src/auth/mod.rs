@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
-use tollgate_store::{KeyRecord, TeamMember, TeamRecord, TokenStatus, UserRecord};
+use tollgate_store::{BudgetRecord, KeyRecord, OrgRecord, TeamMember, TeamRecord, TokenStatus, UserRecord};
 
 pub use cache::{KeyAuth, KeyCache};
 pub use role::Role;
@@ -196,11 +196,26 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>
         (Some(t), Some(u)) => store.get::<TeamMember>(&[t, u]).await?,
         _ => None,
     };
+    let org = match &key.organization_id {
+        Some(id) => store.get::<OrgRecord>(&[id]).await?,
+        None => None,
+    };
+    let org_budget = match &org {
+        Some(o) => store.get::<BudgetRecord>(&[&o.budget_id]).await?,
+        None => None,
+    };
+    let key_budget = match &key.budget_id {
+        Some(id) => store.get::<BudgetRecord>(&[id]).await?,
+        None => None,
+    };
     let auth = Arc::new(KeyAuth {
         key,
         user,
         team,
         membership,
+        org,
+        org_budget,
+        key_budget,
     });
     state
         .keys

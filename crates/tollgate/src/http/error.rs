@@ -35,6 +35,19 @@ pub enum Error {
     /// 404: the object does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// 400 (LiteLLM 1.81's status): a budget is spent.
+    #[error("{0}")]
+    BudgetExceeded(String),
+    /// 429: a rate limit is full; `retry_after` in whole seconds.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: u64,
+        limit_type: &'static str,
+    },
+    /// An upstream provider's failure, passed on with its status.
+    #[error("{message}")]
+    Upstream { status: u16, message: String },
     /// 503: the database cannot be reached.
     #[error("{0}")]
     Unavailable(String),
@@ -83,6 +96,11 @@ impl Error {
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::BudgetExceeded(_) => StatusCode::BAD_REQUEST,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Upstream { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -95,6 +113,9 @@ impl Error {
             Error::Unauthorized { kind, .. } => kind,
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
+            Error::BudgetExceeded(_) => "budget_exceeded",
+            Error::RateLimited { .. } => "rate_limit_error",
+            Error::Upstream { status, .. } => upstream_kind(*status),
             Error::Unavailable(_) => "service_unavailable",
             Error::Internal(_) => "internal_server_error",
         }
@@ -126,10 +147,29 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, axum::Json(self.body())).into_response();
+        if let Error::RateLimited { retry_after, limit_type, .. } = &self {
+            let h = response.headers_mut();
+            h.insert("retry-after", axum::http::HeaderValue::from(*retry_after));
+            h.insert("rate_limit_type", axum::http::HeaderValue::from_static(limit_type));
+        }
         response
             .extensions_mut()
             .insert(ErrorLogged(self.to_string()));
         response
+    }
+}
+
+/// OpenAI's error types by status, as its SDKs map them.
+fn upstream_kind(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_denied_error",
+        404 => "not_found_error",
+        408 => "timeout",
+        422 => "unprocessable_entity_error",
+        429 => "rate_limit_error",
+        _ => "api_error",
     }
 }
 

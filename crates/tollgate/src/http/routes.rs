@@ -5,7 +5,10 @@ use axum::routing::{delete, get, patch, post};
 use axum::Router;
 
 use super::health;
+use crate::admin;
 use crate::admin::{audit, budgets, customers, keys, orgs, teams, users};
+use crate::analytics::{daily, spend};
+use crate::proxy;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -22,6 +25,53 @@ pub fn routes() -> Router<AppState> {
         .merge(budget_routes())
         .route("/audit", get(audit::list))
         .route("/audit/{id}", get(audit::get))
+        .merge(inference_routes())
+        .merge(analytics_routes())
+}
+
+fn analytics_routes() -> Router<AppState> {
+    Router::new()
+        .route("/user/daily/activity", get(daily::user))
+        .route("/user/daily/activity/aggregated", get(daily::user_aggregated))
+        .route("/team/daily/activity", get(daily::team))
+        .route("/team/daily/activity/aggregated", get(daily::team_aggregated))
+        .route("/organization/daily/activity", get(daily::organization))
+        .route("/organization/daily/activity/aggregated", get(daily::organization_aggregated))
+        .route("/customer/daily/activity", get(daily::customer))
+        .route("/customer/daily/activity/aggregated", get(daily::customer_aggregated))
+        .route("/end_user/daily/activity", get(daily::customer))
+        .route("/end_user/daily/activity/aggregated", get(daily::customer_aggregated))
+        .route("/tag/daily/activity", get(daily::tag))
+        .route("/tag/daily/activity/aggregated", get(daily::tag_aggregated))
+        .route("/spend/logs", get(spend::logs))
+        .route("/global/spend", get(spend::global))
+        .route("/global/spend/keys", get(spend::by_key))
+        .route("/global/spend/models", get(spend::by_model))
+        .route("/global/spend/teams", get(spend::by_team))
+        .route("/global/spend/end_users", get(spend::by_end_user))
+        .route("/global/spend/tags", get(spend::by_tag))
+        .route("/global/spend/reset", post(spend::reset))
+}
+
+/// Inference routes, each with and without `/v1`.
+fn inference_routes() -> Router<AppState> {
+    let mut r = Router::new();
+    for prefix in ["", "/v1"] {
+        r = r
+            .route(&format!("{prefix}/chat/completions"), post(proxy::chat))
+            .route(&format!("{prefix}/completions"), post(proxy::completions))
+            .route(&format!("{prefix}/embeddings"), post(proxy::embeddings))
+            .route(&format!("{prefix}/responses"), post(proxy::responses))
+            .route(&format!("{prefix}/models"), get(proxy::models::list))
+            .route(&format!("{prefix}/model/info"), get(proxy::models::info));
+    }
+    r.route("/model/new", post(admin::models::new))
+        .route("/model/update", post(admin::models::update))
+        .route("/model/{model_id}/update", patch(admin::models::update_path))
+        .route("/model/delete", post(admin::models::delete))
+        .route("/openai/deployments/{model}/chat/completions", post(proxy::azure_chat))
+        .route("/engines/{model}/chat/completions", post(proxy::azure_chat))
+        .route("/v2/model/info", get(proxy::models::info_v2))
 }
 
 fn key_routes() -> Router<AppState> {

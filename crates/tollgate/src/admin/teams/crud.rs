@@ -314,7 +314,7 @@ pub async fn info(
         .collect::<Result<_>>()?;
     Ok(Json(json!({
         "team_id": team_id,
-        "team_info": render(&team, &members)?,
+        "team_info": live_team(&state, &team, &members)?,
         "keys": keys,
         "team_memberships": memberships,
     })))
@@ -491,4 +491,12 @@ async fn set_blocked(
     state.keys.invalidate_team(team_id);
     let members = members(state, team_id).await?;
     Ok(Json(Value::Object(render(&team, &members)?)))
+}
+
+/// A team with its live spend (this replica's requests not yet written included).
+fn live_team(state: &AppState, team: &TeamRecord, members: &[TeamMember]) -> Result<Value> {
+    let mut out = render(team, members)?;
+    let live = state.ledger.current(&crate::limits::Entity::Team(team.team_id.clone()), team.spend);
+    out.insert("spend".into(), Value::from(live));
+    Ok(Value::Object(out))
 }

@@ -1,0 +1,195 @@
+//! One inference call from admission to its spend event: what kind of call it is, who it is
+//! billed to, and the accounting when it ends (live spend, token counters, the spend log).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use tollgate_store::SpendEvent;
+
+use crate::limits::rate::RateLimiter;
+use crate::limits::Entity;
+use crate::router::Deployment;
+use crate::spend::pricing::{self, Overrides, Usage};
+use crate::state::AppState;
+
+/// The OpenAI-format endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    Chat,
+    Completion,
+    Embedding,
+    Responses,
+}
+
+impl CallKind {
+    /// The upstream path, after the base URL.
+    pub fn upstream_path(self) -> &'static str {
+        match self {
+            CallKind::Chat => "/chat/completions",
+            CallKind::Completion => "/completions",
+            CallKind::Embedding => "/embeddings",
+            CallKind::Responses => "/responses",
+        }
+    }
+
+    /// The endpoint as spend logs and daily rows name it.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            CallKind::Chat => "/v1/chat/completions",
+            CallKind::Completion => "/v1/completions",
+            CallKind::Embedding => "/v1/embeddings",
+            CallKind::Responses => "/v1/responses",
+        }
+    }
+
+    pub fn call_type(self) -> &'static str {
+        match self {
+            CallKind::Chat => "chat_completion",
+            CallKind::Completion => "text_completion",
+            CallKind::Embedding => "embedding",
+            CallKind::Responses => "responses",
+        }
+    }
+}
+
+/// Everything about an admitted call that its accounting needs, owned, so that a stream can
+/// finish after the handler has returned.
+#[derive(Debug, Clone)]
+pub struct CallMeta {
+    pub call_id: String,
+    pub kind: CallKind,
+    pub requested_model: String,
+    pub deployment: Arc<Deployment>,
+    pub api_key: String,
+    pub key_id: Option<String>,
+    pub key_alias: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub end_user: Option<String>,
+    pub tags: Vec<String>,
+    pub entities: Vec<Entity>,
+    /// Rate-limit descriptors whose token counters this call feeds.
+    pub rate_keys: Vec<String>,
+    pub started: Instant,
+    pub started_at: DateTime<Utc>,
+    /// The request body, for counting prompt tokens when the upstream reports none.
+    pub request: Arc<Value>,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub success: bool,
+    pub usage: Option<Usage>,
+    /// Text produced, for counting completion tokens when no usage came.
+    pub completion_text: String,
+    pub first_byte: Option<DateTime<Utc>>,
+    pub error: Option<(u16, String)>,
+}
+
+/// Releases parallel-request slots when dropped.
+pub struct Permit {
+    pub limiter: Arc<dyn RateLimiter>,
+    pub keys: Vec<String>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let limiter = self.limiter.clone();
+        let keys = std::mem::take(&mut self.keys);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move { limiter.release(&keys).await });
+        }
+    }
+}
+
+/// The cost of a usage on a deployment (0 when the model has no price).
+pub fn cost_of(state: &AppState, d: &Deployment, usage: &Usage) -> f64 {
+    let overrides = Overrides {
+        input_cost_per_token: d.input_cost_per_token,
+        output_cost_per_token: d.output_cost_per_token,
+        base_model: d.model_info.get("base_model").and_then(Value::as_str).map(str::to_owned),
+        ..Overrides::default()
+    };
+    pricing::price_for(&state.prices, &d.target.model, Some(&d.provider_name), &overrides)
+        .map_or(0.0, |p| pricing::cost(&p, usage).total)
+}
+
+/// Usage when the upstream gave none: counted locally from the request and the output.
+fn counted_usage(meta: &CallMeta, outcome: &Outcome) -> Usage {
+    let model = &meta.deployment.target.model;
+    let prompt = match meta.request.get("messages") {
+        Some(messages) => pricing::count_message_tokens(model, messages),
+        None => ["prompt", "input"]
+            .iter()
+            .filter_map(|f| meta.request.get(*f))
+            .map(|v| pricing::count_tokens(model, &v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .sum(),
+    };
+    Usage {
+        prompt_tokens: prompt,
+        completion_tokens: pricing::count_tokens(model, &outcome.completion_text),
+        ..Usage::default()
+    }
+}
+
+/// Accounts for a finished call: live spend, token counters and the spend log. Returns its cost.
+pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 {
+    let usage = match (&outcome.usage, outcome.success) {
+        (Some(u), _) => u.clone(),
+        (None, true) => counted_usage(meta, &outcome),
+        (None, false) => Usage::default(),
+    };
+    let cost = if outcome.success { cost_of(state, &meta.deployment, &usage) } else { 0.0 };
+    state.ledger.add(&meta.entities, cost);
+    let tokens = usage.prompt_tokens + usage.completion_tokens;
+    if tokens > 0 && !meta.rate_keys.is_empty() {
+        state.limiter.add_tokens(&meta.rate_keys, tokens).await;
+    }
+    state.spend.record(event(meta, &outcome, &usage, cost));
+    cost
+}
+
+fn event(meta: &CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEvent {
+    let d = &meta.deployment;
+    let mut metadata = Map::new();
+    if let Some((status, message)) = &outcome.error {
+        metadata.insert("error_status".into(), Value::from(*status));
+        metadata.insert("error".into(), Value::from(message.chars().take(500).collect::<String>()));
+    }
+    let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    SpendEvent {
+        request_id: meta.call_id.clone(),
+        call_type: meta.kind.call_type().to_owned(),
+        api_key: meta.api_key.clone(),
+        key_id: meta.key_id.clone(),
+        key_alias: meta.key_alias.clone(),
+        user_id: meta.user_id.clone(),
+        team_id: meta.team_id.clone(),
+        organization_id: meta.organization_id.clone(),
+        end_user: meta.end_user.clone(),
+        tags: meta.tags.clone(),
+        model: d.target.model.clone(),
+        model_id: Some(d.id.clone()),
+        model_group: meta.requested_model.clone(),
+        provider: d.provider_name.clone(),
+        api_base: Some(d.target.api_base.clone()).filter(|b| !b.is_empty()),
+        endpoint: meta.kind.endpoint().to_owned(),
+        success: outcome.success,
+        spend: cost,
+        prompt_tokens: to_i64(usage.prompt_tokens),
+        completion_tokens: to_i64(usage.completion_tokens),
+        cache_read_input_tokens: to_i64(usage.cached_tokens),
+        cache_creation_input_tokens: to_i64(usage.cache_creation_tokens),
+        start_time: meta.started_at,
+        end_time: Utc::now(),
+        completion_start_time: outcome.first_byte,
+        metadata,
+    }
+}

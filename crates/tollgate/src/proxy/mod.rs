@@ -1,0 +1,129 @@
+//! Inference: OpenAI-format requests in, to the deployment the router picks, with every check on
+//! the hot path done from memory (key cache, live spend, rate counters), and the call's spend
+//! recorded off the request path when it ends.
+
+mod access;
+mod admit;
+pub mod call;
+mod customers;
+mod headers;
+pub mod models;
+mod relay;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tollgate_llm::mock;
+
+pub use access::may_list;
+pub use customers::CustomerCache;
+
+use self::admit::Admitted;
+use self::call::{finish, CallKind, Outcome};
+use crate::auth::Principal;
+use crate::http::{Error, Result};
+use crate::router::Provider;
+use crate::spend::pricing::Usage;
+use crate::state::AppState;
+
+/// POST /v1/chat/completions
+pub async fn chat(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
+    respond(run(&state, p, CallKind::Chat, &body, None).await)
+}
+
+/// POST /openai/deployments/{model}/chat/completions (Azure clients).
+pub async fn azure_chat(State(state): State<AppState>, Path(model): Path<String>, p: Principal, body: Bytes) -> Response {
+    respond(run(&state, p, CallKind::Chat, &body, Some(model)).await)
+}
+
+/// POST /v1/completions
+pub async fn completions(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
+    respond(run(&state, p, CallKind::Completion, &body, None).await)
+}
+
+/// POST /v1/embeddings
+pub async fn embeddings(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
+    respond(run(&state, p, CallKind::Embedding, &body, None).await)
+}
+
+/// POST /v1/responses
+pub async fn responses(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
+    respond(run(&state, p, CallKind::Responses, &body, None).await)
+}
+
+fn respond(r: Result<Response>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn run(state: &AppState, p: Principal, kind: CallKind, body: &[u8], path_model: Option<String>) -> Result<Response> {
+    let body: Value = crate::http::extract::parse_json(body)?;
+    if !body.is_object() {
+        return Err(Error::bad_request("The request body must be a JSON object"));
+    }
+    let stream = kind != CallKind::Embedding && body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let admitted = admit::admit(state, &p, kind, body, path_model).await?;
+    if stream {
+        relay::stream(state, admitted).await
+    } else {
+        call_json(state, admitted).await
+    }
+}
+
+/// A non-streaming call.
+async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
+    let Admitted { meta, upstream_body, permit, remaining, .. } = a;
+    let d = meta.deployment.clone();
+    let upstream_started = std::time::Instant::now();
+    let reply = match d.provider {
+        Provider::Mock => Ok(mock_reply(meta.kind, &upstream_body, &d.target.model, &meta.call_id)),
+        Provider::OpenAiCompatible => state
+            .upstream
+            .post_json(&d.target, meta.kind.upstream_path(), &upstream_body)
+            .await
+            .map(|r| r.body),
+    };
+    let upstream_ms = upstream_started.elapsed().as_secs_f64() * 1000.0;
+    let body = match reply {
+        Ok(b) => b,
+        Err(e) => {
+            let outcome = Outcome { success: false, error: Some((e.status(), e.to_string())), ..Outcome::default() };
+            finish(state, &meta, outcome).await;
+            drop(permit);
+            return Err(upstream_error(&e));
+        }
+    };
+    let usage = usage_of(meta.kind, &body);
+    let outcome = Outcome { success: true, usage, ..Outcome::default() };
+    let cost = finish(state, &meta, outcome).await;
+    drop(permit);
+    let mut response = axum::Json(body).into_response();
+    headers::set(state, response.headers_mut(), &meta, Some(cost), Some(upstream_ms), &remaining);
+    Ok(response)
+}
+
+fn mock_reply(kind: CallKind, body: &Value, model: &str, id: &str) -> Value {
+    match kind {
+        CallKind::Chat => mock::chat(body, model, &format!("chatcmpl-{id}")),
+        CallKind::Completion => mock::completion(body, model, &format!("cmpl-{id}")),
+        CallKind::Embedding => mock::embedding(body, model),
+        CallKind::Responses => mock::responses(body, model, &format!("resp_{id}")),
+    }
+}
+
+/// The usage in a JSON answer, if it has one.
+fn usage_of(kind: CallKind, body: &Value) -> Option<Usage> {
+    body.get("usage").filter(|u| u.is_object())?;
+    let _ = kind;
+    Some(Usage::from_openai(body))
+}
+
+/// An upstream failure, passed on in the OpenAI envelope with the upstream's status.
+pub fn upstream_error(e: &tollgate_llm::LlmError) -> Error {
+    Error::Upstream { status: e.status(), message: e.to_string() }
+}
+
+/// Shared pieces the handlers of this module hand around.
+pub type SharedBody = Arc<Value>;

@@ -1,0 +1,173 @@
+//! Streams: upstream events are relayed to the client one by one as they arrive. The relay runs
+//! on a tracked task of its own, so that a client hanging up does not stop the accounting: the
+//! task reads the upstream to its end (for the final usage) and records the spend either way.
+//! The usage chunk the gateway asked for is passed on only to clients that asked for it too.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use chrono::Utc;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tollgate_llm::openai::EventStream;
+use tollgate_llm::sse::Event;
+use tollgate_llm::{mock, LlmError};
+
+use super::admit::Admitted;
+use super::call::{finish, CallKind, CallMeta, Outcome};
+use super::{headers, upstream_error};
+use crate::http::Result;
+use crate::router::Provider;
+use crate::spend::pricing::Usage;
+use crate::state::AppState;
+
+/// Where events come from.
+enum Source {
+    Upstream(EventStream),
+    Mock(VecDeque<Event>),
+}
+
+impl Source {
+    async fn next(&mut self) -> Option<Result<Event, LlmError>> {
+        match self {
+            Source::Upstream(s) => s.next().await,
+            Source::Mock(q) => q.pop_front().map(Ok),
+        }
+    }
+}
+
+pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
+    let Admitted { meta, upstream_body, client_wants_usage, permit, remaining } = a;
+    let d = meta.deployment.clone();
+    let source = match d.provider {
+        Provider::Mock => Source::Mock(mock_events(&meta, &upstream_body).into()),
+        Provider::OpenAiCompatible => {
+            match state.upstream.post_stream(&d.target, meta.kind.upstream_path(), &upstream_body).await {
+                Ok(s) => Source::Upstream(s),
+                Err(e) => {
+                    let outcome = Outcome { success: false, error: Some((e.status(), e.to_string())), ..Outcome::default() };
+                    finish(state, &meta, outcome).await;
+                    return Err(upstream_error(&e));
+                }
+            }
+        }
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(32);
+    let task_state = state.clone();
+    let task_meta = meta.clone();
+    state.tasks.spawn(async move {
+        let outcome = pump(source, &tx, &task_meta, client_wants_usage).await;
+        drop(tx);
+        finish(&task_state, &task_meta, outcome).await;
+        drop(permit);
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    }));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers::set(state, h, &meta, None, None, &remaining);
+    Ok(response)
+}
+
+fn mock_events(meta: &CallMeta, body: &Value) -> Vec<Event> {
+    let model = &meta.deployment.target.model;
+    match meta.kind {
+        CallKind::Responses => mock::responses_stream(body, model, &format!("resp_{}", meta.call_id)),
+        _ => mock::chat_stream(body, model, &format!("chatcmpl-{}", meta.call_id), true),
+    }
+}
+
+/// Relays events until the upstream ends; keeps reading after the client leaves.
+async fn pump(mut source: Source, tx: &mpsc::Sender<Bytes>, meta: &CallMeta, client_wants_usage: bool) -> Outcome {
+    let mut outcome = Outcome { success: true, ..Outcome::default() };
+    let mut client_open = true;
+    while let Some(next) = source.next().await {
+        let event = match next {
+            Ok(e) => e,
+            Err(e) => {
+                outcome.success = outcome.usage.is_some() || !outcome.completion_text.is_empty();
+                outcome.error = Some((e.status(), e.to_string()));
+                if client_open {
+                    let err = upstream_error(&e).body();
+                    let _ = tx.send(Bytes::from(Event { event: None, data: err.to_string() }.to_bytes())).await;
+                }
+                break;
+            }
+        };
+        if outcome.first_byte.is_none() {
+            outcome.first_byte = Some(Utc::now());
+        }
+        let forward = inspect(&event, meta.kind, &mut outcome, client_wants_usage);
+        if forward && client_open && tx.send(Bytes::from(event.to_bytes())).await.is_err() {
+            client_open = false;
+            tracing::debug!(call_id = %meta.call_id, "client left mid-stream; finishing for accounting");
+        }
+    }
+    outcome
+}
+
+/// Takes usage and text out of an event; says whether to pass it on.
+fn inspect(event: &Event, kind: CallKind, outcome: &mut Outcome, client_wants_usage: bool) -> bool {
+    if event.data == "[DONE]" {
+        return true;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(&event.data) else {
+        return true;
+    };
+    if kind == CallKind::Responses {
+        if let Some(delta) = v.get("delta").and_then(Value::as_str) {
+            outcome.completion_text.push_str(delta);
+        }
+        if v.get("type").and_then(Value::as_str) == Some("response.completed") {
+            if let Some(r) = v.get("response").filter(|r| r.get("usage").is_some_and(Value::is_object)) {
+                outcome.usage = Some(Usage::from_openai(r));
+            }
+        }
+        return true;
+    }
+    for choice in v.get("choices").and_then(Value::as_array).into_iter().flatten() {
+        let text = choice.pointer("/delta/content").or_else(|| choice.get("text")).and_then(Value::as_str);
+        if let Some(t) = text {
+            outcome.completion_text.push_str(t);
+        }
+    }
+    if v.get("usage").is_some_and(Value::is_object) {
+        outcome.usage = Some(Usage::from_openai(&v));
+        let usage_only = v.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty);
+        return client_wants_usage || !usage_only;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(v: Value) -> Event {
+        Event { event: None, data: v.to_string() }
+    }
+
+    #[test]
+    fn the_usage_chunk_goes_only_to_clients_that_asked() {
+        let usage = ev(json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}));
+        let mut o = Outcome::default();
+        assert!(!inspect(&usage, CallKind::Chat, &mut o, false));
+        assert_eq!(o.usage.as_ref().map(|u| u.completion_tokens), Some(4));
+        assert!(inspect(&usage, CallKind::Chat, &mut Outcome::default(), true));
+    }
+
+    #[test]
+    fn text_is_collected_for_local_counting() {
+        let mut o = Outcome::default();
+        inspect(&ev(json!({"choices": [{"delta": {"content": "Hel"}}]})), CallKind::Chat, &mut o, false);
+        inspect(&ev(json!({"choices": [{"delta": {"content": "lo"}}]})), CallKind::Chat, &mut o, false);
+        assert_eq!(o.completion_text, "Hello");
+        assert!(o.usage.is_none());
+    }
+}

@@ -1,0 +1,162 @@
+//! A deployment: one `model_list` entry (or one model stored in the database), resolved into
+//! the provider, the upstream model name, and where and how to call it.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tollgate_llm::Target;
+
+use crate::config::ModelEntry;
+
+/// Providers this gateway speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    /// Any server with OpenAI's API (OpenAI itself and the compatible family).
+    OpenAiCompatible,
+    /// The built-in mock.
+    Mock,
+}
+
+/// OpenAI-compatible providers as data: prefix, default base URL, key variable.
+const COMPATIBLE: &[(&str, &str, &str)] = &[
+    ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    ("text-completion-openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    ("custom_openai", "", ""),
+    ("openai_like", "", ""),
+    ("hosted_vllm", "", "HOSTED_VLLM_API_KEY"),
+];
+
+/// One place a model group can send a request.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    /// Stable id: `model_info.id`, or the SHA-256 of the entry's parameters.
+    pub id: String,
+    /// The public name clients ask for (the model group).
+    pub model_name: String,
+    /// `litellm_params.model` as configured, e.g. `openai/gpt-4o`.
+    pub litellm_model: String,
+    pub provider: Provider,
+    /// The provider's name, as `custom_llm_provider` in spend logs.
+    pub provider_name: String,
+    pub target: Target,
+    pub rpm: Option<u64>,
+    pub tpm: Option<u64>,
+    pub weight: f64,
+    pub input_cost_per_token: Option<f64>,
+    pub output_cost_per_token: Option<f64>,
+    pub model_info: Map<String, Value>,
+    /// Stored in the database (managed through /model/new) rather than the config file.
+    pub db_model: bool,
+}
+
+/// Why a model entry cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("model {model_name} ({model}): {reason}")]
+pub struct DeploymentError {
+    pub model_name: String,
+    pub model: String,
+    pub reason: String,
+}
+
+impl Deployment {
+    /// Resolves a model entry. `env` looks up provider key variables (e.g. `OPENAI_API_KEY`).
+    pub fn from_entry(
+        entry: &ModelEntry,
+        db_model: bool,
+        default_timeout: Duration,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, DeploymentError> {
+        let p = &entry.litellm_params;
+        let fail = |reason: String| DeploymentError {
+            model_name: entry.model_name.clone(),
+            model: p.model.clone(),
+            reason,
+        };
+        let (prefix, model) = match (p.custom_llm_provider.as_deref(), p.model.split_once('/')) {
+            (Some(provider), _) => (provider.to_owned(), p.model.clone()),
+            (None, Some((prefix, rest))) => (prefix.to_owned(), rest.to_owned()),
+            (None, None) if p.model == "mock" => ("mock".to_owned(), "mock".to_owned()),
+            (None, None) => ("openai".to_owned(), p.model.clone()),
+        };
+        let (provider, base, key_var) = if prefix == "mock" {
+            (Provider::Mock, String::new(), "")
+        } else if let Some((_, base, var)) = COMPATIBLE.iter().find(|(name, _, _)| *name == prefix) {
+            (Provider::OpenAiCompatible, (*base).to_owned(), *var)
+        } else if p.api_base.is_some() {
+            (Provider::OpenAiCompatible, String::new(), "")
+        } else {
+            return Err(fail(format!(
+                "provider '{prefix}' is not supported yet; give an api_base to call it as an OpenAI-compatible server"
+            )));
+        };
+        let api_base = p.api_base.clone().unwrap_or(base);
+        if provider == Provider::OpenAiCompatible && api_base.is_empty() {
+            return Err(fail(format!("provider '{prefix}' needs an api_base")));
+        }
+        let api_key = p
+            .api_key
+            .as_ref()
+            .map(|s| s.expose().to_owned())
+            .or_else(|| (!key_var.is_empty()).then(|| env(key_var)).flatten());
+        let secs = |v: Option<f64>, d: Duration| v.filter(|s| *s > 0.0 && s.is_finite()).map_or(d, Duration::from_secs_f64);
+        let timeout = secs(p.timeout, default_timeout);
+        let mut headers = Vec::new();
+        if let Some(org) = &p.organization {
+            headers.push(("OpenAI-Organization".to_owned(), org.clone()));
+        }
+        Ok(Deployment {
+            id: entry
+                .model_info
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| entry_hash(entry), str::to_owned),
+            model_name: entry.model_name.clone(),
+            litellm_model: p.model.clone(),
+            provider,
+            provider_name: prefix,
+            target: Target {
+                api_base,
+                api_key,
+                model,
+                timeout,
+                stream_timeout: secs(p.stream_timeout, timeout),
+                headers,
+            },
+            rpm: p.rpm,
+            tpm: p.tpm,
+            weight: p.weight.filter(|w| *w > 0.0).unwrap_or(1.0),
+            input_cost_per_token: p.input_cost_per_token.or_else(|| info_f64(entry, "input_cost_per_token")),
+            output_cost_per_token: p.output_cost_per_token.or_else(|| info_f64(entry, "output_cost_per_token")),
+            model_info: entry.model_info.clone(),
+            db_model,
+        })
+    }
+
+    /// The model name pricing looks up: `model_info.base_model` when set.
+    pub fn pricing_model(&self) -> &str {
+        self.model_info
+            .get("base_model")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.target.model)
+    }
+
+    /// This deployment, serving a concrete model matched by a wildcard (`openai/*`).
+    pub fn for_model(&self, requested: &str) -> Deployment {
+        let mut d = self.clone();
+        let upstream = requested.split_once('/').map_or(requested, |(_, m)| m);
+        d.target.model = upstream.to_owned();
+        d.model_name = requested.to_owned();
+        d
+    }
+}
+
+fn info_f64(entry: &ModelEntry, field: &str) -> Option<f64> {
+    entry.model_info.get(field).and_then(Value::as_f64)
+}
+
+/// LiteLLM's id for a config model: the SHA-256 of its name and parameters.
+fn entry_hash(entry: &ModelEntry) -> String {
+    let params = serde_json::to_string(&entry.litellm_params).unwrap_or_default();
+    hex::encode(Sha256::digest(format!("{}{params}", entry.model_name).as_bytes()))
+}

@@ -1,0 +1,98 @@
+//! Model groups and deployment selection. A request names a model group (`model_name` in the
+//! config); the router picks one of its deployments, weighted by `weight`. Wildcard entries
+//! (`*`, `openai/*`) serve names no group claims.
+
+mod deployment;
+pub mod pattern;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rand::Rng as _;
+
+pub use deployment::{Deployment, DeploymentError, Provider};
+
+/// The deployments of the gateway, grouped by public name.
+#[derive(Debug, Default)]
+pub struct Router {
+    groups: HashMap<String, Vec<Arc<Deployment>>>,
+    wildcards: Vec<Arc<Deployment>>,
+    aliases: BTreeMap<String, String>,
+}
+
+impl Router {
+    pub fn new(deployments: Vec<Deployment>, aliases: BTreeMap<String, String>) -> Self {
+        let mut router = Router {
+            aliases,
+            ..Router::default()
+        };
+        for d in deployments {
+            let d = Arc::new(d);
+            if d.model_name.contains('*') {
+                router.wildcards.push(d);
+            } else {
+                router.groups.entry(d.model_name.clone()).or_default().push(d);
+            }
+        }
+        // Most specific wildcard first: `openai/gpt-4*` before `openai/*` before `*`.
+        router
+            .wildcards
+            .sort_by_key(|d| std::cmp::Reverse(d.model_name.len()));
+        router
+    }
+
+    /// The group a requested name resolves to, after `model_group_alias`.
+    pub fn resolve<'a>(&'a self, requested: &'a str) -> &'a str {
+        self.aliases.get(requested).map_or(requested, String::as_str)
+    }
+
+    /// Picks a deployment for a model name, or `None` when nothing serves it.
+    pub fn pick(&self, requested: &str) -> Option<Arc<Deployment>> {
+        let name = self.resolve(requested);
+        if let Some(group) = self.groups.get(name) {
+            return weighted(group).cloned();
+        }
+        let wild = self.wildcards.iter().find(|d| pattern::matches(&d.model_name, name))?;
+        Some(Arc::new(wild.for_model(name)))
+    }
+
+    /// Every deployment, for /model/info.
+    pub fn deployments(&self) -> impl Iterator<Item = &Arc<Deployment>> {
+        self.groups.values().flatten().chain(&self.wildcards)
+    }
+
+    /// Public model names: groups, aliases and wildcard patterns, sorted.
+    pub fn model_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .groups
+            .keys()
+            .chain(self.aliases.keys())
+            .chain(self.wildcards.iter().map(|d| &d.model_name))
+            .cloned()
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Whether a name is served by a group or alias (not only by a wildcard).
+    pub fn has_group(&self, name: &str) -> bool {
+        self.groups.contains_key(self.resolve(name))
+    }
+}
+
+/// Picks by weight (`weight`, else 1 each).
+fn weighted(group: &[Arc<Deployment>]) -> Option<&Arc<Deployment>> {
+    if group.len() <= 1 {
+        return group.first();
+    }
+    let total: f64 = group.iter().map(|d| d.weight).sum();
+    let mut x = rand::thread_rng().gen_range(0.0..total);
+    for d in group {
+        if x < d.weight {
+            return Some(d);
+        }
+        x -= d.weight;
+    }
+    group.last()
+}

@@ -1,0 +1,59 @@
+"""Starts a fake OpenAI upstream and a Tollgate gateway (real binaries, loopback ports) for the
+SDK tests. The binaries come from TOLLGATE_BIN and FAKE_UPSTREAM_BIN (set by scripts/python-tests)."""
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+MASTER = "sk-python-suite-master"
+
+
+def _wait_for(proc, pattern, stream, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = stream.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise RuntimeError(f"process exited early with {proc.returncode}")
+            continue
+        m = re.search(pattern, line)
+        if m:
+            return m.group(1)
+    raise RuntimeError(f"timed out waiting for {pattern!r}")
+
+
+@pytest.fixture(scope="session")
+def upstream():
+    proc = subprocess.Popen([os.environ["FAKE_UPSTREAM_BIN"]], stdout=subprocess.PIPE, text=True)
+    url = _wait_for(proc, r"listening on (http://\S+)", proc.stdout)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gateway(upstream):
+    work = tempfile.mkdtemp(prefix="tollgate-py-")
+    config = os.path.join(work, "config.yaml")
+    with open(config, "w") as f:
+        f.write(
+            "model_list:\n"
+            f"  - model_name: gpt-4o\n    litellm_params: {{model: openai/gpt-4o, api_base: '{upstream}', api_key: sk-up}}\n"
+            f"  - model_name: text-embedding-3-small\n    litellm_params: {{model: openai/text-embedding-3-small, api_base: '{upstream}', api_key: sk-up}}\n"
+            "general_settings:\n  proxy_batch_write_at: 0.05\n"
+        )
+    env = dict(os.environ, LITELLM_MASTER_KEY=MASTER, DATABASE_URL=f"sqlite://{work}/t.db", TOLLGATE_LOG="info")
+    proc = subprocess.Popen(
+        [os.environ["TOLLGATE_BIN"], "serve", "--config", config, "--port", "0", "--host", "127.0.0.1"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    addr = _wait_for(proc, r"listening on (http://\S+)", proc.stderr)
+    yield addr
+    proc.terminate()
+    proc.wait(timeout=30)
