@@ -1,5 +1,6 @@
 //! Test helpers shared by Tollgate's test suites: throwaway PostgreSQL databases and SQLite
-//! files. Every database a test makes has a unique name and is dropped when the test ends.
+//! files, and fake upstreams that speak each provider's wire format. Every database a test makes
+//! has a unique name and is dropped when the test ends; every fake stops when dropped.
 
 #![expect(
     clippy::panic,
@@ -8,5 +9,7 @@
 )]
 
 mod db;
+pub mod openai;
 
 pub use db::{postgres_required, TestDb};
+pub use openai::{FakeOpenAi, Recorded};
