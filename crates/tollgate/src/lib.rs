@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod http;
 pub mod limits;
+pub mod spend;
 pub mod state;
 
 use std::future::Future;

@@ -1,0 +1,3 @@
+//! Pricing, spend events, batching writer, daily aggregates.
+
+pub mod pricing;
