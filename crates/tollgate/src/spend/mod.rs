@@ -1,0 +1,5 @@
+//! Pricing, spend events, batching writer, daily aggregates.
+
+pub mod pricing;
+pub mod reset;
+pub mod writer;
