@@ -153,9 +153,10 @@ async fn rate_limits_answer_429(db: &TestDb) {
     // Parallel requests.
     up.set_latency(std::time::Duration::from_millis(400));
     let pk = gw.key(json!({"max_parallel_requests": 1})).await;
-    let (a, b) = tokio::join!(call(&gw, &pk, &chat(false)), async {
+    let body = chat(false);
+    let (a, b) = tokio::join!(call(&gw, &pk, &body), async {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        call(&gw, &pk, &chat(false)).await
+        call(&gw, &pk, &body).await
     });
     assert_eq!(a.0, 200);
     assert_eq!(b.0, 429, "{}", b.1);

@@ -8,7 +8,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::call::{CallKind, CallMeta, Permit};
-use super::{access, customers};
+use super::access;
 use crate::auth::Principal;
 use crate::http::{Error, Result};
 use crate::limits::check::{self, Subject};

@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tollgate_llm::openai::EventStream;
 use tollgate_llm::sse::Event;
@@ -148,6 +148,7 @@ fn inspect(event: &Event, kind: CallKind, outcome: &mut Outcome, client_wants_us
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn ev(v: Value) -> Event {
         Event { event: None, data: v.to_string() }

@@ -44,7 +44,8 @@ mod tests {
             prop_assert!(matches(&name, &name));
             prop_assert!(matches("*", &name));
             let prefix: String = name.chars().take(3).collect();
-            prop_assert!(matches(&format!("{prefix}*"), &name));
+            let pattern = format!("{}*", prefix);
+            prop_assert!(matches(&pattern, &name));
         }
     }
 }

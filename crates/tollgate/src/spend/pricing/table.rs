@@ -21,7 +21,7 @@ pub enum PricingError {
 /// One entry of the price map. Every field is optional: entries carry only what applies to them.
 /// Rates are USD per token (or per second). Fields not named here (`supports_*`, batch, priority
 /// and flex service tiers, image and search prices, ...) are ignored when parsing.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct ModelPrice {
     pub litellm_provider: Option<String>,
