@@ -4,6 +4,7 @@
 
 mod error;
 pub mod model;
+pub mod spend;
 mod sql;
 pub mod table;
 
@@ -12,10 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use error::StoreError;
 pub use model::*;
+pub use spend::{
+    DailyQuery, DailyRow, DueReset, EntityType, RecordOutcome, SpendEvent, SpendLogQuery,
+    SpendLogRow, TotalsGroup, TotalsQuery,
+};
 pub use sql::SqlStore;
 pub use table::{AuditQuery, Filter, Kind, Page, Query, Row, SqlValue, Write};
 
@@ -78,6 +84,36 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit log entries, newest first.
     async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>>;
+
+    /// Records a batch of requests in one transaction: their spend-log rows, and for the events
+    /// not recorded before, their spend on keys (by `key_id`; a deleted key is skipped), users,
+    /// teams, team members, organizations, customers (created when missing), tags, the
+    /// gateway-wide counter, and the daily aggregates. Replaying events counts nothing twice.
+    async fn record_spend(&self, events: &[SpendEvent]) -> Result<RecordOutcome>;
+
+    /// Spend-log rows matching the query, newest first, at most 10,000.
+    async fn spend_logs(&self, query: &SpendLogQuery) -> Result<Vec<SpendLogRow>>;
+
+    /// Daily aggregates of one entity kind, grouped as the query asks, newest day first.
+    async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>>;
+
+    /// Spend by api_key, user, team, ... over a time range, largest first.
+    async fn spend_totals(&self, query: &TotalsQuery) -> Result<Vec<(String, f64)>>;
+
+    /// Total spend of requests started at or after `since`.
+    async fn global_spend(&self, since: DateTime<Utc>) -> Result<f64>;
+
+    /// The running spend counters of a scope (`"tag"`: one per tag; `"global"`: id `"global"`,
+    /// the whole gateway), by id.
+    async fn spend_counters(&self, scope: &str) -> Result<HashMap<String, f64>>;
+
+    /// Rows of an entity table whose `budget_reset_at` is at or before `now`, soonest first.
+    /// Reset each with [`Write::ResetBudget`]. Fails for tables without `budget_reset_at`.
+    async fn due_budget_resets(&self, kind: Kind, now: DateTime<Utc>) -> Result<Vec<DueReset>>;
+
+    /// Deletes spend-log rows of requests started before `before`, at most `batch` rows per
+    /// statement, and returns how many went. Daily aggregates are kept.
+    async fn delete_spend_logs_before(&self, before: DateTime<Utc>, batch: u32) -> Result<u64>;
 }
 
 impl dyn Store {

@@ -4,7 +4,7 @@
 //! filter and sort on, a `spend` counter, and `data`, the record as a JSON document. The
 //! projected columns are derived from the record on every write, so they cannot drift from it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::model::{AuditEntry, KeyRecord, Record, TokenStatus};
@@ -124,6 +124,12 @@ impl Kind {
     /// The name used for this kind in the audit log.
     pub fn audit_name(self) -> &'static str {
         self.def().name
+    }
+
+    /// Whether the table keeps `budget_reset_at` in a column (which then wins over the
+    /// document's copy on reads).
+    pub fn has_budget_reset(self) -> bool {
+        self.def().columns.contains(&"budget_reset_at")
     }
 
     /// Whether `column` may be used in a filter or a sort on this table.
@@ -286,6 +292,16 @@ pub enum Write {
     },
     /// Append an entry to the audit log.
     Audit(Box<AuditEntry>),
+    /// Zero a row's spend and move its `budget_reset_at` on, if (compare-and-set) the column
+    /// still holds `expected_reset_at` (epoch milliseconds; `None` for NULL). When another
+    /// replica reset the row first, this changes nothing and is not an error. Only for tables
+    /// with a `budget_reset_at` column.
+    ResetBudget {
+        kind: Kind,
+        pk: Vec<String>,
+        expected_reset_at: Option<i64>,
+        next_reset_at: Option<DateTime<Utc>>,
+    },
 }
 
 impl Write {
@@ -325,4 +341,45 @@ pub(crate) fn overlay_spend(data: &str, spend: f64) -> Result<Value, serde_json:
         map.insert("spend".into(), Value::from(spend));
     }
     Ok(value)
+}
+
+/// Lays the `budget_reset_at` column (epoch milliseconds) over a document, so that the column,
+/// which budget resets move, is the one truth. A document that agrees with the column to the
+/// millisecond keeps its own, more precise, value.
+pub(crate) fn overlay_reset_at(value: &mut Value, column: Option<i64>) {
+    let Value::Object(map) = value else {
+        return;
+    };
+    let in_document = map
+        .get("budget_reset_at")
+        .and_then(Value::as_str)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.timestamp_millis());
+    if in_document == column {
+        return;
+    }
+    let time = column.and_then(|ms| Utc.timestamp_millis_opt(ms).single());
+    let rendered = time.map_or(Value::Null, |t| {
+        Value::String(t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    });
+    map.insert("budget_reset_at".into(), rendered);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_at_column_wins_unless_the_document_agrees() {
+        let mut doc = serde_json::json!({"budget_reset_at": "2025-01-01T00:00:00.123456789Z"});
+        overlay_reset_at(&mut doc, Some(1_735_689_600_123));
+        assert_eq!(doc["budget_reset_at"], "2025-01-01T00:00:00.123456789Z");
+        overlay_reset_at(&mut doc, Some(1_735_776_000_000));
+        assert_eq!(doc["budget_reset_at"], "2025-01-02T00:00:00Z");
+        overlay_reset_at(&mut doc, None);
+        assert_eq!(doc["budget_reset_at"], Value::Null);
+        let mut missing = serde_json::json!({});
+        overlay_reset_at(&mut missing, None);
+        assert_eq!(missing, serde_json::json!({}));
+    }
 }

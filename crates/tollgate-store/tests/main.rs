@@ -12,19 +12,27 @@
 mod conformance {
     pub mod common;
 
+    pub mod analytics;
     pub mod audit;
     pub mod backend_specific;
     pub mod batch;
     pub mod lifecycle;
+    pub mod logs;
     pub mod metadata;
+    pub mod perf;
     pub mod query;
     pub mod records;
+    pub mod resets;
+    pub mod spend;
     pub mod tokens;
     pub mod writes;
 }
 
 #[cfg(test)]
-use conformance::{audit, batch, common, lifecycle, metadata, query, records, tokens, writes};
+use conformance::{
+    analytics, audit, batch, common, lifecycle, logs, metadata, perf, query, records, resets,
+    spend, tokens, writes,
+};
 
 /// `conformance!(backend)` makes `mod backend` with one `#[tokio::test]` per listed test, each
 /// opening a fresh store with `common::Ctx::backend()` and calling `area::test(&ctx)`.
@@ -94,6 +102,27 @@ macro_rules! conformance {
                 filters_by_time,
                 pagination_and_total,
             }
+            spend {
+                replay_is_idempotent,
+                increments_land_exactly,
+                missing_entities_do_not_fail_the_batch,
+                customers_are_created_on_first_spend,
+                concurrent_writers_get_exact_totals,
+            }
+            analytics {
+                daily_rows_per_entity_kind,
+                empty_key_columns_are_normalised,
+                bulk_daily_rows_add_up,
+            }
+            logs {
+                spend_log_filters,
+                totals_by_group,
+                retention_deletes_old_logs_in_batches,
+            }
+            resets {
+                due_rows_of_every_kind,
+                reset_is_compare_and_set,
+            }
             lifecycle {
                 ping_works,
                 migrations_are_idempotent,
@@ -122,3 +151,25 @@ macro_rules! conformance {
 
 conformance!(sqlite);
 conformance!(postgres);
+
+/// `timings!(module, backend: tests)`: the timings of `conformance/perf.rs` on one backend,
+/// ignored unless asked for (`--run-ignored only`).
+macro_rules! timings {
+    ($module:ident, $backend:ident: $($test:ident),* $(,)?) => {
+        mod $module {
+            $(
+                #[tokio::test]
+                #[ignore = "timings, run by hand"]
+                async fn $test() {
+                    let Some(ctx) = crate::common::Ctx::$backend().await else {
+                        return;
+                    };
+                    crate::perf::$test(&ctx).await;
+                }
+            )*
+        }
+    };
+}
+
+timings!(sqlite_perf, sqlite: daily_query_on_300k_rows, record_10k_events);
+timings!(postgres_perf, postgres: daily_query_on_300k_rows, record_10k_events);

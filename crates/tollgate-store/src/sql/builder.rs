@@ -1,16 +1,26 @@
 //! A small SQL builder: text with `$n` placeholders and the values bound to them, in order.
 //! Column and table names come only from `&'static str` in this crate's code; values are
 //! always bound, never formatted into the text.
+//!
+//! Statements with thousands of values (the spend writer's multi-row VALUES) are built with
+//! [`Sql::for_backend`], whose placeholders are bare `?` on SQLite. SQLite looks a named
+//! parameter (`$n`, and `?n` too) up by a linear scan, and sqlx asks for every parameter's name
+//! when it binds, so a statement with N of them costs O(N²): 10,000 spend-log rows took 10 s.
+//! Bare `?` are positional, which is safe because the builder writes each placeholder once, in
+//! the order of its values.
 
 use sqlx::any::AnyArguments;
 use sqlx::Any;
 
 use crate::table::{Filter, SqlValue};
+use crate::Backend;
 
 #[derive(Debug, Default)]
 pub(crate) struct Sql {
     pub text: String,
     args: Vec<SqlValue>,
+    /// Placeholders are positional `?` instead of `$n` (SQLite only).
+    positional: bool,
 }
 
 impl Sql {
@@ -18,6 +28,15 @@ impl Sql {
         Self {
             text: text.into(),
             args: Vec::new(),
+            positional: false,
+        }
+    }
+
+    /// A statement whose placeholders suit the backend: `$n` on PostgreSQL, `?` on SQLite.
+    pub fn for_backend(text: impl Into<String>, backend: Backend) -> Self {
+        Self {
+            positional: backend == Backend::Sqlite,
+            ..Self::new(text)
         }
     }
 
@@ -29,8 +48,12 @@ impl Sql {
     /// Appends a placeholder bound to `value`.
     pub fn bind(&mut self, value: impl Into<SqlValue>) -> &mut Self {
         self.args.push(value.into());
-        self.text.push('$');
-        self.text.push_str(&self.args.len().to_string());
+        if self.positional {
+            self.text.push('?');
+        } else {
+            self.text.push('$');
+            self.text.push_str(&self.args.len().to_string());
+        }
         self
     }
 
@@ -179,6 +202,16 @@ mod tests {
              CAST($3 AS BIGINT)) AND (c IS NULL OR LOWER(d) LIKE $4 ESCAPE '\\')"
         );
         assert_eq!(sql.args[3], SqlValue::Text(Some("%50\\%\\_off%".into())));
+    }
+
+    #[test]
+    fn sqlite_statements_may_use_positional_placeholders() {
+        let mut sql = Sql::for_backend("VALUES ", Backend::Sqlite);
+        sql.bind_list([1.into(), 2.into()]);
+        assert_eq!(sql.text, "VALUES ?, ?");
+        let mut sql = Sql::for_backend("VALUES ", Backend::Postgres);
+        sql.bind_list([1.into(), 2.into()]);
+        assert_eq!(sql.text, "VALUES $1, $2");
     }
 
     #[test]

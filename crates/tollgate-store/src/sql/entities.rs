@@ -5,7 +5,7 @@ use sqlx::{Any, AnyPool, Row as _, Transaction};
 
 use super::builder::Sql;
 use super::tokens;
-use crate::table::{overlay_spend, Kind, Page, Query, Row, SqlValue, Write};
+use crate::table::{overlay_reset_at, overlay_spend, Kind, Page, Query, Row, SqlValue, Write};
 use crate::{Result, StoreError};
 
 pub(super) async fn apply_one(tx: &mut Transaction<'_, Any>, write: Write) -> Result<()> {
@@ -56,6 +56,15 @@ pub(super) async fn apply_one(tx: &mut Transaction<'_, Any>, write: Write) -> Re
             grace_until,
         } => tokens::retire(tx, &token, status, &snapshot, at, by, grace_until).await,
         Write::Audit(entry) => super::audit::insert(tx, &entry).await,
+        Write::ResetBudget {
+            kind,
+            pk,
+            expected_reset_at,
+            next_reset_at,
+        } => {
+            check_pk(kind, pk.len())?;
+            super::resets::reset(tx, kind, &pk, expected_reset_at, next_reset_at).await
+        }
     }
 }
 
@@ -101,7 +110,7 @@ async fn update(tx: &mut Transaction<'_, Any>, row: &Row) -> Result<()> {
     expect_one(affected, row.kind, &row.pk)
 }
 
-fn push_pk<S: AsRef<str>>(sql: &mut Sql, kind: Kind, pk: &[S]) {
+pub(super) fn push_pk<S: AsRef<str>>(sql: &mut Sql, kind: Kind, pk: &[S]) {
     for (i, (name, value)) in kind.def().pk.iter().zip(pk).enumerate() {
         sql.push(if i == 0 { " WHERE " } else { " AND " })
             .push(name)
@@ -124,7 +133,7 @@ fn expect_one<S: AsRef<str>>(affected: u64, kind: Kind, pk: &[S]) -> Result<()> 
 
 /// A key with the wrong number of parts would widen a one-row write to many rows (or, with no
 /// parts at all, to the whole table).
-fn check_pk(kind: Kind, parts: usize) -> Result<()> {
+pub(super) fn check_pk(kind: Kind, parts: usize) -> Result<()> {
     if parts != kind.def().pk.len() {
         return Err(StoreError::Database(format!(
             "{} has a {}-part key, not {parts}",
@@ -137,10 +146,14 @@ fn check_pk(kind: Kind, parts: usize) -> Result<()> {
 
 pub(super) async fn get_row(pool: &AnyPool, kind: Kind, pk: &[&str]) -> Result<Option<Value>> {
     check_pk(kind, pk.len())?;
-    let mut sql = Sql::new(format!("SELECT spend, data FROM {}", kind.def().name));
+    let mut sql = Sql::new(format!(
+        "SELECT {} FROM {}",
+        read_columns(kind),
+        kind.def().name
+    ));
     push_pk(&mut sql, kind, pk);
     let row = sql.query().fetch_optional(pool).await?;
-    row.map(|r| document(&r)).transpose()
+    row.map(|r| document(&r, kind)).transpose()
 }
 
 pub(super) async fn list_rows(pool: &AnyPool, kind: Kind, query: &Query) -> Result<Page<Value>> {
@@ -163,7 +176,7 @@ pub(super) async fn list_rows(pool: &AnyPool, kind: Kind, query: &Query) -> Resu
     count.push_filters(&query.filters, &query.any_of);
     let total: i64 = count.query().fetch_one(pool).await?.try_get(0)?;
 
-    let mut sql = Sql::new(format!("SELECT spend, data FROM {}", def.name));
+    let mut sql = Sql::new(format!("SELECT {} FROM {}", read_columns(kind), def.name));
     sql.push_filters(&query.filters, &query.any_of);
     let dir = if query.descending { "DESC" } else { "ASC" };
     sql.push(&format!(" ORDER BY {} {dir}", query.sort_by));
@@ -177,7 +190,10 @@ pub(super) async fn list_rows(pool: &AnyPool, kind: Kind, query: &Query) -> Resu
             .bind(i64::from(query.offset));
     }
     let rows = sql.query().fetch_all(pool).await?;
-    let items = rows.iter().map(document).collect::<Result<Vec<_>>>()?;
+    let items = rows
+        .iter()
+        .map(|r| document(r, kind))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Page {
         items,
         total: u64::try_from(total).unwrap_or(0),
@@ -191,8 +207,21 @@ fn filter_column(f: &crate::table::Filter) -> &'static str {
     }
 }
 
-fn document(row: &sqlx::any::AnyRow) -> Result<Value> {
+/// What a read selects: the document and the columns laid over it.
+fn read_columns(kind: Kind) -> &'static str {
+    if kind.has_budget_reset() {
+        "spend, budget_reset_at, data"
+    } else {
+        "spend, data"
+    }
+}
+
+fn document(row: &sqlx::any::AnyRow, kind: Kind) -> Result<Value> {
     let spend: f64 = row.try_get("spend")?;
     let data: String = row.try_get("data")?;
-    Ok(overlay_spend(&data, spend)?)
+    let mut value = overlay_spend(&data, spend)?;
+    if kind.has_budget_reset() {
+        overlay_reset_at(&mut value, row.try_get("budget_reset_at")?);
+    }
+    Ok(value)
 }

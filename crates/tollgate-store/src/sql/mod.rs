@@ -2,19 +2,28 @@
 //! statements here (`$n` placeholders, `ON CONFLICT`, `LIMIT/OFFSET`); what differs is the
 //! schema's column types, kept in one migrations folder per backend.
 
+mod analytics;
 mod audit;
 mod builder;
 mod entities;
+mod increments;
+mod resets;
+mod spend;
 mod tokens;
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _, Executor};
 
+use crate::spend::{
+    DailyQuery, DailyRow, DueReset, RecordOutcome, SpendEvent, SpendLogQuery, SpendLogRow,
+    TotalsQuery,
+};
 use crate::table::{AuditQuery, Kind, Page, Query, Write};
 use crate::{
     AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta,
@@ -192,6 +201,38 @@ impl Store for SqlStore {
 
     async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
         audit::audit_log(&self.pool, query).await
+    }
+
+    async fn record_spend(&self, events: &[SpendEvent]) -> Result<RecordOutcome> {
+        spend::record(&self.pool, self.backend, events).await
+    }
+
+    async fn spend_logs(&self, query: &SpendLogQuery) -> Result<Vec<SpendLogRow>> {
+        analytics::spend_logs(&self.pool, query).await
+    }
+
+    async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>> {
+        analytics::daily_spend(&self.pool, self.backend, query).await
+    }
+
+    async fn spend_totals(&self, query: &TotalsQuery) -> Result<Vec<(String, f64)>> {
+        analytics::spend_totals(&self.pool, self.backend, query).await
+    }
+
+    async fn global_spend(&self, since: DateTime<Utc>) -> Result<f64> {
+        analytics::global_spend(&self.pool, since).await
+    }
+
+    async fn spend_counters(&self, scope: &str) -> Result<HashMap<String, f64>> {
+        analytics::spend_counters(&self.pool, scope).await
+    }
+
+    async fn due_budget_resets(&self, kind: Kind, now: DateTime<Utc>) -> Result<Vec<DueReset>> {
+        resets::due(&self.pool, kind, now).await
+    }
+
+    async fn delete_spend_logs_before(&self, before: DateTime<Utc>, batch: u32) -> Result<u64> {
+        spend::delete_before(&self.pool, before, batch).await
     }
 }
 

@@ -274,3 +274,77 @@ macro_rules! assert_err {
         );
     }};
 }
+
+/// A successful chat request by key k1 (token "tok-k1") of user u1 in team t1 and organization
+/// o1, for customer c1, tagged "prod" and "blue", started `at(start_ms)`.
+pub fn spend_event(request_id: &str, spend: f64, start_ms: i64) -> SpendEvent {
+    SpendEvent {
+        request_id: request_id.into(),
+        call_type: "chat_completion".into(),
+        api_key: "tok-k1".into(),
+        key_id: Some("k1".into()),
+        key_alias: Some("alias-k1".into()),
+        user_id: Some("u1".into()),
+        team_id: Some("t1".into()),
+        organization_id: Some("o1".into()),
+        end_user: Some("c1".into()),
+        tags: vec!["prod".into(), "blue".into()],
+        model: "gpt-4o-2024-08-06".into(),
+        model_id: Some("dep-1".into()),
+        model_group: "gpt-4o".into(),
+        provider: "openai".into(),
+        api_base: Some("https://api.openai.com/v1".into()),
+        endpoint: "/v1/chat/completions".into(),
+        success: true,
+        spend,
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        cache_read_input_tokens: 2,
+        cache_creation_input_tokens: 1,
+        start_time: at(start_ms),
+        end_time: at(start_ms + 1500),
+        completion_start_time: Some(at(start_ms + 300)),
+        metadata: map(json!({"status_code": 200})),
+    }
+}
+
+/// Records events that must be accepted.
+pub async fn record(ctx: &Ctx, events: &[SpendEvent]) -> RecordOutcome {
+    ctx.store.record_spend(events).await.unwrap()
+}
+
+/// A daily query of one entity kind over 2025-01-01 ..= 2025-12-31, entities collapsed.
+pub fn daily(entity_type: EntityType) -> DailyQuery {
+    DailyQuery {
+        entity_type,
+        entity_ids: vec![],
+        exclude_entity_ids: vec![],
+        start_date: "2025-01-01".into(),
+        end_date: "2025-12-31".into(),
+        model: None,
+        api_key: None,
+        group_by_entity: false,
+    }
+}
+
+pub async fn daily_rows(ctx: &Ctx, q: DailyQuery) -> Vec<DailyRow> {
+    ctx.store.daily_spend(&q).await.unwrap()
+}
+
+/// Asserts two sums of money agree to 1e-9.
+#[track_caller]
+pub fn assert_close(got: f64, want: f64) {
+    assert!((got - want).abs() < 1e-9, "got {got}, want {want}");
+}
+
+/// Milliseconds in a day.
+pub const DAY: i64 = 86_400_000;
+
+/// A fixture event of `user` on day `day` (from 2025-01-01), one second into the day.
+pub fn ev(id: &str, spend: f64, day: i64, user: &str, model: &str, api_key: &str) -> SpendEvent {
+    let mut e = spend_event(id, spend, day * DAY + 1000);
+    e.user_id = Some(user.into());
+    e.model = model.into();
+    e.api_key = api_key.into();
+    e
+}

@@ -1,0 +1,240 @@
+//! Spend tracking's vocabulary: the event the gateway records once per request, the rows that
+//! reports read back (spend logs, daily aggregates, totals), and budget resets.
+//!
+//! Field names of the rows read back are LiteLLM's (`startTime`, `custom_llm_provider`, ...), so
+//! that the analytics routes can return them as they are.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::JsonMap;
+
+/// One request, success or failure, as the gateway priced it. Recording the same `request_id`
+/// twice counts it once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpendEvent {
+    pub request_id: String,
+    /// "chat_completion", "text_completion", "embedding", "responses", "anthropic_messages".
+    pub call_type: String,
+    /// The SHA-256 hex of the key used; "" when there was none.
+    #[serde(default)]
+    pub api_key: String,
+    #[serde(default)]
+    pub key_id: Option<String>,
+    #[serde(default)]
+    pub key_alias: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+    #[serde(default)]
+    pub organization_id: Option<String>,
+    /// The customer: the `user` field of the inference request.
+    #[serde(default)]
+    pub end_user: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The provider's model name.
+    pub model: String,
+    /// The deployment that served the call.
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// The public model name the client asked for.
+    pub model_group: String,
+    pub provider: String,
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// e.g. "/v1/chat/completions".
+    pub endpoint: String,
+    pub success: bool,
+    pub spend: f64,
+    #[serde(default)]
+    pub prompt_tokens: i64,
+    #[serde(default)]
+    pub completion_tokens: i64,
+    #[serde(default)]
+    pub cache_read_input_tokens: i64,
+    #[serde(default)]
+    pub cache_creation_input_tokens: i64,
+    pub start_time: DateTime<Utc>,
+    pub end_time: DateTime<Utc>,
+    #[serde(default)]
+    pub completion_start_time: Option<DateTime<Utc>>,
+    /// Small facts only (error text, status code); never a price map.
+    #[serde(default)]
+    pub metadata: JsonMap,
+}
+
+/// What [`crate::Store::record_spend`] did with a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordOutcome {
+    /// Events recorded now, and counted.
+    pub inserted: usize,
+    /// Events already recorded (or repeated within the batch), not counted again.
+    pub duplicates: usize,
+}
+
+/// Filters for [`crate::Store::spend_logs`]. Times select on the request's start:
+/// `start <= start_time < end`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpendLogQuery {
+    pub request_id: Option<String>,
+    pub api_key: Option<String>,
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub end_user: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// At most this many rows, newest first; `None` (or more than the cap) means
+    /// [`SpendLogQuery::MAX_LIMIT`].
+    pub limit: Option<u32>,
+}
+
+impl SpendLogQuery {
+    /// LiteLLM caps `/spend/logs` at 10,000 rows.
+    pub const MAX_LIMIT: u32 = 10_000;
+}
+
+/// One spend-log row, named as LiteLLM's `LiteLLM_SpendLogs` columns are.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpendLogRow {
+    pub request_id: String,
+    pub call_type: String,
+    pub api_key: String,
+    pub key_id: Option<String>,
+    pub key_alias: Option<String>,
+    pub spend: f64,
+    pub total_tokens: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    #[serde(rename = "startTime")]
+    pub start_time: DateTime<Utc>,
+    #[serde(rename = "endTime")]
+    pub end_time: DateTime<Utc>,
+    #[serde(rename = "completionStartTime")]
+    pub completion_start_time: Option<DateTime<Utc>>,
+    pub model: String,
+    pub model_id: Option<String>,
+    pub model_group: String,
+    #[serde(rename = "custom_llm_provider")]
+    pub provider: String,
+    pub api_base: Option<String>,
+    pub endpoint: String,
+    #[serde(rename = "user")]
+    pub user_id: Option<String>,
+    pub team_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub end_user: Option<String>,
+    #[serde(rename = "request_tags")]
+    pub tags: Vec<String>,
+    pub metadata: JsonMap,
+    /// "success" or "failure".
+    pub status: String,
+    pub request_duration_ms: i64,
+}
+
+/// The kinds of entity that daily aggregates are kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityType {
+    User,
+    Team,
+    Organization,
+    /// A customer (end user); its id is the request's `user` field.
+    Customer,
+    Tag,
+}
+
+impl EntityType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Team => "team",
+            Self::Organization => "organization",
+            Self::Customer => "customer",
+            Self::Tag => "tag",
+        }
+    }
+}
+
+/// Filters and grouping for [`crate::Store::daily_spend`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyQuery {
+    pub entity_type: EntityType,
+    /// Only these entities; empty means all.
+    pub entity_ids: Vec<String>,
+    pub exclude_entity_ids: Vec<String>,
+    /// First day, "YYYY-MM-DD" (UTC), inclusive.
+    pub start_date: String,
+    /// Last day, "YYYY-MM-DD" (UTC), inclusive.
+    pub end_date: String,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    /// Keep one row per entity (the paginated endpoints) instead of collapsing them (the
+    /// aggregated ones).
+    pub group_by_entity: bool,
+}
+
+/// One group of daily aggregates, with its counters summed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DailyRow {
+    pub date: String,
+    /// Set when the query grouped by entity.
+    pub entity_id: Option<String>,
+    pub api_key: String,
+    pub model: String,
+    pub model_group: String,
+    #[serde(rename = "custom_llm_provider")]
+    pub provider: String,
+    pub endpoint: String,
+    pub spend: f64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub api_requests: i64,
+    pub successful_requests: i64,
+    pub failed_requests: i64,
+}
+
+/// What [`crate::Store::spend_totals`] groups spend logs by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TotalsGroup {
+    ApiKey,
+    User,
+    Team,
+    Organization,
+    /// The provider's model name.
+    Model,
+    /// The public model name.
+    ModelGroup,
+    EndUser,
+    Tag,
+}
+
+/// A top-N spend report over the spend logs of a time range (`start <= start_time < end`).
+/// Requests without a value for the grouping column (NULL or "") are left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TotalsQuery {
+    pub group_by: TotalsGroup,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    /// The N of top-N; `None` for every group.
+    pub limit: Option<u32>,
+}
+
+/// A row whose budget is due for reset, as [`crate::Store::due_budget_resets`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueReset {
+    /// Primary-key values, in the order of [`crate::table::TableDef::pk`].
+    pub pk: Vec<String>,
+    /// The row's own `budget_duration` column; `None` for tables without one (organizations and
+    /// customers take theirs from their budget).
+    pub budget_duration: Option<String>,
+    /// The stored `budget_reset_at`, in epoch milliseconds: pass it back as
+    /// `Write::ResetBudget::expected_reset_at`.
+    pub budget_reset_at: i64,
+}

@@ -1,0 +1,242 @@
+//! The increments a batch of newly recorded spend events makes, summed in memory. Every map is
+//! ordered by primary key, so that writers apply them in one global order (table, then key) and
+//! concurrent batches on PostgreSQL lock rows in the same order: they may wait, never deadlock.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::spend::{EntityType, SpendEvent};
+use crate::table::Kind;
+
+/// The unique key of a `daily_spend` row. Field order is column order, so sorting by it sorts by
+/// the table's primary key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct DailyKey {
+    pub entity_type: EntityType,
+    pub entity_id: String,
+    pub date: String,
+    pub api_key: String,
+    pub model: String,
+    pub model_group: String,
+    pub provider: String,
+    pub endpoint: String,
+}
+
+/// The counters of a `daily_spend` row.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Counters {
+    pub spend: f64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cache_read_input_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub api_requests: i64,
+    pub successful_requests: i64,
+    pub failed_requests: i64,
+}
+
+impl Counters {
+    fn of(e: &SpendEvent) -> Self {
+        Self {
+            spend: e.spend,
+            prompt_tokens: e.prompt_tokens,
+            completion_tokens: e.completion_tokens,
+            cache_read_input_tokens: e.cache_read_input_tokens,
+            cache_creation_input_tokens: e.cache_creation_input_tokens,
+            api_requests: 1,
+            successful_requests: i64::from(e.success),
+            failed_requests: i64::from(!e.success),
+        }
+    }
+
+    fn add(&mut self, o: &Self) {
+        self.spend += o.spend;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.cache_read_input_tokens += o.cache_read_input_tokens;
+        self.cache_creation_input_tokens += o.cache_creation_input_tokens;
+        self.api_requests += o.api_requests;
+        self.successful_requests += o.successful_requests;
+        self.failed_requests += o.failed_requests;
+    }
+}
+
+/// Spend deltas by primary key.
+pub(super) type Deltas = BTreeMap<Vec<String>, f64>;
+
+#[derive(Debug, Default)]
+pub(super) struct Increments {
+    pub keys: Deltas,
+    pub users: Deltas,
+    pub teams: Deltas,
+    pub team_members: Deltas,
+    pub organizations: Deltas,
+    /// Customers are upserted: the first request of an end user creates its row.
+    pub customers: BTreeMap<String, f64>,
+    /// `spend_counters` by (scope, id).
+    pub counters: BTreeMap<(&'static str, String), f64>,
+    pub daily: BTreeMap<DailyKey, Counters>,
+}
+
+/// An id that is set and not empty.
+pub(super) fn id(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+fn bump(map: &mut Deltas, pk: &[&str], spend: f64) {
+    let pk = pk.iter().map(|s| (*s).to_owned()).collect();
+    *map.entry(pk).or_default() += spend;
+}
+
+impl Increments {
+    pub fn of<'a>(events: impl IntoIterator<Item = &'a SpendEvent>) -> Self {
+        let mut inc = Self::default();
+        for e in events {
+            inc.add(e);
+        }
+        inc
+    }
+
+    /// The entity tables updated in place, in the order every writer applies them.
+    pub fn updates(&self) -> [(Kind, &Deltas); 5] {
+        [
+            (Kind::Key, &self.keys),
+            (Kind::User, &self.users),
+            (Kind::Team, &self.teams),
+            (Kind::TeamMember, &self.team_members),
+            (Kind::Org, &self.organizations),
+        ]
+    }
+
+    fn add(&mut self, e: &SpendEvent) {
+        let spend = e.spend;
+        let (user, team, org) = (id(&e.user_id), id(&e.team_id), id(&e.organization_id));
+        let customer = id(&e.end_user);
+        if let Some(k) = id(&e.key_id) {
+            bump(&mut self.keys, &[k], spend);
+        }
+        if let Some(u) = user {
+            bump(&mut self.users, &[u], spend);
+        }
+        if let Some(t) = team {
+            bump(&mut self.teams, &[t], spend);
+        }
+        if let (Some(t), Some(u)) = (team, user) {
+            bump(&mut self.team_members, &[t, u], spend);
+        }
+        if let Some(o) = org {
+            bump(&mut self.organizations, &[o], spend);
+        }
+        if let Some(c) = customer {
+            *self.customers.entry(c.to_owned()).or_default() += spend;
+        }
+        // A tag repeated on one request counts once.
+        let tags: BTreeSet<&str> = e
+            .tags
+            .iter()
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+            .collect();
+        for tag in &tags {
+            *self.counters.entry(("tag", (*tag).to_owned())).or_default() += spend;
+        }
+        *self
+            .counters
+            .entry(("global", "global".to_owned()))
+            .or_default() += spend;
+
+        let entities = [
+            (EntityType::User, user),
+            (EntityType::Team, team),
+            (EntityType::Organization, org),
+            (EntityType::Customer, customer),
+        ]
+        .into_iter()
+        .filter_map(|(kind, id)| id.map(|id| (kind, id)))
+        .chain(tags.iter().map(|t| (EntityType::Tag, *t)));
+        self.add_daily(e, entities);
+    }
+
+    /// One daily row per entity the request belongs to, on the UTC day it started.
+    fn add_daily<'a>(
+        &mut self,
+        e: &SpendEvent,
+        entities: impl Iterator<Item = (EntityType, &'a str)>,
+    ) {
+        let counters = Counters::of(e);
+        let date = e.start_time.format("%Y-%m-%d").to_string();
+        for (entity_type, entity_id) in entities {
+            let key = DailyKey {
+                entity_type,
+                entity_id: entity_id.to_owned(),
+                date: date.clone(),
+                api_key: e.api_key.clone(),
+                model: e.model.clone(),
+                model_group: e.model_group.clone(),
+                provider: e.provider.clone(),
+                endpoint: e.endpoint.clone(),
+            };
+            self.daily.entry(key).or_default().add(&counters);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn event(id: &str, spend: f64) -> SpendEvent {
+        SpendEvent {
+            request_id: id.into(),
+            call_type: "chat_completion".into(),
+            api_key: "hash".into(),
+            key_id: Some("k1".into()),
+            key_alias: None,
+            user_id: Some("u1".into()),
+            team_id: Some("t1".into()),
+            organization_id: Some(String::new()),
+            end_user: None,
+            tags: vec!["a".into(), "a".into(), String::new()],
+            model: "gpt-4o".into(),
+            model_id: None,
+            model_group: "gpt-4o".into(),
+            provider: "openai".into(),
+            api_base: None,
+            endpoint: "/v1/chat/completions".into(),
+            success: spend > 0.0,
+            spend,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            cache_read_input_tokens: 0,
+            cache_creation_input_tokens: 0,
+            start_time: Utc.with_ymd_and_hms(2025, 3, 1, 23, 59, 59).unwrap(),
+            end_time: Utc.with_ymd_and_hms(2025, 3, 2, 0, 0, 1).unwrap(),
+            completion_start_time: None,
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn sums_by_entity_and_day() {
+        let inc = Increments::of(&[event("r1", 0.5), event("r2", 0.0)]);
+        assert_eq!(inc.keys[&vec!["k1".to_owned()]], 0.5);
+        assert_eq!(
+            inc.team_members[&vec!["t1".to_owned(), "u1".to_owned()]],
+            0.5
+        );
+        // An empty organization id is no organization; a repeated tag counts once.
+        assert!(inc.organizations.is_empty());
+        assert_eq!(inc.counters[&("tag", "a".to_owned())], 0.5);
+        assert_eq!(inc.counters.len(), 2);
+        // user, team, tag "a"; the day is the start's, in UTC.
+        assert_eq!(inc.daily.len(), 3);
+        let (key, c) = inc.daily.iter().next().unwrap();
+        assert_eq!(key.date, "2025-03-01");
+        assert_eq!(
+            (c.api_requests, c.successful_requests, c.failed_requests),
+            (2, 1, 1)
+        );
+        assert_eq!(c.prompt_tokens, 20);
+    }
+}

@@ -1,0 +1,382 @@
+//! Recording spend: one transaction per batch that inserts the spend-log rows, keeps only the
+//! events that were new (so that replaying a batch counts nothing twice), and applies their summed
+//! increments to the entity tables, the counters and the daily aggregates.
+//!
+//! Lock order: every batch touches tables in one fixed order (spend_logs, keys, users, teams,
+//! team_members, organizations, customers, spend_counters, daily_spend) and rows within a table
+//! in primary-key order. Upserts lock in the order of their VALUES list, which is sorted; set-based
+//! UPDATEs on PostgreSQL first lock their rows with `SELECT ... ORDER BY pk FOR UPDATE`, since an
+//! UPDATE ... FROM locks in whatever order its join runs. So concurrent writers can wait for each
+//! other but never deadlock. SQLite has a single writer and needs none of this.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sqlx::{Any, AnyPool, Row as _, Transaction};
+
+use super::builder::Sql;
+use super::increments::{id, Deltas, Increments};
+use crate::spend::{RecordOutcome, SpendEvent};
+use crate::table::{Row, SqlValue, TableDef};
+use crate::{Backend, CustomerRecord, Result};
+
+/// Bound values per statement: SQLite allows 32,766 and PostgreSQL 65,535; stay well below.
+const MAX_PARAMS: usize = 16_000;
+
+fn rows_per_statement(width: usize) -> usize {
+    (MAX_PARAMS / width.max(1)).max(1)
+}
+
+const LOG_COLUMNS: [&str; 27] = [
+    "request_id",
+    "call_type",
+    "api_key",
+    "key_id",
+    "key_alias",
+    "user_id",
+    "team_id",
+    "organization_id",
+    "end_user",
+    "tags",
+    "model",
+    "model_id",
+    "model_group",
+    "provider",
+    "api_base",
+    "endpoint",
+    "status",
+    "spend",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "start_time",
+    "end_time",
+    "completion_start_time",
+    "request_duration_ms",
+    "metadata",
+];
+
+const DAILY_KEY: &str =
+    "entity_type, entity_id, date, api_key, model, model_group, provider, endpoint";
+const DAILY_COUNTERS: [&str; 8] = [
+    "spend",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "api_requests",
+    "successful_requests",
+    "failed_requests",
+];
+
+pub(super) async fn record(
+    pool: &AnyPool,
+    backend: Backend,
+    events: &[SpendEvent],
+) -> Result<RecordOutcome> {
+    // One event per request id (the first), in request-id order: the insert's lock order.
+    let mut unique: BTreeMap<&str, &SpendEvent> = BTreeMap::new();
+    for e in events {
+        unique.entry(e.request_id.as_str()).or_insert(e);
+    }
+    if unique.is_empty() {
+        return Ok(RecordOutcome::default());
+    }
+    let mut tx = pool.begin().await?;
+    // The first statement writes, so that SQLite takes its write lock at once (waiting on
+    // busy_timeout) instead of failing to upgrade a read lock later.
+    let inserted = insert_logs(&mut tx, backend, unique.values().copied()).await?;
+    let new = unique
+        .values()
+        .copied()
+        .filter(|e| inserted.contains(&e.request_id));
+    let inc = Increments::of(new);
+    for (kind, deltas) in inc.updates() {
+        add_spend(&mut tx, backend, kind.def(), deltas).await?;
+    }
+    upsert_customers(&mut tx, backend, &inc.customers).await?;
+    upsert_counters(&mut tx, backend, &inc.counters).await?;
+    upsert_daily(&mut tx, backend, &inc).await?;
+    tx.commit().await?;
+    Ok(RecordOutcome {
+        inserted: inserted.len(),
+        duplicates: events.len().saturating_sub(inserted.len()),
+    })
+}
+
+/// Appends `(a, b), (c, d)`, each value bound.
+fn push_rows(sql: &mut Sql, rows: impl IntoIterator<Item = Vec<SqlValue>>) {
+    for (i, row) in rows.into_iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind_list(row).push(")");
+    }
+}
+
+fn text(v: Option<&str>) -> SqlValue {
+    SqlValue::Text(v.map(str::to_owned))
+}
+
+fn log_values(e: &SpendEvent) -> Result<Vec<SqlValue>> {
+    let ms = |t: DateTime<Utc>| SqlValue::from(t.timestamp_millis());
+    let duration = (e.end_time - e.start_time).num_milliseconds().max(0);
+    Ok(vec![
+        SqlValue::from(e.request_id.as_str()),
+        SqlValue::from(e.call_type.as_str()),
+        SqlValue::from(e.api_key.as_str()),
+        text(id(&e.key_id)),
+        text(id(&e.key_alias)),
+        text(id(&e.user_id)),
+        text(id(&e.team_id)),
+        text(id(&e.organization_id)),
+        text(id(&e.end_user)),
+        SqlValue::from(serde_json::to_string(&e.tags)?),
+        SqlValue::from(e.model.as_str()),
+        text(id(&e.model_id)),
+        SqlValue::from(e.model_group.as_str()),
+        SqlValue::from(e.provider.as_str()),
+        text(id(&e.api_base)),
+        SqlValue::from(e.endpoint.as_str()),
+        SqlValue::from(if e.success { "success" } else { "failure" }),
+        SqlValue::Real(Some(e.spend)),
+        SqlValue::from(e.prompt_tokens),
+        SqlValue::from(e.completion_tokens),
+        SqlValue::from(e.cache_read_input_tokens),
+        SqlValue::from(e.cache_creation_input_tokens),
+        ms(e.start_time),
+        ms(e.end_time),
+        SqlValue::Int(e.completion_start_time.map(|t| t.timestamp_millis())),
+        SqlValue::from(duration),
+        SqlValue::from(serde_json::to_string(&e.metadata)?),
+    ])
+}
+
+/// Inserts the rows that are not there yet and returns their request ids.
+async fn insert_logs<'a>(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    events: impl Iterator<Item = &'a SpendEvent>,
+) -> Result<HashSet<String>> {
+    let events: Vec<&SpendEvent> = events.collect();
+    let mut inserted = HashSet::with_capacity(events.len());
+    for chunk in events.chunks(rows_per_statement(LOG_COLUMNS.len())) {
+        let mut sql = Sql::for_backend(
+            format!(
+                "INSERT INTO spend_logs ({}) VALUES ",
+                LOG_COLUMNS.join(", ")
+            ),
+            backend,
+        );
+        let rows = chunk
+            .iter()
+            .map(|e| log_values(e))
+            .collect::<Result<Vec<_>>>()?;
+        push_rows(&mut sql, rows);
+        sql.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
+        for row in sql.query().fetch_all(&mut **tx).await? {
+            inserted.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    Ok(inserted)
+}
+
+/// `UPDATE t SET spend = t.spend + v.delta FROM (VALUES ...) v WHERE t.pk = v.pk`; rows that do
+/// not exist (a deleted key) are simply not updated.
+async fn add_spend(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    def: &TableDef,
+    deltas: &Deltas,
+) -> Result<()> {
+    let rows: Vec<(&Vec<String>, f64)> = deltas
+        .iter()
+        .filter(|(_, d)| **d != 0.0)
+        .map(|(pk, d)| (pk, *d))
+        .collect();
+    let width = def.pk.len() + 1;
+    let table = def.name;
+    let pk_values = |pk: &Vec<String>| pk.iter().map(|v| SqlValue::from(v.as_str())).collect();
+    for chunk in rows.chunks(rows_per_statement(width)) {
+        if backend == Backend::Postgres {
+            let cols = def.pk.join(", ");
+            let mut lock = Sql::for_backend(
+                format!("SELECT 1 FROM {table} WHERE ({cols}) IN ("),
+                backend,
+            );
+            push_rows(&mut lock, chunk.iter().map(|(pk, _)| pk_values(pk)));
+            lock.push(&format!(") ORDER BY {cols} FOR UPDATE"));
+            lock.query().execute(&mut **tx).await?;
+        }
+        let mut sql = Sql::for_backend(
+            format!("UPDATE {table} SET spend = {table}.spend + v.column{width} FROM (VALUES "),
+            backend,
+        );
+        push_rows(
+            &mut sql,
+            chunk.iter().map(|(pk, d)| {
+                let mut row: Vec<SqlValue> = pk_values(pk);
+                row.push(SqlValue::Real(Some(*d)));
+                row
+            }),
+        );
+        sql.push(") AS v WHERE ");
+        for (i, col) in def.pk.iter().enumerate() {
+            let and = if i == 0 { "" } else { " AND " };
+            sql.push(&format!("{and}{table}.{col} = v.column{}", i + 1));
+        }
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Adds spend to customers, creating the ones not seen before with a fresh record.
+async fn upsert_customers(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    customers: &BTreeMap<String, f64>,
+) -> Result<()> {
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(customers.len());
+    for (user_id, delta) in customers {
+        let row = Row::of(&CustomerRecord {
+            user_id: user_id.clone(),
+            alias: None,
+            spend: 0.0,
+            blocked: false,
+            budget_id: None,
+            budget_reset_at: None,
+            allowed_model_region: None,
+            default_model: None,
+            created_at: now,
+            updated_at: now,
+        })?;
+        let mut values: Vec<SqlValue> = row.pk.into_iter().map(SqlValue::from).collect();
+        values.extend(row.columns);
+        values.push(SqlValue::Real(Some(*delta)));
+        values.push(SqlValue::from(row.data));
+        rows.push(values);
+    }
+    let def = crate::Kind::Customer.def();
+    let names: Vec<&str> = def.pk.iter().chain(def.columns).copied().collect();
+    let width = names.len() + 2;
+    for chunk in rows.chunks(rows_per_statement(width)) {
+        let mut sql = Sql::for_backend(
+            format!(
+                "INSERT INTO customers ({}, spend, data) VALUES ",
+                names.join(", ")
+            ),
+            backend,
+        );
+        push_rows(&mut sql, chunk.iter().cloned());
+        sql.push(" ON CONFLICT (user_id) DO UPDATE SET spend = customers.spend + excluded.spend");
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_counters(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    counters: &BTreeMap<(&'static str, String), f64>,
+) -> Result<()> {
+    let rows: Vec<Vec<SqlValue>> = counters
+        .iter()
+        .filter(|(_, d)| **d != 0.0)
+        .map(|((scope, id), d)| {
+            vec![
+                SqlValue::from(*scope),
+                SqlValue::from(id.as_str()),
+                SqlValue::Real(Some(*d)),
+            ]
+        })
+        .collect();
+    for chunk in rows.chunks(rows_per_statement(3)) {
+        let mut sql = Sql::for_backend(
+            "INSERT INTO spend_counters (scope, id, spend) VALUES ",
+            backend,
+        );
+        push_rows(&mut sql, chunk.iter().cloned());
+        sql.push(
+            " ON CONFLICT (scope, id) DO UPDATE SET spend = spend_counters.spend + excluded.spend",
+        );
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_daily(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    inc: &Increments,
+) -> Result<()> {
+    let rows: Vec<Vec<SqlValue>> = inc
+        .daily
+        .iter()
+        .map(|(k, c)| {
+            vec![
+                SqlValue::from(k.entity_type.as_str()),
+                SqlValue::from(k.entity_id.as_str()),
+                SqlValue::from(k.date.as_str()),
+                SqlValue::from(k.api_key.as_str()),
+                SqlValue::from(k.model.as_str()),
+                SqlValue::from(k.model_group.as_str()),
+                SqlValue::from(k.provider.as_str()),
+                SqlValue::from(k.endpoint.as_str()),
+                SqlValue::Real(Some(c.spend)),
+                SqlValue::from(c.prompt_tokens),
+                SqlValue::from(c.completion_tokens),
+                SqlValue::from(c.cache_read_input_tokens),
+                SqlValue::from(c.cache_creation_input_tokens),
+                SqlValue::from(c.api_requests),
+                SqlValue::from(c.successful_requests),
+                SqlValue::from(c.failed_requests),
+            ]
+        })
+        .collect();
+    let set: Vec<String> = DAILY_COUNTERS
+        .iter()
+        .map(|c| format!("{c} = daily_spend.{c} + excluded.{c}"))
+        .collect();
+    for chunk in rows.chunks(rows_per_statement(16)) {
+        let mut sql = Sql::for_backend(
+            format!(
+                "INSERT INTO daily_spend ({DAILY_KEY}, {}) VALUES ",
+                DAILY_COUNTERS.join(", ")
+            ),
+            backend,
+        );
+        push_rows(&mut sql, chunk.iter().cloned());
+        sql.push(&format!(
+            " ON CONFLICT ({DAILY_KEY}) DO UPDATE SET {}",
+            set.join(", ")
+        ));
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Deletes spend logs of requests that started before `before`, at most `batch` rows per
+/// statement (each its own short transaction), until none is left.
+pub(super) async fn delete_before(
+    pool: &AnyPool,
+    before: DateTime<Utc>,
+    batch: u32,
+) -> Result<u64> {
+    let batch = i64::from(batch.max(1));
+    let mut total = 0;
+    loop {
+        let mut sql = Sql::new(
+            "DELETE FROM spend_logs WHERE request_id IN \
+             (SELECT request_id FROM spend_logs WHERE start_time < ",
+        );
+        sql.bind(before.timestamp_millis())
+            .push(" ORDER BY start_time LIMIT ")
+            .bind(batch)
+            .push(")");
+        let deleted = sql.query().execute(pool).await?.rows_affected();
+        total += deleted;
+        if deleted < u64::try_from(batch).unwrap_or(u64::MAX) {
+            return Ok(total);
+        }
+    }
+}
