@@ -74,17 +74,31 @@ pub fn chat_stream(body: &Value, model: &str, id: &str, include_usage: bool) -> 
         json!({"id": id, "object": "chat.completion.chunk", "created": CREATED, "model": model,
                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     for word in text.split_inclusive(' ') {
         events.push(chunk(json!({"content": word}), Value::Null));
     }
     events.push(chunk(json!({}), json!("stop")));
     if include_usage {
-        events.push(json!({"id": id, "object": "chat.completion.chunk", "created": CREATED,
-                           "model": model, "choices": [], "usage": usage(body, &text)}));
+        events.push(
+            json!({"id": id, "object": "chat.completion.chunk", "created": CREATED,
+                           "model": model, "choices": [], "usage": usage(body, &text)}),
+        );
     }
-    let mut out: Vec<Event> = events.into_iter().map(|v| Event { event: None, data: v.to_string() }).collect();
-    out.push(Event { event: None, data: "[DONE]".into() });
+    let mut out: Vec<Event> = events
+        .into_iter()
+        .map(|v| Event {
+            event: None,
+            data: v.to_string(),
+        })
+        .collect();
+    out.push(Event {
+        event: None,
+        data: "[DONE]".into(),
+    });
     out
 }
 
@@ -101,7 +115,10 @@ pub fn completion(body: &Value, model: &str, id: &str) -> Value {
 /// Embeddings: one deterministic vector per input.
 pub fn embedding(body: &Value, model: &str) -> Value {
     let inputs: Vec<String> = match body.get("input") {
-        Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => vec![String::new()],
     };
@@ -109,8 +126,12 @@ pub fn embedding(body: &Value, model: &str) -> Value {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let seed = s.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
-            let v: Vec<f64> = (0..8).map(|k| f64::from((seed >> k) % 1000) / 1000.0).collect();
+            let seed = s
+                .bytes()
+                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+            let v: Vec<f64> = (0..8)
+                .map(|k| f64::from((seed >> k) % 1000) / 1000.0)
+                .collect();
             json!({"object": "embedding", "index": i, "embedding": v})
         })
         .collect();
@@ -139,14 +160,23 @@ pub fn responses_stream(body: &Value, model: &str, id: &str) -> Vec<Event> {
     let mut started = done.clone();
     started["status"] = json!("in_progress");
     started["usage"] = Value::Null;
-    let mut events = vec![("response.created", json!({"type": "response.created", "response": started}))];
+    let mut events = vec![(
+        "response.created",
+        json!({"type": "response.created", "response": started}),
+    )];
     for word in text.split_inclusive(' ') {
         events.push(("response.output_text.delta", json!({"type": "response.output_text.delta", "output_index": 0, "content_index": 0, "delta": word})));
     }
-    events.push(("response.completed", json!({"type": "response.completed", "response": done})));
+    events.push((
+        "response.completed",
+        json!({"type": "response.completed", "response": done}),
+    ));
     events
         .into_iter()
-        .map(|(name, v)| Event { event: Some(name.into()), data: v.to_string() })
+        .map(|(name, v)| Event {
+            event: Some(name.into()),
+            data: v.to_string(),
+        })
         .collect()
 }
 
@@ -173,7 +203,11 @@ mod tests {
         let text: String = without
             .iter()
             .filter_map(|e| serde_json::from_str::<Value>(&e.data).ok())
-            .filter_map(|v| v.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|v| {
+                v.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .collect();
         assert_eq!(text, "a b");
     }

@@ -51,16 +51,29 @@ impl Client {
     }
 
     /// A JSON call, bounded by the target's timeout.
-    pub async fn post_json(&self, target: &Target, path: &str, body: &Value) -> Result<Reply, LlmError> {
+    pub async fn post_json(
+        &self,
+        target: &Target,
+        path: &str,
+        body: &Value,
+    ) -> Result<Reply, LlmError> {
         let call = async {
-            let resp = self.request(target, path, body).send().await.map_err(send_error)?;
+            let resp = self
+                .request(target, path, body)
+                .send()
+                .await
+                .map_err(send_error)?;
             let resp = check_status(resp).await?;
             let status = resp.status().as_u16();
             let headers = kept_headers(&resp);
             let bytes = resp.bytes().await.map_err(send_error)?;
             let body = serde_json::from_slice(&bytes)
                 .map_err(|e| LlmError::Protocol(format!("response is not JSON: {e}")))?;
-            Ok(Reply { status, body, headers })
+            Ok(Reply {
+                status,
+                body,
+                headers,
+            })
         };
         tokio::time::timeout(target.timeout, call)
             .await
@@ -68,7 +81,12 @@ impl Client {
     }
 
     /// A streaming call: waits for the headers, then hands back the event stream.
-    pub async fn post_stream(&self, target: &Target, path: &str, body: &Value) -> Result<EventStream, LlmError> {
+    pub async fn post_stream(
+        &self,
+        target: &Target,
+        path: &str,
+        body: &Value,
+    ) -> Result<EventStream, LlmError> {
         let send = self.request(target, path, body).send();
         let resp = tokio::time::timeout(target.stream_timeout, send)
             .await
@@ -134,7 +152,8 @@ async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, LlmE
     })
 }
 
-type ByteStream = std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>;
+type ByteStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// Events of an upstream stream, as they arrive.
 pub struct EventStream {

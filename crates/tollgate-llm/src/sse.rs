@@ -138,18 +138,28 @@ mod tests {
     #[test]
     fn unterminated_last_event_is_delivered() {
         let ev = parse_all(&[b"data: tail"]);
-        assert_eq!(ev, vec![Event { event: None, data: "tail".into() }]);
+        assert_eq!(
+            ev,
+            vec![Event {
+                event: None,
+                data: "tail".into()
+            }]
+        );
     }
 
     #[test]
     fn wire_form_round_trips() {
-        let e = Event { event: Some("x".into()), data: "a\nb".into() };
+        let e = Event {
+            event: Some("x".into()),
+            data: "a\nb".into(),
+        };
         assert_eq!(parse_all(&[&e.to_bytes()]), vec![e]);
     }
 
     fn stream_strategy() -> impl Strategy<Value = Vec<Event>> {
         let data = "[ -~]{0,40}".prop_map(|s: String| s.replace(['\r', '\n'], ""));
-        let ev = (proptest::option::of("[a-z_]{1,12}"), data).prop_map(|(event, data)| Event { event, data });
+        let ev = (proptest::option::of("[a-z_]{1,12}"), data)
+            .prop_map(|(event, data)| Event { event, data });
         proptest::collection::vec(ev, 0..20)
     }
 

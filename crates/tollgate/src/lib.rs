@@ -44,10 +44,16 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
     let store = tollgate_store::open(&options)
         .await
         .context("could not open the database")?;
-    let prices = spend::pricing::PriceTable::embedded().context("could not load the price table")?;
+    let prices =
+        spend::pricing::PriceTable::embedded().context("could not load the price table")?;
     let state = AppState::new(settings, store, prices)?;
-    admin::models::reload(&state).await.map_err(|e| anyhow::anyhow!("could not load stored models: {e}"))?;
-    let global = state.store.global_spend(chrono::DateTime::UNIX_EPOCH).await?;
+    admin::models::reload(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("could not load stored models: {e}"))?;
+    let global = state
+        .store
+        .global_spend(chrono::DateTime::UNIX_EPOCH)
+        .await?;
     state.ledger.set(&limits::Entity::Global, global);
     start_jobs(&state);
     Ok(state)
@@ -58,7 +64,10 @@ fn start_jobs(state: &AppState) {
     let general = &state.settings.config.general_settings;
     if general.disable_reset_budget != Some(true) {
         let every = general.proxy_budget_rescheduler_min_time.unwrap_or(597);
-        tokio::spawn(spend::reset::run(state.clone(), std::time::Duration::from_secs(every)));
+        tokio::spawn(spend::reset::run(
+            state.clone(),
+            std::time::Duration::from_secs(every),
+        ));
     }
 }
 
@@ -78,7 +87,10 @@ pub async fn run(
 /// After the server stops: lets streams finish (within a bound) and flushes pending spend.
 pub async fn drain(state: &AppState) {
     state.tasks.close();
-    if tokio::time::timeout(std::time::Duration::from_secs(30), state.tasks.wait()).await.is_err() {
+    if tokio::time::timeout(std::time::Duration::from_secs(30), state.tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("streams still running after 30 s; recording what is known");
     }
     if !state.spend.flush().await {

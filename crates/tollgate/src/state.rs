@@ -39,10 +39,21 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the state; starts the spend writer on the current runtime.
-    pub fn new(settings: Settings, store: Arc<dyn Store>, prices: PriceTable) -> Result<Self, StateError> {
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        prices: PriceTable,
+    ) -> Result<Self, StateError> {
         let router = build_router(&settings)?;
-        let interval = settings.config.general_settings.proxy_batch_write_at.unwrap_or(10.0);
-        let spend = SpendWriter::start(store.clone(), Duration::from_secs_f64(interval.clamp(0.01, 3600.0)));
+        let interval = settings
+            .config
+            .general_settings
+            .proxy_batch_write_at
+            .unwrap_or(10.0);
+        let spend = SpendWriter::start(
+            store.clone(),
+            Duration::from_secs_f64(interval.clamp(0.01, 3600.0)),
+        );
         Ok(Self {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, CACHE_TTL)),
@@ -51,7 +62,8 @@ impl AppState {
             prices: Arc::new(prices),
             ledger: Arc::new(Ledger::new()),
             limiter: LocalRateLimiter::new(),
-            upstream: tollgate_llm::openai::Client::new().map_err(|e| StateError::Http(e.to_string()))?,
+            upstream: tollgate_llm::openai::Client::new()
+                .map_err(|e| StateError::Http(e.to_string()))?,
             spend,
             tasks: TaskTracker::new(),
             store,
@@ -93,13 +105,21 @@ pub enum StateError {
 
 /// The router of the config's `model_list`.
 pub fn build_router(settings: &Settings) -> Result<Router, DeploymentError> {
-    Ok(Router::new(config_deployments(settings)?, aliases(settings)))
+    Ok(Router::new(
+        config_deployments(settings)?,
+        aliases(settings),
+    ))
 }
 
 /// The default bound on an upstream call (`litellm_settings.request_timeout`, else 600 s).
 pub fn default_timeout(settings: &Settings) -> Duration {
     Duration::from_secs_f64(
-        settings.config.litellm_settings.request_timeout.filter(|t| *t > 0.0 && t.is_finite()).unwrap_or(600.0),
+        settings
+            .config
+            .litellm_settings
+            .request_timeout
+            .filter(|t| *t > 0.0 && t.is_finite())
+            .unwrap_or(600.0),
     )
 }
 
@@ -123,7 +143,9 @@ pub fn aliases(settings: &Settings) -> BTreeMap<String, String> {
         .model_group_alias
         .iter()
         .filter_map(|(k, v)| {
-            let target = v.as_str().or_else(|| v.get("model").and_then(Value::as_str))?;
+            let target = v
+                .as_str()
+                .or_else(|| v.get("model").and_then(Value::as_str))?;
             Some((k.clone(), target.to_owned()))
         })
         .collect()

@@ -118,7 +118,11 @@ fn serve_without_a_master_key_binds_loopback_and_stops_on_sigterm() {
 /// Starts `tollgate serve` and returns it with its address.
 fn serve(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut cmd = Command::new(BIN);
-    cmd.arg("serve").args(args).env_clear().env("TOLLGATE_LOG", "info").stderr(Stdio::piped());
+    cmd.arg("serve")
+        .args(args)
+        .env_clear()
+        .env("TOLLGATE_LOG", "info")
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -134,6 +138,8 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
             return (child, rest.trim().to_owned());
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the gateway did not start");
 }
 
@@ -175,13 +181,30 @@ async fn pending_spend_is_written_on_sigterm() {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
-        expected += resp.headers()["x-litellm-response-cost"].to_str().unwrap().parse::<f64>().unwrap();
+        expected += resp.headers()["x-litellm-response-cost"]
+            .to_str()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap();
     }
     assert!(expected > 0.0);
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     assert!(child.wait().unwrap().success());
-    let store = tollgate_store::open(&tollgate_store::ConnectOptions::new(&url)).await.unwrap();
-    let rec = store.key_by_token(&tollgate::auth::keys::hash(&key)).await.unwrap().unwrap();
-    assert!((rec.spend - expected).abs() < 1e-9, "{} != {expected}", rec.spend);
+    let store = tollgate_store::open(&tollgate_store::ConnectOptions::new(&url))
+        .await
+        .unwrap();
+    let rec = store
+        .key_by_token(&tollgate::auth::keys::hash(&key))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        (rec.spend - expected).abs() < 1e-9,
+        "{} != {expected}",
+        rec.spend
+    );
 }

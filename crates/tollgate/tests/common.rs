@@ -59,8 +59,10 @@ impl Gateway {
 
     /// Starts a gateway with an optional config file and environment.
     pub async fn start_config(db: &TestDb, yaml: Option<&str>, env: &[(&str, &str)]) -> Gateway {
-        let mut vars: Vec<(String, String)> =
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut vars: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         vars.push(("DATABASE_URL".into(), db.url().to_owned()));
         let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let dir = tempfile::tempdir().unwrap();

@@ -24,7 +24,10 @@ pub fn config(upstream: &str) -> String {
 /// Reads an SSE body into its `data:` payloads.
 pub async fn sse_data(resp: reqwest::Response) -> Vec<String> {
     let text = resp.text().await.unwrap();
-    text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_owned).collect()
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
 }
 
 async fn chat_non_streaming(db: &TestDb) {
@@ -43,9 +46,22 @@ async fn chat_non_streaming(db: &TestDb) {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["usage"]["prompt_tokens"], 10);
-    let cost: f64 = h["x-litellm-response-cost"].to_str().unwrap().parse().unwrap();
-    assert!((cost - (10.0 * GPT4O_IN + 5.0 * GPT4O_OUT)).abs() < 1e-12, "{cost}");
-    for name in ["x-litellm-call-id", "x-litellm-model-id", "x-litellm-model-group", "x-litellm-response-duration-ms", "x-litellm-overhead-duration-ms"] {
+    let cost: f64 = h["x-litellm-response-cost"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (cost - (10.0 * GPT4O_IN + 5.0 * GPT4O_OUT)).abs() < 1e-12,
+        "{cost}"
+    );
+    for name in [
+        "x-litellm-call-id",
+        "x-litellm-model-id",
+        "x-litellm-model-group",
+        "x-litellm-response-duration-ms",
+        "x-litellm-overhead-duration-ms",
+    ] {
         assert!(h.contains_key(name), "missing {name}");
     }
     assert_eq!(h["x-litellm-model-group"], "gpt-4o");
@@ -55,7 +71,13 @@ async fn chat_non_streaming(db: &TestDb) {
     assert_eq!(sent.headers["authorization"], "Bearer sk-upstream");
     assert_eq!(sent.body["tools"][0]["function"]["name"], "f");
     // Without /v1 too.
-    let (s, _) = gw.post_as(MASTER, "/chat/completions", json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]})).await;
+    let (s, _) = gw
+        .post_as(
+            MASTER,
+            "/chat/completions",
+            json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(s, 200);
     gw.stop().await;
 }
@@ -64,23 +86,55 @@ async fn chat_streaming_relays_chunks_and_hides_unasked_usage(db: &TestDb) {
     let up = FakeOpenAi::start().await;
     up.set_usage(7, 3);
     let gw = Gateway::with_config(db, &config(&up.url())).await;
-    let req = json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
-    let resp = gw.request("/v1/chat/completions").bearer_auth(MASTER).json(&req).send().await.unwrap();
+    let req =
+        json!({"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    let resp = gw
+        .request("/v1/chat/completions")
+        .bearer_auth(MASTER)
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
     let data = sse_data(resp).await;
     assert_eq!(data.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = data.iter().filter(|d| *d != "[DONE]").map(|d| serde_json::from_str(d).unwrap()).collect();
+    let chunks: Vec<Value> = data
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
     assert!(chunks.len() >= 2);
-    assert!(chunks.iter().all(|c| c.get("usage").is_none_or(Value::is_null)), "usage leaked: {chunks:?}");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c.get("usage").is_none_or(Value::is_null)),
+        "usage leaked: {chunks:?}"
+    );
     // The gateway asked the upstream for usage anyway.
-    assert_eq!(up.last_request().unwrap().body["stream_options"]["include_usage"], true);
+    assert_eq!(
+        up.last_request().unwrap().body["stream_options"]["include_usage"],
+        true
+    );
     // A client that asks gets the usage chunk.
     let mut req = req.clone();
     req["stream_options"] = json!({"include_usage": true});
-    let resp = gw.request("/v1/chat/completions").bearer_auth(MASTER).json(&req).send().await.unwrap();
+    let resp = gw
+        .request("/v1/chat/completions")
+        .bearer_auth(MASTER)
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
     let data = sse_data(resp).await;
-    let usage: Vec<Value> = data.iter().filter_map(|d| serde_json::from_str::<Value>(d).ok()).filter(|c| c["usage"].is_object()).collect();
+    let usage: Vec<Value> = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|c| c["usage"].is_object())
+        .collect();
     assert_eq!(usage.len(), 1);
     assert_eq!(usage[0]["usage"]["completion_tokens"], 3);
     gw.stop().await;
@@ -89,27 +143,60 @@ async fn chat_streaming_relays_chunks_and_hides_unasked_usage(db: &TestDb) {
 async fn other_endpoints(db: &TestDb) {
     let up = FakeOpenAi::start().await;
     let gw = Gateway::with_config(db, &config(&up.url())).await;
-    let (s, v) = gw.post_as(MASTER, "/v1/embeddings", json!({"model": "text-embedding-3-small", "input": ["a", "b"]})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/v1/embeddings",
+            json!({"model": "text-embedding-3-small", "input": ["a", "b"]}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["data"].as_array().unwrap().len(), 2);
-    let (s, v) = gw.post_as(MASTER, "/v1/completions", json!({"model": "gpt-4o", "prompt": "say hi"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/v1/completions",
+            json!({"model": "gpt-4o", "prompt": "say hi"}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["object"], "text_completion");
-    let (s, v) = gw.post_as(MASTER, "/v1/responses", json!({"model": "gpt-4o", "input": "hello"})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/v1/responses",
+            json!({"model": "gpt-4o", "input": "hello"}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["object"], "response");
-    let resp = gw.request("/v1/responses").bearer_auth(MASTER).json(&json!({"model": "gpt-4o", "input": "hello", "stream": true})).send().await.unwrap();
+    let resp = gw
+        .request("/v1/responses")
+        .bearer_auth(MASTER)
+        .json(&json!({"model": "gpt-4o", "input": "hello", "stream": true}))
+        .send()
+        .await
+        .unwrap();
     let text = resp.text().await.unwrap();
     assert!(text.contains("response.completed"), "{text}");
-    let (s, v) = gw.post_as(MASTER, "/openai/deployments/gpt-4o/chat/completions", json!({"messages": [{"role": "user", "content": "x"}]})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/openai/deployments/gpt-4o/chat/completions",
+            json!({"messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
     assert_eq!(s, 200, "{v}");
     gw.stop().await;
 }
 
 async fn mock_provider_is_deterministic(db: &TestDb) {
     let gw = Gateway::with_config(db, &config("http://127.0.0.1:9")).await;
-    let body = json!({"model": "mock-model", "messages": [{"role": "user", "content": "12345678"}]});
-    let (s, a) = gw.post_as(MASTER, "/v1/chat/completions", body.clone()).await;
+    let body =
+        json!({"model": "mock-model", "messages": [{"role": "user", "content": "12345678"}]});
+    let (s, a) = gw
+        .post_as(MASTER, "/v1/chat/completions", body.clone())
+        .await;
     assert_eq!(s, 200, "{a}");
     let (_, b) = gw.post_as(MASTER, "/v1/chat/completions", body).await;
     assert_eq!(a["choices"], b["choices"]);
@@ -119,8 +206,15 @@ async fn mock_provider_is_deterministic(db: &TestDb) {
         .json(&json!({"model": "mock-model", "stream": true, "messages": [{"role": "user", "content": "x"}], "mock_response": "one two"}))
         .send().await.unwrap();
     let data = sse_data(resp).await;
-    let text: String = data.iter().filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_owned)).collect();
+    let text: String = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c.pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect();
     assert_eq!(text, "one two");
     gw.stop().await;
 }
@@ -129,20 +223,42 @@ async fn models_are_filtered_by_key(db: &TestDb) {
     let up = FakeOpenAi::start().await;
     let gw = Gateway::with_config(db, &config(&up.url())).await;
     let all = gw.get("/v1/models").await;
-    let ids: Vec<&str> = all["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, vec!["gpt-4o", "mock-model", "text-embedding-3-small"]);
     let limited = gw.key(json!({"models": ["gpt-4o"]})).await;
     let (_, v) = gw.get_as(&limited, "/v1/models").await;
     assert_eq!(v["data"].as_array().unwrap().len(), 1);
-    let (s, v) = gw.post_as(&limited, "/v1/chat/completions", json!({"model": "mock-model", "messages": []})).await;
+    let (s, v) = gw
+        .post_as(
+            &limited,
+            "/v1/chat/completions",
+            json!({"model": "mock-model", "messages": []}),
+        )
+        .await;
     assert_error(s, &v, 401, "key not allowed to access model");
-    let (s, v) = gw.post_as(MASTER, "/v1/chat/completions", json!({"model": "nope", "messages": []})).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/v1/chat/completions",
+            json!({"model": "nope", "messages": []}),
+        )
+        .await;
     assert_error(s, &v, 400, "Invalid model name passed in model=nope");
-    let (s, v) = gw.post_as(MASTER, "/v1/chat/completions", json!({"messages": []})).await;
+    let (s, v) = gw
+        .post_as(MASTER, "/v1/chat/completions", json!({"messages": []}))
+        .await;
     assert_error(s, &v, 400, "model is required");
     let info = gw.get("/model/info").await;
     let text = info.to_string();
-    assert!(!text.contains("sk-upstream"), "secret leaked in /model/info");
+    assert!(
+        !text.contains("sk-upstream"),
+        "secret leaked in /model/info"
+    );
     assert!(info["data"][0]["model_info"]["input_cost_per_token"].is_number());
     let v2 = gw.get("/v2/model/info?size=1").await;
     assert_eq!(v2["total_count"], 3);
@@ -155,13 +271,20 @@ async fn upstream_errors_keep_their_status(db: &TestDb) {
     let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]});
     for status in [400u16, 401, 429, 500] {
         up.fail_next(status, 1);
-        let (s, v) = gw.post_as(MASTER, "/v1/chat/completions", body.clone()).await;
+        let (s, v) = gw
+            .post_as(MASTER, "/v1/chat/completions", body.clone())
+            .await;
         assert_eq!(s.as_u16(), status, "{v}");
         assert_eq!(v["error"]["code"], status.to_string());
     }
     gw.flush().await;
     let logs = gw.get("/spend/logs").await;
-    let failures = logs.as_array().unwrap().iter().filter(|r| r["status"] == "failure").count();
+    let failures = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "failure")
+        .count();
     assert_eq!(failures, 4, "{logs}");
     gw.stop().await;
 }
@@ -185,7 +308,10 @@ async fn client_hangup_mid_stream_is_billed(db: &TestDb) {
     let info = gw.get(&format!("/key/info?key={key}")).await;
     let expected = 10.0 * GPT4O_IN + 20.0 * GPT4O_OUT;
     let spend = info["info"]["spend"].as_f64().unwrap();
-    assert!((spend - expected).abs() < 1e-12, "spend {spend}, expected {expected}");
+    assert!(
+        (spend - expected).abs() < 1e-12,
+        "spend {spend}, expected {expected}"
+    );
     gw.stop().await;
 }
 

@@ -144,8 +144,10 @@ impl Increments {
             .entry(("global", "global".to_owned()))
             .or_default() += spend;
 
+        // Every request has a user row, "" when it has no user, so that the gateway-wide user
+        // report (LiteLLM's DailyUserSpend) covers all traffic.
         let entities = [
-            (EntityType::User, user),
+            (EntityType::User, Some(user.unwrap_or(""))),
             (EntityType::Team, team),
             (EntityType::Organization, org),
             (EntityType::Customer, customer),

@@ -367,7 +367,9 @@ pub async fn info(
     }
     let mut user = state.store.get::<UserRecord>(&[&user_id]).await?;
     if let Some(u) = user.as_mut() {
-        u.spend = state.ledger.current(&crate::limits::Entity::User(u.user_id.clone()), u.spend);
+        u.spend = state
+            .ledger
+            .current(&crate::limits::Entity::User(u.user_id.clone()), u.spend);
     }
     let owned = state
         .store

@@ -9,7 +9,9 @@ use axum::Json;
 use chrono::{Days, NaiveDate};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tollgate_store::{DailyQuery, EntityType, Filter, OrgMember, OrgRecord, Query, SqlValue, TeamMember, TeamRecord};
+use tollgate_store::{
+    DailyQuery, EntityType, Filter, OrgMember, OrgRecord, Query, SqlValue, TeamMember, TeamRecord,
+};
 
 use super::shape::{self, Labels};
 use crate::admin::common::{comma_list, total_pages};
@@ -57,10 +59,17 @@ endpoints! {
 
 fn date(field: &str, v: Option<&str>) -> Result<NaiveDate> {
     let Some(v) = v else {
-        return Err(Error::bad_field(field, "Please provide start_date and end_date"));
+        return Err(Error::bad_field(
+            field,
+            "Please provide start_date and end_date",
+        ));
     };
-    NaiveDate::parse_from_str(v, "%Y-%m-%d")
-        .map_err(|_| Error::bad_field(field, format!("{field} must be a date like 2026-01-31, got {v:?}")))
+    NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        Error::bad_field(
+            field,
+            format!("{field} must be a date like 2026-01-31, got {v:?}"),
+        )
+    })
 }
 
 /// The inclusive date range, widened by a day on the side a timezone offset reaches into.
@@ -68,7 +77,10 @@ fn range(q: &DailyParams) -> Result<(String, String)> {
     let mut start = date("start_date", q.start_date.as_deref())?;
     let mut end = date("end_date", q.end_date.as_deref())?;
     if end < start {
-        return Err(Error::bad_field("end_date", "end_date is before start_date"));
+        return Err(Error::bad_field(
+            "end_date",
+            "end_date is before start_date",
+        ));
     }
     match q.timezone.unwrap_or(0) {
         tz if tz > 0 => end = end.checked_add_days(Days::new(1)).unwrap_or(end),
@@ -78,7 +90,13 @@ fn range(q: &DailyParams) -> Result<(String, String)> {
     Ok((start.to_string(), end.to_string()))
 }
 
-async fn activity(state: &AppState, p: &Principal, q: DailyParams, kind: EntityType, aggregated: bool) -> Result<Json<Value>> {
+async fn activity(
+    state: &AppState,
+    p: &Principal,
+    q: DailyParams,
+    kind: EntityType,
+    aggregated: bool,
+) -> Result<Json<Value>> {
     let (start_date, end_date) = range(&q)?;
     let (ids, exclude) = scope(state, p, &q, kind).await?;
     let query = DailyQuery {
@@ -92,11 +110,19 @@ async fn activity(state: &AppState, p: &Principal, q: DailyParams, kind: EntityT
         group_by_entity: !aggregated,
     };
     let rows = state.store.daily_spend(&query).await?;
-    let mut hashes: Vec<String> = rows.iter().map(|r| r.api_key.clone()).filter(|k| !k.is_empty()).collect();
+    let mut hashes: Vec<String> = rows
+        .iter()
+        .map(|r| r.api_key.clone())
+        .filter(|k| !k.is_empty())
+        .collect();
     hashes.sort();
     hashes.dedup();
     let metas = state.store.token_metadata(&hashes).await?;
-    let labels = if aggregated { Labels::new() } else { labels(state, kind, &rows).await? };
+    let labels = if aggregated {
+        Labels::new()
+    } else {
+        labels(state, kind, &rows).await?
+    };
     let (mut results, totals) = shape::build(&rows, &metas, &labels);
     let (page, pages) = if aggregated {
         (1, 1)
@@ -104,20 +130,33 @@ async fn activity(state: &AppState, p: &Principal, q: DailyParams, kind: EntityT
         let size = q.page_size.unwrap_or(50).clamp(1, 1000);
         let page = q.page.unwrap_or(1).max(1);
         let pages = total_pages(results.len() as u64, size);
-        results = results.into_iter().skip(((page - 1) * size) as usize).take(size as usize).collect();
+        results = results
+            .into_iter()
+            .skip(((page - 1) * size) as usize)
+            .take(size as usize)
+            .collect();
         (page, pages)
     };
-    Ok(Json(json!({ "results": results, "metadata": shape::totals(&totals, page, pages) })))
+    Ok(Json(
+        json!({ "results": results, "metadata": shape::totals(&totals, page, pages) }),
+    ))
 }
 
 /// Which entities the caller may see: `(only these, except these)`.
-async fn scope(state: &AppState, p: &Principal, q: &DailyParams, kind: EntityType) -> Result<(Vec<String>, Vec<String>)> {
+async fn scope(
+    state: &AppState,
+    p: &Principal,
+    q: &DailyParams,
+    kind: EntityType,
+) -> Result<(Vec<String>, Vec<String>)> {
     let uid = p.user_id.clone().unwrap_or_default();
     match kind {
         EntityType::User => match (&q.user_id, p.sees_all()) {
             (Some(u), true) => Ok((vec![u.clone()], vec![])),
             (None, true) => Ok((vec![], vec![])),
-            (Some(u), false) if *u != uid => Err(Error::Forbidden("Non-admin users can only view their own spend data.".into())),
+            (Some(u), false) if *u != uid => Err(Error::Forbidden(
+                "Non-admin users can only view their own spend data.".into(),
+            )),
             _ => Ok((vec![uid], vec![])),
         },
         EntityType::Team => {
@@ -126,7 +165,10 @@ async fn scope(state: &AppState, p: &Principal, q: &DailyParams, kind: EntityTyp
             if p.sees_all() {
                 return Ok((asked, exclude));
             }
-            let mine = state.store.list::<TeamMember>(&Query::default().eq("user_id", uid.as_str())).await?;
+            let mine = state
+                .store
+                .list::<TeamMember>(&Query::default().eq("user_id", uid.as_str()))
+                .await?;
             let mine: Vec<String> = mine.items.into_iter().map(|m| m.team_id).collect();
             restrict(asked, mine, "teams you belong to").map(|ids| (ids, exclude))
         }
@@ -135,13 +177,23 @@ async fn scope(state: &AppState, p: &Principal, q: &DailyParams, kind: EntityTyp
             if p.sees_all() {
                 return Ok((asked, vec![]));
             }
-            let mine = state.store.list::<OrgMember>(&Query::default().eq("user_id", uid.as_str())).await?;
-            let admin_of = mine.items.into_iter().filter(|m| m.user_role == "org_admin").map(|m| m.organization_id).collect();
+            let mine = state
+                .store
+                .list::<OrgMember>(&Query::default().eq("user_id", uid.as_str()))
+                .await?;
+            let admin_of = mine
+                .items
+                .into_iter()
+                .filter(|m| m.user_role == "org_admin")
+                .map(|m| m.organization_id)
+                .collect();
             restrict(asked, admin_of, "organizations you administer").map(|ids| (ids, vec![]))
         }
         EntityType::Customer => {
             if !p.sees_all() {
-                return Err(Error::Forbidden("Only admins can view customer spend.".into()));
+                return Err(Error::Forbidden(
+                    "Only admins can view customer spend.".into(),
+                ));
             }
             Ok((comma_list(q.end_user_ids.as_deref()), vec![]))
         }
@@ -152,31 +204,54 @@ async fn scope(state: &AppState, p: &Principal, q: &DailyParams, kind: EntityTyp
 /// Non-admins: the asked ids must be theirs; asking for none means all of theirs.
 fn restrict(asked: Vec<String>, mine: Vec<String>, what: &str) -> Result<Vec<String>> {
     if let Some(other) = asked.iter().find(|a| !mine.contains(a)) {
-        return Err(Error::Forbidden(format!("You can only view spend of {what}; {other} is not one of them.")));
+        return Err(Error::Forbidden(format!(
+            "You can only view spend of {what}; {other} is not one of them."
+        )));
     }
     if asked.is_empty() {
         // An empty list would mean "all"; a caller with nothing gets a list that matches nothing.
-        return Ok(if mine.is_empty() { vec![String::new()] } else { mine });
+        return Ok(if mine.is_empty() {
+            vec![String::new()]
+        } else {
+            mine
+        });
     }
     Ok(asked)
 }
 
 /// Aliases of the entities in the rows, for the `entities` breakdown.
-async fn labels(state: &AppState, kind: EntityType, rows: &[tollgate_store::DailyRow]) -> Result<Labels> {
-    let mut ids: Vec<SqlValue> = rows.iter().filter_map(|r| r.entity_id.clone()).map(SqlValue::from).collect();
+async fn labels(
+    state: &AppState,
+    kind: EntityType,
+    rows: &[tollgate_store::DailyRow],
+) -> Result<Labels> {
+    let mut ids: Vec<SqlValue> = rows
+        .iter()
+        .filter_map(|r| r.entity_id.clone())
+        .map(SqlValue::from)
+        .collect();
     ids.dedup();
     let mut out: HashMap<String, Value> = HashMap::new();
     match kind {
         EntityType::Team => {
-            let teams = state.store.list::<TeamRecord>(&Query::default().filter(Filter::In("team_id", ids))).await?;
+            let teams = state
+                .store
+                .list::<TeamRecord>(&Query::default().filter(Filter::In("team_id", ids)))
+                .await?;
             for t in teams.items {
                 out.insert(t.team_id.clone(), json!({"team_alias": t.team_alias}));
             }
         }
         EntityType::Organization => {
-            let orgs = state.store.list::<OrgRecord>(&Query::default().filter(Filter::In("organization_id", ids))).await?;
+            let orgs = state
+                .store
+                .list::<OrgRecord>(&Query::default().filter(Filter::In("organization_id", ids)))
+                .await?;
             for o in orgs.items {
-                out.insert(o.organization_id.clone(), json!({"organization_alias": o.organization_alias}));
+                out.insert(
+                    o.organization_id.clone(),
+                    json!({"organization_alias": o.organization_alias}),
+                );
             }
         }
         _ => {}
@@ -196,9 +271,21 @@ mod tests {
             timezone: Some(tz),
             ..DailyParams::default()
         };
-        assert_eq!(range(&q(0)).unwrap(), ("2026-01-10".into(), "2026-01-12".into()));
-        assert_eq!(range(&q(300)).unwrap(), ("2026-01-10".into(), "2026-01-13".into()));
-        assert_eq!(range(&q(-60)).unwrap(), ("2026-01-09".into(), "2026-01-12".into()));
-        assert!(range(&DailyParams::default()).unwrap_err().to_string().contains("Please provide start_date and end_date"));
+        assert_eq!(
+            range(&q(0)).unwrap(),
+            ("2026-01-10".into(), "2026-01-12".into())
+        );
+        assert_eq!(
+            range(&q(300)).unwrap(),
+            ("2026-01-10".into(), "2026-01-13".into())
+        );
+        assert_eq!(
+            range(&q(-60)).unwrap(),
+            ("2026-01-09".into(), "2026-01-12".into())
+        );
+        assert!(range(&DailyParams::default())
+            .unwrap_err()
+            .to_string()
+            .contains("Please provide start_date and end_date"));
     }
 }

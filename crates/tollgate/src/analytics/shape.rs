@@ -74,7 +74,11 @@ fn bump(map: &mut BTreeMap<String, Item>, name: &str, r: &DailyRow) {
 pub type Labels = HashMap<String, Value>;
 
 /// Builds `results` (newest day first) and the totals.
-pub fn build(rows: &[DailyRow], keys: &HashMap<String, TokenMeta>, labels: &Labels) -> (Vec<Value>, Metrics) {
+pub fn build(
+    rows: &[DailyRow],
+    keys: &HashMap<String, TokenMeta>,
+    labels: &Labels,
+) -> (Vec<Value>, Metrics) {
     let mut days: BTreeMap<&str, Day> = BTreeMap::new();
     let mut total = Metrics::default();
     for r in rows {
@@ -83,7 +87,11 @@ pub fn build(rows: &[DailyRow], keys: &HashMap<String, TokenMeta>, labels: &Labe
         day.metrics.add(r);
         bump(&mut day.models, &r.model, r);
         bump(&mut day.model_groups, &r.model_group, r);
-        let provider = if r.provider.is_empty() { "unknown" } else { &r.provider };
+        let provider = if r.provider.is_empty() {
+            "unknown"
+        } else {
+            &r.provider
+        };
         bump(&mut day.providers, provider, r);
         bump(&mut day.endpoints, &r.endpoint, r);
         day.api_keys.entry(r.api_key.clone()).or_default().add(r);
@@ -124,12 +132,21 @@ fn key_meta(hash: &str, keys: &HashMap<String, TokenMeta>) -> Value {
 fn key_items(map: &BTreeMap<String, Metrics>, keys: &HashMap<String, TokenMeta>) -> Value {
     let out: Map<String, Value> = map
         .iter()
-        .map(|(k, m)| (k.clone(), json!({"metrics": m.json(), "metadata": key_meta(k, keys)})))
+        .map(|(k, m)| {
+            (
+                k.clone(),
+                json!({"metrics": m.json(), "metadata": key_meta(k, keys)}),
+            )
+        })
         .collect();
     Value::Object(out)
 }
 
-fn items(map: &BTreeMap<String, Item>, keys: &HashMap<String, TokenMeta>, labels: &Labels) -> Value {
+fn items(
+    map: &BTreeMap<String, Item>,
+    keys: &HashMap<String, TokenMeta>,
+    labels: &Labels,
+) -> Value {
     let out: Map<String, Value> = map
         .iter()
         .map(|(name, item)| {

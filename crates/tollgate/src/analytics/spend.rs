@@ -7,7 +7,9 @@ use axum::Json;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use tollgate_store::{Kind, KeyRecord, Query, SpendLogQuery, TeamRecord, TotalsGroup, TotalsQuery, Write};
+use tollgate_store::{
+    KeyRecord, Kind, Query, SpendLogQuery, TeamRecord, TotalsGroup, TotalsQuery, Write,
+};
 
 use crate::admin::common::Actor;
 use crate::auth::{keys, Principal};
@@ -30,21 +32,39 @@ pub struct LogParams {
 }
 
 fn day(field: &str, v: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(v.get(..10).unwrap_or(v), "%Y-%m-%d")
-        .map_err(|_| Error::bad_field(field, format!("{field} must be a date like 2026-01-31, got {v:?}")))
+    NaiveDate::parse_from_str(v.get(..10).unwrap_or(v), "%Y-%m-%d").map_err(|_| {
+        Error::bad_field(
+            field,
+            format!("{field} must be a date like 2026-01-31, got {v:?}"),
+        )
+    })
 }
 
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    d.and_hms_opt(0, 0, 0).map_or(DateTime::UNIX_EPOCH, |t| t.and_utc())
+    d.and_hms_opt(0, 0, 0)
+        .map_or(DateTime::UNIX_EPOCH, |t| t.and_utc())
 }
 
 /// GET /spend/logs: rows, or with both dates (and `summarize`, the default) a per-day summary.
-pub async fn logs(State(state): State<AppState>, p: Principal, Params(q): Params<LogParams>) -> Result<Json<Value>> {
-    let user_id = if p.sees_all() { q.user_id.clone() } else { Some(p.user_id.clone().unwrap_or_default()) };
+pub async fn logs(
+    State(state): State<AppState>,
+    p: Principal,
+    Params(q): Params<LogParams>,
+) -> Result<Json<Value>> {
+    let user_id = if p.sees_all() {
+        q.user_id.clone()
+    } else {
+        Some(p.user_id.clone().unwrap_or_default())
+    };
     let range = match (&q.start_date, &q.end_date) {
         (Some(s), Some(e)) => Some((day("start_date", s)?, day("end_date", e)?)),
         (None, None) => None,
-        _ => return Err(Error::bad_field("start_date", "Pass both start_date and end_date, or neither")),
+        _ => {
+            return Err(Error::bad_field(
+                "start_date",
+                "Pass both start_date and end_date, or neither",
+            ))
+        }
     };
     let query = SpendLogQuery {
         request_id: q.request_id.clone(),
@@ -63,9 +83,12 @@ pub async fn logs(State(state): State<AppState>, p: Principal, Params(q): Params
     }
 }
 
+/// Spend of one day, by user and by model.
+type DaySummary = (f64, Map<String, Value>, Map<String, Value>);
+
 /// Per day: `{startTime, spend, users, models}`, every day of the range present.
 fn summarize(rows: &[tollgate_store::SpendLogRow], start: NaiveDate, end: NaiveDate) -> Value {
-    let mut days: BTreeMap<NaiveDate, (f64, Map<String, Value>, Map<String, Value>)> = BTreeMap::new();
+    let mut days: BTreeMap<NaiveDate, DaySummary> = BTreeMap::new();
     let mut d = start;
     while d <= end {
         days.insert(d, (0.0, Map::new(), Map::new()));
@@ -75,7 +98,9 @@ fn summarize(rows: &[tollgate_store::SpendLogRow], start: NaiveDate, end: NaiveD
         }
     }
     for r in rows {
-        let Some(entry) = days.get_mut(&r.start_time.date_naive()) else { continue };
+        let Some(entry) = days.get_mut(&r.start_time.date_naive()) else {
+            continue;
+        };
         entry.0 += r.spend;
         let add = |m: &mut Map<String, Value>, k: &str| {
             let v = m.get(k).and_then(Value::as_f64).unwrap_or(0.0) + r.spend;
@@ -99,7 +124,9 @@ fn admin_only(p: &Principal) -> Result<()> {
     if p.sees_all() {
         Ok(())
     } else {
-        Err(Error::Forbidden("Only admins can view global spend.".into()))
+        Err(Error::Forbidden(
+            "Only admins can view global spend.".into(),
+        ))
     }
 }
 
@@ -107,7 +134,9 @@ fn admin_only(p: &Principal) -> Result<()> {
 pub async fn global(State(state): State<AppState>, p: Principal) -> Result<Json<Value>> {
     admin_only(&p)?;
     let spend = state.store.global_spend(last_30_days()).await?;
-    Ok(Json(json!({"spend": spend, "max_budget": state.settings.config.litellm_settings.max_budget})))
+    Ok(Json(
+        json!({"spend": spend, "max_budget": state.settings.config.litellm_settings.max_budget}),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -116,8 +145,17 @@ pub struct TopParams {
     limit: Option<u32>,
 }
 
-async fn top(state: &AppState, group_by: TotalsGroup, limit: Option<u32>) -> Result<Vec<(String, f64)>> {
-    let q = TotalsQuery { group_by, start: Some(last_30_days()), end: None, limit: Some(limit.unwrap_or(100).min(10_000)) };
+async fn top(
+    state: &AppState,
+    group_by: TotalsGroup,
+    limit: Option<u32>,
+) -> Result<Vec<(String, f64)>> {
+    let q = TotalsQuery {
+        group_by,
+        start: Some(last_30_days()),
+        end: None,
+        limit: Some(limit.unwrap_or(100).min(10_000)),
+    };
     Ok(state.store.spend_totals(&q).await?)
 }
 
@@ -138,7 +176,11 @@ top_report!(by_end_user, TotalsGroup::EndUser, "end_user");
 top_report!(by_tag, TotalsGroup::Tag, "individual_request_tag");
 
 /// GET /global/spend/keys: the top keys of the last 30 days, with alias and team.
-pub async fn by_key(State(state): State<AppState>, p: Principal, Params(q): Params<TopParams>) -> Result<Json<Value>> {
+pub async fn by_key(
+    State(state): State<AppState>,
+    p: Principal,
+    Params(q): Params<TopParams>,
+) -> Result<Json<Value>> {
     admin_only(&p)?;
     let rows = top(&state, TotalsGroup::ApiKey, q.limit).await?;
     let hashes: Vec<String> = rows.iter().map(|(k, _)| k.clone()).collect();
@@ -154,12 +196,20 @@ pub async fn by_key(State(state): State<AppState>, p: Principal, Params(q): Para
 }
 
 /// GET /global/spend/teams
-pub async fn by_team(State(state): State<AppState>, p: Principal, Params(q): Params<TopParams>) -> Result<Json<Value>> {
+pub async fn by_team(
+    State(state): State<AppState>,
+    p: Principal,
+    Params(q): Params<TopParams>,
+) -> Result<Json<Value>> {
     admin_only(&p)?;
     let rows = top(&state, TotalsGroup::Team, q.limit).await?;
     let mut out = Vec::with_capacity(rows.len());
     for (team_id, spend) in rows {
-        let alias = state.store.get::<TeamRecord>(&[&team_id]).await?.and_then(|t| t.team_alias);
+        let alias = state
+            .store
+            .get::<TeamRecord>(&[&team_id])
+            .await?
+            .and_then(|t| t.team_alias);
         out.push(json!({"team_id": team_id, "team_alias": alias, "total_spend": spend}));
     }
     Ok(Json(json!({"total_spend_per_team": out})))
@@ -168,16 +218,36 @@ pub async fn by_team(State(state): State<AppState>, p: Principal, Params(q): Par
 /// POST /global/spend/reset (master key only): zeroes the spend of every key and team.
 pub async fn reset(State(state): State<AppState>, actor: Actor) -> Result<Json<Value>> {
     let mut batch = Vec::new();
-    for k in state.store.list::<KeyRecord>(&Query::default()).await?.items {
-        batch.push(Write::SetSpend { kind: Kind::Key, pk: vec![k.key_id.clone()], spend: 0.0 });
+    for k in state
+        .store
+        .list::<KeyRecord>(&Query::default())
+        .await?
+        .items
+    {
+        batch.push(Write::SetSpend {
+            kind: Kind::Key,
+            pk: vec![k.key_id.clone()],
+            spend: 0.0,
+        });
         state.ledger.set(&Entity::Key(k.key_id), 0.0);
     }
-    for t in state.store.list::<TeamRecord>(&Query::default()).await?.items {
-        batch.push(Write::SetSpend { kind: Kind::Team, pk: vec![t.team_id.clone()], spend: 0.0 });
+    for t in state
+        .store
+        .list::<TeamRecord>(&Query::default())
+        .await?
+        .items
+    {
+        batch.push(Write::SetSpend {
+            kind: Kind::Team,
+            pk: vec![t.team_id.clone()],
+            spend: 0.0,
+        });
         state.ledger.set(&Entity::Team(t.team_id), 0.0);
     }
     batch.push(actor.audit("spend_reset", Kind::Key, "*", None, None));
     state.store.apply(batch).await?;
     state.keys.invalidate_all();
-    Ok(Json(json!({"message": "Spend for all API Keys and Teams reset successfully", "status": "success"})))
+    Ok(Json(
+        json!({"message": "Spend for all API Keys and Teams reset successfully", "status": "success"}),
+    ))
 }

@@ -16,7 +16,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
-use tollgate_store::{BudgetRecord, KeyRecord, OrgRecord, TeamMember, TeamRecord, TokenStatus, UserRecord};
+use tollgate_store::{
+    BudgetRecord, KeyRecord, OrgRecord, TeamMember, TeamRecord, TokenStatus, UserRecord,
+};
 
 pub use cache::{KeyAuth, KeyCache};
 pub use role::Role;

@@ -147,10 +147,18 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Error::RateLimited { retry_after, limit_type, .. } = &self {
+        if let Error::RateLimited {
+            retry_after,
+            limit_type,
+            ..
+        } = &self
+        {
             let h = response.headers_mut();
             h.insert("retry-after", axum::http::HeaderValue::from(*retry_after));
-            h.insert("rate_limit_type", axum::http::HeaderValue::from_static(limit_type));
+            h.insert(
+                "rate_limit_type",
+                axum::http::HeaderValue::from_static(limit_type),
+            );
         }
         response
             .extensions_mut()

@@ -32,15 +32,30 @@ pub fn routes() -> Router<AppState> {
 fn analytics_routes() -> Router<AppState> {
     Router::new()
         .route("/user/daily/activity", get(daily::user))
-        .route("/user/daily/activity/aggregated", get(daily::user_aggregated))
+        .route(
+            "/user/daily/activity/aggregated",
+            get(daily::user_aggregated),
+        )
         .route("/team/daily/activity", get(daily::team))
-        .route("/team/daily/activity/aggregated", get(daily::team_aggregated))
+        .route(
+            "/team/daily/activity/aggregated",
+            get(daily::team_aggregated),
+        )
         .route("/organization/daily/activity", get(daily::organization))
-        .route("/organization/daily/activity/aggregated", get(daily::organization_aggregated))
+        .route(
+            "/organization/daily/activity/aggregated",
+            get(daily::organization_aggregated),
+        )
         .route("/customer/daily/activity", get(daily::customer))
-        .route("/customer/daily/activity/aggregated", get(daily::customer_aggregated))
+        .route(
+            "/customer/daily/activity/aggregated",
+            get(daily::customer_aggregated),
+        )
         .route("/end_user/daily/activity", get(daily::customer))
-        .route("/end_user/daily/activity/aggregated", get(daily::customer_aggregated))
+        .route(
+            "/end_user/daily/activity/aggregated",
+            get(daily::customer_aggregated),
+        )
         .route("/tag/daily/activity", get(daily::tag))
         .route("/tag/daily/activity/aggregated", get(daily::tag_aggregated))
         .route("/spend/logs", get(spend::logs))
@@ -67,9 +82,15 @@ fn inference_routes() -> Router<AppState> {
     }
     r.route("/model/new", post(admin::models::new))
         .route("/model/update", post(admin::models::update))
-        .route("/model/{model_id}/update", patch(admin::models::update_path))
+        .route(
+            "/model/{model_id}/update",
+            patch(admin::models::update_path),
+        )
         .route("/model/delete", post(admin::models::delete))
-        .route("/openai/deployments/{model}/chat/completions", post(proxy::azure_chat))
+        .route(
+            "/openai/deployments/{model}/chat/completions",
+            post(proxy::azure_chat),
+        )
         .route("/engines/{model}/chat/completions", post(proxy::azure_chat))
         .route("/v2/model/info", get(proxy::models::info_v2))
 }

@@ -39,7 +39,10 @@ impl Subject<'_> {
             if let Some(t) = &a.key.team_id {
                 out.push(Entity::Team(t.clone()));
                 if let Some(u) = &a.key.user_id {
-                    out.push(Entity::Member { team: t.clone(), user: u.clone() });
+                    out.push(Entity::Member {
+                        team: t.clone(),
+                        user: u.clone(),
+                    });
                 }
             }
             if let Some(o) = &a.key.organization_id {
@@ -56,7 +59,11 @@ impl Subject<'_> {
 
 /// Refuses when any budget on the request's path is spent (`spend >= max_budget`: the call that
 /// crosses a budget is allowed, later ones are not).
-pub fn check_budgets(ledger: &Ledger, s: &Subject<'_>, global_max: Option<f64>) -> Result<(), Error> {
+pub fn check_budgets(
+    ledger: &Ledger,
+    s: &Subject<'_>,
+    global_max: Option<f64>,
+) -> Result<(), Error> {
     if let Some(max) = global_max {
         let spend = ledger.current(&Entity::Global, 0.0);
         if spend >= max {
@@ -71,46 +78,89 @@ pub fn check_budgets(ledger: &Ledger, s: &Subject<'_>, global_max: Option<f64>) 
     if let Some(c) = s.customer {
         let max = c.budget.as_ref().and_then(|b| b.max_budget);
         let id = &c.record.user_id;
-        over(ledger, Entity::Customer(id.clone()), c.record.spend, max, |spend, max| {
-            format!("ExceededBudget: End User={id} over budget. Spend={spend}, Budget={max}")
-        })?;
+        over(
+            ledger,
+            Entity::Customer(id.clone()),
+            c.record.spend,
+            max,
+            |spend, max| {
+                format!("ExceededBudget: End User={id} over budget. Spend={spend}, Budget={max}")
+            },
+        )?;
     }
     Ok(())
 }
 
 fn check_key_path(ledger: &Ledger, a: &KeyAuth) -> Result<(), Error> {
     let k = &a.key;
-    let key_max = k.max_budget.or_else(|| a.key_budget.as_ref().and_then(|b| b.max_budget));
-    over(ledger, Entity::Key(k.key_id.clone()), k.spend, key_max, |spend, max| {
-        let alias = k.key_alias.as_deref().unwrap_or("key");
-        let name = k.key_name.as_deref().unwrap_or("");
-        format!("Budget has been exceeded! Key={alias} ({name}) Current cost: {spend}, Max budget: {max}")
-    })?;
+    let key_max = k
+        .max_budget
+        .or_else(|| a.key_budget.as_ref().and_then(|b| b.max_budget));
+    over(
+        ledger,
+        Entity::Key(k.key_id.clone()),
+        k.spend,
+        key_max,
+        |spend, max| {
+            let alias = k.key_alias.as_deref().unwrap_or("key");
+            let name = k.key_name.as_deref().unwrap_or("");
+            format!("Budget has been exceeded! Key={alias} ({name}) Current cost: {spend}, Max budget: {max}")
+        },
+    )?;
     if let Some(u) = &a.user {
         let id = &u.user_id;
-        over(ledger, Entity::User(id.clone()), u.spend, u.max_budget, |spend, max| {
-            format!("ExceededBudget: User={id} over budget. Spend={spend}, Budget={max}")
-        })?;
+        over(
+            ledger,
+            Entity::User(id.clone()),
+            u.spend,
+            u.max_budget,
+            |spend, max| {
+                format!("ExceededBudget: User={id} over budget. Spend={spend}, Budget={max}")
+            },
+        )?;
     }
     if let Some(t) = &a.team {
         let id = &t.team_id;
-        over(ledger, Entity::Team(id.clone()), t.spend, t.max_budget, |spend, max| {
-            format!("Budget has been exceeded! Team={id} Current cost: {spend}, Max budget: {max}")
-        })?;
+        over(
+            ledger,
+            Entity::Team(id.clone()),
+            t.spend,
+            t.max_budget,
+            |spend, max| {
+                format!(
+                    "Budget has been exceeded! Team={id} Current cost: {spend}, Max budget: {max}"
+                )
+            },
+        )?;
     }
     if let Some(m) = &a.membership {
         let (team, user) = (&m.team_id, &m.user_id);
-        let entity = Entity::Member { team: team.clone(), user: user.clone() };
-        over(ledger, entity, m.spend, m.max_budget_in_team, |spend, max| {
-            format!("Budget has been exceeded! User={user} in Team={team} Current cost: {spend}, Max budget: {max}")
-        })?;
+        let entity = Entity::Member {
+            team: team.clone(),
+            user: user.clone(),
+        };
+        over(
+            ledger,
+            entity,
+            m.spend,
+            m.max_budget_in_team,
+            |spend, max| {
+                format!("Budget has been exceeded! User={user} in Team={team} Current cost: {spend}, Max budget: {max}")
+            },
+        )?;
     }
     if let Some(o) = &a.org {
         let max = a.org_budget.as_ref().and_then(|b| b.max_budget);
         let id = &o.organization_id;
-        over(ledger, Entity::Org(id.clone()), o.spend, max, |spend, max| {
-            format!("Budget has been exceeded! Organization={id} Current cost: {spend}, Max budget: {max}")
-        })?;
+        over(
+            ledger,
+            Entity::Org(id.clone()),
+            o.spend,
+            max,
+            |spend, max| {
+                format!("Budget has been exceeded! Organization={id} Current cost: {spend}, Max budget: {max}")
+            },
+        )?;
     }
     Ok(())
 }
@@ -136,7 +186,12 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
     let mut push = |key: String, rpm: Option<i64>, tpm: Option<i64>, parallel: Option<i64>| {
         let pos = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
         if rpm.is_some() || tpm.is_some() || parallel.is_some() {
-            out.push(Limit { key, rpm: pos(rpm), tpm: pos(tpm), parallel: pos(parallel) });
+            out.push(Limit {
+                key,
+                rpm: pos(rpm),
+                tpm: pos(tpm),
+                parallel: pos(parallel),
+            });
         }
     };
     if let Some(a) = s.auth {
@@ -146,7 +201,8 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
             format!("api_key:{}", k.key_id),
             k.rpm_limit.or(kb.and_then(|b| b.rpm_limit)),
             k.tpm_limit.or(kb.and_then(|b| b.tpm_limit)),
-            k.max_parallel_requests.or(kb.and_then(|b| b.max_parallel_requests)),
+            k.max_parallel_requests
+                .or(kb.and_then(|b| b.max_parallel_requests)),
         );
         push(
             format!("model_per_key:{}:{model}", k.key_id),
@@ -155,10 +211,20 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
             None,
         );
         if let Some(u) = &a.user {
-            push(format!("user:{}", u.user_id), u.rpm_limit, u.tpm_limit, u.max_parallel_requests);
+            push(
+                format!("user:{}", u.user_id),
+                u.rpm_limit,
+                u.tpm_limit,
+                u.max_parallel_requests,
+            );
         }
         if let Some(t) = &a.team {
-            push(format!("team:{}", t.team_id), t.rpm_limit, t.tpm_limit, t.max_parallel_requests);
+            push(
+                format!("team:{}", t.team_id),
+                t.rpm_limit,
+                t.tpm_limit,
+                t.max_parallel_requests,
+            );
             push(
                 format!("model_per_team:{}:{model}", t.team_id),
                 model_limit(&t.metadata, "model_rpm_limit", model),
@@ -167,15 +233,30 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
             );
         }
         if let Some(m) = &a.membership {
-            push(format!("team_member:{}:{}", m.team_id, m.user_id), m.rpm_limit, m.tpm_limit, None);
+            push(
+                format!("team_member:{}:{}", m.team_id, m.user_id),
+                m.rpm_limit,
+                m.tpm_limit,
+                None,
+            );
         }
         if let (Some(o), Some(b)) = (&a.org, &a.org_budget) {
-            push(format!("organization:{}", o.organization_id), b.rpm_limit, b.tpm_limit, b.max_parallel_requests);
+            push(
+                format!("organization:{}", o.organization_id),
+                b.rpm_limit,
+                b.tpm_limit,
+                b.max_parallel_requests,
+            );
         }
     }
     if let Some(c) = s.customer {
         if let Some(b) = &c.budget {
-            push(format!("end_user:{}", c.record.user_id), b.rpm_limit, b.tpm_limit, b.max_parallel_requests);
+            push(
+                format!("end_user:{}", c.record.user_id),
+                b.rpm_limit,
+                b.tpm_limit,
+                b.max_parallel_requests,
+            );
         }
     }
     out
@@ -190,7 +271,10 @@ pub fn refused(r: &Refusal) -> Error {
     let (descriptor, value) = r.key.split_once(':').unwrap_or((&r.key, ""));
     let secs = r.retry_after.as_secs().max(1);
     let resets = Utc
-        .timestamp_opt(Utc::now().timestamp() + i64::try_from(secs).unwrap_or(60), 0)
+        .timestamp_opt(
+            Utc::now().timestamp() + i64::try_from(secs).unwrap_or(60),
+            0,
+        )
         .single()
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default();

@@ -73,7 +73,7 @@ mod tests {
         let l = Ledger::new();
         let k = Entity::Key("k".into());
         assert_eq!(l.current(&k, 1.0), 1.0);
-        l.add(&[k.clone()], 0.5);
+        l.add(std::slice::from_ref(&k), 0.5);
         assert_eq!(l.current(&k, 1.0), 1.5);
         // A higher stored value (another writer) raises it; a lower one does not.
         assert_eq!(l.current(&k, 2.0), 2.0);

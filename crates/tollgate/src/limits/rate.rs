@@ -75,7 +75,12 @@ struct Slot {
 
 impl Slot {
     fn fresh(now: Instant) -> Self {
-        Slot { start: now, requests: 0, tokens: 0, in_flight: 0 }
+        Slot {
+            start: now,
+            requests: 0,
+            tokens: 0,
+            in_flight: 0,
+        }
     }
 
     fn roll(&mut self, now: Instant) {
@@ -87,7 +92,9 @@ impl Slot {
     }
 
     fn retry_after(&self, now: Instant) -> Duration {
-        WINDOW.saturating_sub(now.duration_since(self.start)).max(Duration::from_secs(1))
+        WINDOW
+            .saturating_sub(now.duration_since(self.start))
+            .max(Duration::from_secs(1))
     }
 }
 
@@ -112,7 +119,12 @@ impl LocalRateLimiter {
 }
 
 fn check(slot: &Slot, l: &Limit, now: Instant) -> Result<(), Refusal> {
-    let refuse = |kind, limit, retry_after| Refusal { key: l.key.clone(), kind, limit, retry_after };
+    let refuse = |kind, limit, retry_after| Refusal {
+        key: l.key.clone(),
+        kind,
+        limit,
+        retry_after,
+    };
     if let Some(rpm) = l.rpm.filter(|r| slot.requests >= *r) {
         return Err(refuse(LimitType::Requests, rpm, slot.retry_after(now)));
     }
@@ -134,13 +146,17 @@ impl RateLimiter for LocalRateLimiter {
                 slots.retain(|_, s| s.in_flight > 0 || now.duration_since(s.start) < WINDOW);
             }
             for l in limits {
-                let slot = slots.entry(l.key.clone()).or_insert_with(|| Slot::fresh(now));
+                let slot = slots
+                    .entry(l.key.clone())
+                    .or_insert_with(|| Slot::fresh(now));
                 slot.roll(now);
                 check(slot, l, now)?;
             }
             let mut remaining = Vec::with_capacity(limits.len());
             for l in limits {
-                let slot = slots.entry(l.key.clone()).or_insert_with(|| Slot::fresh(now));
+                let slot = slots
+                    .entry(l.key.clone())
+                    .or_insert_with(|| Slot::fresh(now));
                 slot.requests += 1;
                 if l.parallel.is_some() {
                     slot.in_flight += 1;
@@ -182,7 +198,12 @@ mod tests {
     use super::*;
 
     fn limit(rpm: Option<u64>, tpm: Option<u64>, parallel: Option<u64>) -> Limit {
-        Limit { key: "key:a".into(), rpm, tpm, parallel }
+        Limit {
+            key: "key:a".into(),
+            rpm,
+            tpm,
+            parallel,
+        }
     }
 
     #[tokio::test]
@@ -200,7 +221,12 @@ mod tests {
     #[tokio::test]
     async fn a_refusal_counts_nothing_anywhere() {
         let rl = LocalRateLimiter::new();
-        let open = Limit { key: "team:t".into(), rpm: Some(10), tpm: None, parallel: None };
+        let open = Limit {
+            key: "team:t".into(),
+            rpm: Some(10),
+            tpm: None,
+            parallel: None,
+        };
         let full = limit(Some(0), None, None);
         rl.admit(&[open.clone(), full]).await.unwrap_err();
         let rem = rl.admit(&[open]).await.unwrap();

@@ -7,8 +7,8 @@ use std::time::Instant;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::call::{CallKind, CallMeta, Permit};
 use super::access;
+use super::call::{CallKind, CallMeta, Permit};
 use crate::auth::Principal;
 use crate::http::{Error, Result};
 use crate::limits::check::{self, Subject};
@@ -35,10 +35,16 @@ pub async fn admit(
     path_model: Option<String>,
 ) -> Result<Admitted> {
     let started = Instant::now();
-    let requested = match path_model.or_else(|| body.get("model").and_then(Value::as_str).map(str::to_owned)) {
-        Some(m) if !m.is_empty() => m,
-        _ => return Err(Error::bad_field("model", "model is required: pass the model to call")),
-    };
+    let requested =
+        match path_model.or_else(|| body.get("model").and_then(Value::as_str).map(str::to_owned)) {
+            Some(m) if !m.is_empty() => m,
+            _ => {
+                return Err(Error::bad_field(
+                    "model",
+                    "model is required: pass the model to call",
+                ))
+            }
+        };
     let auth = p.key.clone();
     let model = auth
         .as_ref()
@@ -48,16 +54,27 @@ pub async fn admit(
     if let Some(a) = &auth {
         access::check_model(a, &model)?;
     }
-    let end_user = body.get("user").and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_owned);
+    let end_user = body
+        .get("user")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     let customer = match &end_user {
         Some(id) => state.customers.get(state, id).await?,
         None => None,
     };
     if let Some(c) = customer.as_ref().filter(|c| c.record.blocked) {
-        return Err(Error::Forbidden(format!("End user {} is blocked. Update via /customer/unblock", c.record.user_id)));
+        return Err(Error::Forbidden(format!(
+            "End user {} is blocked. Update via /customer/unblock",
+            c.record.user_id
+        )));
     }
     let tags = request_tags(&body, auth.as_ref().map(|a| &a.key.metadata));
-    let subject = Subject { auth: auth.as_deref(), customer: customer.as_ref(), tags: &tags };
+    let subject = Subject {
+        auth: auth.as_deref(),
+        customer: customer.as_ref(),
+        tags: &tags,
+    };
     let global_max = state.settings.config.litellm_settings.max_budget;
     check::check_budgets(&state.ledger, &subject, global_max)?;
     let router = state.router();
@@ -68,18 +85,38 @@ pub async fn admit(
         ));
     };
     let limits = check::rate_limits(&subject, &model);
-    let remaining = state.limiter.admit(&limits).await.map_err(|r| check::refused(&r))?;
+    let remaining = state
+        .limiter
+        .admit(&limits)
+        .await
+        .map_err(|r| check::refused(&r))?;
     let permit = Permit {
         limiter: state.limiter.clone(),
-        keys: limits.iter().filter(|l| l.parallel.is_some()).map(|l| l.key.clone()).collect(),
+        keys: limits
+            .iter()
+            .filter(|l| l.parallel.is_some())
+            .map(|l| l.key.clone())
+            .collect(),
     };
     let entities = subject.entities(end_user.as_deref());
-    let rate_keys = limits.iter().filter(|l| l.tpm.is_some()).map(|l| l.key.clone()).collect();
+    let rate_keys = limits
+        .iter()
+        .filter(|l| l.tpm.is_some())
+        .map(|l| l.key.clone())
+        .collect();
     let request = Arc::new(body.clone());
-    let client_wants_usage = body.pointer("/stream_options/include_usage").and_then(Value::as_bool) == Some(true);
+    let client_wants_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        == Some(true);
     body["model"] = Value::from(deployment.target.model.clone());
-    if body.get("stream").and_then(Value::as_bool) == Some(true) && matches!(kind, CallKind::Chat | CallKind::Completion) {
-        match body.get_mut("stream_options").and_then(Value::as_object_mut) {
+    if body.get("stream").and_then(Value::as_bool) == Some(true)
+        && matches!(kind, CallKind::Chat | CallKind::Completion)
+    {
+        match body
+            .get_mut("stream_options")
+            .and_then(Value::as_object_mut)
+        {
             Some(opts) => {
                 opts.insert("include_usage".into(), Value::Bool(true));
             }
@@ -111,15 +148,29 @@ pub async fn admit(
         started_at: Utc::now(),
         request,
     };
-    Ok(Admitted { meta, upstream_body: body, client_wants_usage, permit, remaining })
+    Ok(Admitted {
+        meta,
+        upstream_body: body,
+        client_wants_usage,
+        permit,
+        remaining,
+    })
 }
 
 /// Tags of a request: `metadata.tags` of the body, then the key's own tags.
 fn request_tags(body: &Value, key_metadata: Option<&tollgate_store::JsonMap>) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
-    let lists = [body.pointer("/metadata/tags"), key_metadata.and_then(|m| m.get("tags"))];
+    let lists = [
+        body.pointer("/metadata/tags"),
+        key_metadata.and_then(|m| m.get("tags")),
+    ];
     for list in lists.into_iter().flatten() {
-        for t in list.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for t in list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !tags.iter().any(|x| x == t) {
                 tags.push(t.to_owned());
             }

@@ -114,11 +114,20 @@ pub fn cost_of(state: &AppState, d: &Deployment, usage: &Usage) -> f64 {
     let overrides = Overrides {
         input_cost_per_token: d.input_cost_per_token,
         output_cost_per_token: d.output_cost_per_token,
-        base_model: d.model_info.get("base_model").and_then(Value::as_str).map(str::to_owned),
+        base_model: d
+            .model_info
+            .get("base_model")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         ..Overrides::default()
     };
-    pricing::price_for(&state.prices, &d.target.model, Some(&d.provider_name), &overrides)
-        .map_or(0.0, |p| pricing::cost(&p, usage).total)
+    pricing::price_for(
+        &state.prices,
+        &d.target.model,
+        Some(&d.provider_name),
+        &overrides,
+    )
+    .map_or(0.0, |p| pricing::cost(&p, usage).total)
 }
 
 /// Usage when the upstream gave none: counted locally from the request and the output.
@@ -129,7 +138,12 @@ fn counted_usage(meta: &CallMeta, outcome: &Outcome) -> Usage {
         None => ["prompt", "input"]
             .iter()
             .filter_map(|f| meta.request.get(*f))
-            .map(|v| pricing::count_tokens(model, &v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .map(|v| {
+                pricing::count_tokens(
+                    model,
+                    &v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
             .sum(),
     };
     Usage {
@@ -142,11 +156,15 @@ fn counted_usage(meta: &CallMeta, outcome: &Outcome) -> Usage {
 /// Accounts for a finished call: live spend, token counters and the spend log. Returns its cost.
 pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 {
     let usage = match (&outcome.usage, outcome.success) {
-        (Some(u), _) => u.clone(),
+        (Some(u), _) => *u,
         (None, true) => counted_usage(meta, &outcome),
         (None, false) => Usage::default(),
     };
-    let cost = if outcome.success { cost_of(state, &meta.deployment, &usage) } else { 0.0 };
+    let cost = if outcome.success {
+        cost_of(state, &meta.deployment, &usage)
+    } else {
+        0.0
+    };
     state.ledger.add(&meta.entities, cost);
     let tokens = usage.prompt_tokens + usage.completion_tokens;
     if tokens > 0 && !meta.rate_keys.is_empty() {
@@ -161,7 +179,10 @@ fn event(meta: &CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendE
     let mut metadata = Map::new();
     if let Some((status, message)) = &outcome.error {
         metadata.insert("error_status".into(), Value::from(*status));
-        metadata.insert("error".into(), Value::from(message.chars().take(500).collect::<String>()));
+        metadata.insert(
+            "error".into(),
+            Value::from(message.chars().take(500).collect::<String>()),
+        );
     }
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     SpendEvent {

@@ -17,7 +17,12 @@ pub struct CustomerCache {
 
 impl CustomerCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { entries: Cache::builder().max_capacity(100_000).time_to_live(ttl).build() }
+        Self {
+            entries: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .build(),
+        }
     }
 
     /// The customer and its budget; `None` for a customer the gateway has not seen (it is

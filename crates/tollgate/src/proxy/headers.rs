@@ -34,12 +34,22 @@ pub fn set(
         put(h, "x-litellm-response-cost", c);
     }
     if let Some(key_id) = &meta.key_id {
-        let spend = state.ledger.current(&crate::limits::Entity::Key(key_id.clone()), 0.0);
+        let spend = state
+            .ledger
+            .current(&crate::limits::Entity::Key(key_id.clone()), 0.0);
         put(h, "x-litellm-key-spend", spend);
     }
-    put(h, "x-litellm-response-duration-ms", format!("{total_ms:.3}"));
+    put(
+        h,
+        "x-litellm-response-duration-ms",
+        format!("{total_ms:.3}"),
+    );
     let overhead = upstream_ms.map_or(total_ms, |u| (total_ms - u).max(0.0));
-    put(h, "x-litellm-overhead-duration-ms", format!("{overhead:.3}"));
+    put(
+        h,
+        "x-litellm-overhead-duration-ms",
+        format!("{overhead:.3}"),
+    );
     // The first descriptor (the key's own limits when it has any) sets the standard headers.
     if let Some(r) = remaining.first() {
         if let Some((limit, left)) = r.rpm {

@@ -35,7 +35,12 @@ pub async fn chat(State(state): State<AppState>, p: Principal, body: Bytes) -> R
 }
 
 /// POST /openai/deployments/{model}/chat/completions (Azure clients).
-pub async fn azure_chat(State(state): State<AppState>, Path(model): Path<String>, p: Principal, body: Bytes) -> Response {
+pub async fn azure_chat(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+    p: Principal,
+    body: Bytes,
+) -> Response {
     respond(run(&state, p, CallKind::Chat, &body, Some(model)).await)
 }
 
@@ -58,12 +63,19 @@ fn respond(r: Result<Response>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn run(state: &AppState, p: Principal, kind: CallKind, body: &[u8], path_model: Option<String>) -> Result<Response> {
+async fn run(
+    state: &AppState,
+    p: Principal,
+    kind: CallKind,
+    body: &[u8],
+    path_model: Option<String>,
+) -> Result<Response> {
     let body: Value = crate::http::extract::parse_json(body)?;
     if !body.is_object() {
         return Err(Error::bad_request("The request body must be a JSON object"));
     }
-    let stream = kind != CallKind::Embedding && body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream =
+        kind != CallKind::Embedding && body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let admitted = admit::admit(state, &p, kind, body, path_model).await?;
     if stream {
         relay::stream(state, admitted).await
@@ -74,11 +86,22 @@ async fn run(state: &AppState, p: Principal, kind: CallKind, body: &[u8], path_m
 
 /// A non-streaming call.
 async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
-    let Admitted { meta, upstream_body, permit, remaining, .. } = a;
+    let Admitted {
+        meta,
+        upstream_body,
+        permit,
+        remaining,
+        ..
+    } = a;
     let d = meta.deployment.clone();
     let upstream_started = std::time::Instant::now();
     let reply = match d.provider {
-        Provider::Mock => Ok(mock_reply(meta.kind, &upstream_body, &d.target.model, &meta.call_id)),
+        Provider::Mock => Ok(mock_reply(
+            meta.kind,
+            &upstream_body,
+            &d.target.model,
+            &meta.call_id,
+        )),
         Provider::OpenAiCompatible => state
             .upstream
             .post_json(&d.target, meta.kind.upstream_path(), &upstream_body)
@@ -89,18 +112,33 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let body = match reply {
         Ok(b) => b,
         Err(e) => {
-            let outcome = Outcome { success: false, error: Some((e.status(), e.to_string())), ..Outcome::default() };
+            let outcome = Outcome {
+                success: false,
+                error: Some((e.status(), e.to_string())),
+                ..Outcome::default()
+            };
             finish(state, &meta, outcome).await;
             drop(permit);
             return Err(upstream_error(&e));
         }
     };
     let usage = usage_of(meta.kind, &body);
-    let outcome = Outcome { success: true, usage, ..Outcome::default() };
+    let outcome = Outcome {
+        success: true,
+        usage,
+        ..Outcome::default()
+    };
     let cost = finish(state, &meta, outcome).await;
     drop(permit);
     let mut response = axum::Json(body).into_response();
-    headers::set(state, response.headers_mut(), &meta, Some(cost), Some(upstream_ms), &remaining);
+    headers::set(
+        state,
+        response.headers_mut(),
+        &meta,
+        Some(cost),
+        Some(upstream_ms),
+        &remaining,
+    );
     Ok(response)
 }
 
@@ -122,7 +160,10 @@ fn usage_of(kind: CallKind, body: &Value) -> Option<Usage> {
 
 /// An upstream failure, passed on in the OpenAI envelope with the upstream's status.
 pub fn upstream_error(e: &tollgate_llm::LlmError) -> Error {
-    Error::Upstream { status: e.status(), message: e.to_string() }
+    Error::Upstream {
+        status: e.status(),
+        message: e.to_string(),
+    }
 }
 
 /// Shared pieces the handlers of this module hand around.

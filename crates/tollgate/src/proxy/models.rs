@@ -39,16 +39,28 @@ pub struct InfoQuery {
 }
 
 /// GET /model/info
-pub async fn info(State(state): State<AppState>, p: Principal, Params(q): Params<InfoQuery>) -> Json<Value> {
+pub async fn info(
+    State(state): State<AppState>,
+    p: Principal,
+    Params(q): Params<InfoQuery>,
+) -> Json<Value> {
     Json(json!({ "data": infos(&state, &p, &q) }))
 }
 
 /// GET /v2/model/info
-pub async fn info_v2(State(state): State<AppState>, p: Principal, Params(q): Params<InfoQuery>) -> Result<Json<Value>> {
+pub async fn info_v2(
+    State(state): State<AppState>,
+    p: Principal,
+    Params(q): Params<InfoQuery>,
+) -> Result<Json<Value>> {
     let (limit, offset) = paging(q.page, q.size, 50, 1000)?;
     let all = infos(&state, &p, &q);
     let total = all.len() as u64;
-    let data: Vec<Value> = all.into_iter().skip(offset as usize).take(limit as usize).collect();
+    let data: Vec<Value> = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
     Ok(Json(json!({
         "data": data,
         "total_count": total,
@@ -65,7 +77,11 @@ fn infos(state: &AppState, p: &Principal, q: &InfoQuery) -> Vec<Value> {
         .deployments()
         .filter(|d| may_list(p.key.as_deref(), &d.model_name))
         .filter(|d| wanted_id.is_none_or(|id| d.id == id))
-        .filter(|d| q.search.as_deref().is_none_or(|s| d.model_name.to_lowercase().contains(&s.to_lowercase())))
+        .filter(|d| {
+            q.search
+                .as_deref()
+                .is_none_or(|s| d.model_name.to_lowercase().contains(&s.to_lowercase()))
+        })
         .map(|d| info_of(state, d))
         .collect();
     out.sort_by(|a, b| a["model_name"].as_str().cmp(&b["model_name"].as_str()));
@@ -77,10 +93,19 @@ fn info_of(state: &AppState, d: &Deployment) -> Value {
     let overrides = pricing::Overrides {
         input_cost_per_token: d.input_cost_per_token,
         output_cost_per_token: d.output_cost_per_token,
-        base_model: d.model_info.get("base_model").and_then(Value::as_str).map(str::to_owned),
+        base_model: d
+            .model_info
+            .get("base_model")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         ..pricing::Overrides::default()
     };
-    if let Some(price) = pricing::price_for(&state.prices, &d.target.model, Some(&d.provider_name), &overrides) {
+    if let Some(price) = pricing::price_for(
+        &state.prices,
+        &d.target.model,
+        Some(&d.provider_name),
+        &overrides,
+    ) {
         if let Ok(Value::Object(fields)) = serde_json::to_value(price) {
             info.extend(fields.into_iter().filter(|(_, v)| !v.is_null()));
         }

@@ -40,15 +40,29 @@ impl Source {
 }
 
 pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
-    let Admitted { meta, upstream_body, client_wants_usage, permit, remaining } = a;
+    let Admitted {
+        meta,
+        upstream_body,
+        client_wants_usage,
+        permit,
+        remaining,
+    } = a;
     let d = meta.deployment.clone();
     let source = match d.provider {
         Provider::Mock => Source::Mock(mock_events(&meta, &upstream_body).into()),
         Provider::OpenAiCompatible => {
-            match state.upstream.post_stream(&d.target, meta.kind.upstream_path(), &upstream_body).await {
+            match state
+                .upstream
+                .post_stream(&d.target, meta.kind.upstream_path(), &upstream_body)
+                .await
+            {
                 Ok(s) => Source::Upstream(s),
                 Err(e) => {
-                    let outcome = Outcome { success: false, error: Some((e.status(), e.to_string())), ..Outcome::default() };
+                    let outcome = Outcome {
+                        success: false,
+                        error: Some((e.status(), e.to_string())),
+                        ..Outcome::default()
+                    };
                     finish(state, &meta, outcome).await;
                     return Err(upstream_error(&e));
                 }
@@ -69,7 +83,10 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     }));
     let mut response = Response::new(body);
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers::set(state, h, &meta, None, None, &remaining);
     Ok(response)
@@ -78,14 +95,24 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
 fn mock_events(meta: &CallMeta, body: &Value) -> Vec<Event> {
     let model = &meta.deployment.target.model;
     match meta.kind {
-        CallKind::Responses => mock::responses_stream(body, model, &format!("resp_{}", meta.call_id)),
+        CallKind::Responses => {
+            mock::responses_stream(body, model, &format!("resp_{}", meta.call_id))
+        }
         _ => mock::chat_stream(body, model, &format!("chatcmpl-{}", meta.call_id), true),
     }
 }
 
 /// Relays events until the upstream ends; keeps reading after the client leaves.
-async fn pump(mut source: Source, tx: &mpsc::Sender<Bytes>, meta: &CallMeta, client_wants_usage: bool) -> Outcome {
-    let mut outcome = Outcome { success: true, ..Outcome::default() };
+async fn pump(
+    mut source: Source,
+    tx: &mpsc::Sender<Bytes>,
+    meta: &CallMeta,
+    client_wants_usage: bool,
+) -> Outcome {
+    let mut outcome = Outcome {
+        success: true,
+        ..Outcome::default()
+    };
     let mut client_open = true;
     while let Some(next) = source.next().await {
         let event = match next {
@@ -95,7 +122,15 @@ async fn pump(mut source: Source, tx: &mpsc::Sender<Bytes>, meta: &CallMeta, cli
                 outcome.error = Some((e.status(), e.to_string()));
                 if client_open {
                     let err = upstream_error(&e).body();
-                    let _ = tx.send(Bytes::from(Event { event: None, data: err.to_string() }.to_bytes())).await;
+                    let _ = tx
+                        .send(Bytes::from(
+                            Event {
+                                event: None,
+                                data: err.to_string(),
+                            }
+                            .to_bytes(),
+                        ))
+                        .await;
                 }
                 break;
             }
@@ -125,21 +160,35 @@ fn inspect(event: &Event, kind: CallKind, outcome: &mut Outcome, client_wants_us
             outcome.completion_text.push_str(delta);
         }
         if v.get("type").and_then(Value::as_str) == Some("response.completed") {
-            if let Some(r) = v.get("response").filter(|r| r.get("usage").is_some_and(Value::is_object)) {
+            if let Some(r) = v
+                .get("response")
+                .filter(|r| r.get("usage").is_some_and(Value::is_object))
+            {
                 outcome.usage = Some(Usage::from_openai(r));
             }
         }
         return true;
     }
-    for choice in v.get("choices").and_then(Value::as_array).into_iter().flatten() {
-        let text = choice.pointer("/delta/content").or_else(|| choice.get("text")).and_then(Value::as_str);
+    for choice in v
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = choice
+            .pointer("/delta/content")
+            .or_else(|| choice.get("text"))
+            .and_then(Value::as_str);
         if let Some(t) = text {
             outcome.completion_text.push_str(t);
         }
     }
     if v.get("usage").is_some_and(Value::is_object) {
         outcome.usage = Some(Usage::from_openai(&v));
-        let usage_only = v.get("choices").and_then(Value::as_array).is_some_and(Vec::is_empty);
+        let usage_only = v
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_some_and(Vec::is_empty);
         return client_wants_usage || !usage_only;
     }
     true
@@ -151,23 +200,43 @@ mod tests {
     use serde_json::json;
 
     fn ev(v: Value) -> Event {
-        Event { event: None, data: v.to_string() }
+        Event {
+            event: None,
+            data: v.to_string(),
+        }
     }
 
     #[test]
     fn the_usage_chunk_goes_only_to_clients_that_asked() {
-        let usage = ev(json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}));
+        let usage = ev(
+            json!({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}),
+        );
         let mut o = Outcome::default();
         assert!(!inspect(&usage, CallKind::Chat, &mut o, false));
         assert_eq!(o.usage.as_ref().map(|u| u.completion_tokens), Some(4));
-        assert!(inspect(&usage, CallKind::Chat, &mut Outcome::default(), true));
+        assert!(inspect(
+            &usage,
+            CallKind::Chat,
+            &mut Outcome::default(),
+            true
+        ));
     }
 
     #[test]
     fn text_is_collected_for_local_counting() {
         let mut o = Outcome::default();
-        inspect(&ev(json!({"choices": [{"delta": {"content": "Hel"}}]})), CallKind::Chat, &mut o, false);
-        inspect(&ev(json!({"choices": [{"delta": {"content": "lo"}}]})), CallKind::Chat, &mut o, false);
+        inspect(
+            &ev(json!({"choices": [{"delta": {"content": "Hel"}}]})),
+            CallKind::Chat,
+            &mut o,
+            false,
+        );
+        inspect(
+            &ev(json!({"choices": [{"delta": {"content": "lo"}}]})),
+            CallKind::Chat,
+            &mut o,
+            false,
+        );
         assert_eq!(o.completion_text, "Hello");
         assert!(o.usage.is_none());
     }

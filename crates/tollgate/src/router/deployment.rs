@@ -21,7 +21,11 @@ pub enum Provider {
 /// OpenAI-compatible providers as data: prefix, default base URL, key variable.
 const COMPATIBLE: &[(&str, &str, &str)] = &[
     ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
-    ("text-completion-openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
+    (
+        "text-completion-openai",
+        "https://api.openai.com/v1",
+        "OPENAI_API_KEY",
+    ),
     ("custom_openai", "", ""),
     ("openai_like", "", ""),
     ("hosted_vllm", "", "HOSTED_VLLM_API_KEY"),
@@ -81,7 +85,8 @@ impl Deployment {
         };
         let (provider, base, key_var) = if prefix == "mock" {
             (Provider::Mock, String::new(), "")
-        } else if let Some((_, base, var)) = COMPATIBLE.iter().find(|(name, _, _)| *name == prefix) {
+        } else if let Some((_, base, var)) = COMPATIBLE.iter().find(|(name, _, _)| *name == prefix)
+        {
             (Provider::OpenAiCompatible, (*base).to_owned(), *var)
         } else if p.api_base.is_some() {
             (Provider::OpenAiCompatible, String::new(), "")
@@ -99,7 +104,10 @@ impl Deployment {
             .as_ref()
             .map(|s| s.expose().to_owned())
             .or_else(|| (!key_var.is_empty()).then(|| env(key_var)).flatten());
-        let secs = |v: Option<f64>, d: Duration| v.filter(|s| *s > 0.0 && s.is_finite()).map_or(d, Duration::from_secs_f64);
+        let secs = |v: Option<f64>, d: Duration| {
+            v.filter(|s| *s > 0.0 && s.is_finite())
+                .map_or(d, Duration::from_secs_f64)
+        };
         let timeout = secs(p.timeout, default_timeout);
         let mut headers = Vec::new();
         if let Some(org) = &p.organization {
@@ -126,8 +134,12 @@ impl Deployment {
             rpm: p.rpm,
             tpm: p.tpm,
             weight: p.weight.filter(|w| *w > 0.0).unwrap_or(1.0),
-            input_cost_per_token: p.input_cost_per_token.or_else(|| info_f64(entry, "input_cost_per_token")),
-            output_cost_per_token: p.output_cost_per_token.or_else(|| info_f64(entry, "output_cost_per_token")),
+            input_cost_per_token: p
+                .input_cost_per_token
+                .or_else(|| info_f64(entry, "input_cost_per_token")),
+            output_cost_per_token: p
+                .output_cost_per_token
+                .or_else(|| info_f64(entry, "output_cost_per_token")),
             model_info: entry.model_info.clone(),
             db_model,
         })
@@ -158,5 +170,7 @@ fn info_f64(entry: &ModelEntry, field: &str) -> Option<f64> {
 /// LiteLLM's id for a config model: the SHA-256 of its name and parameters.
 fn entry_hash(entry: &ModelEntry) -> String {
     let params = serde_json::to_string(&entry.litellm_params).unwrap_or_default();
-    hex::encode(Sha256::digest(format!("{}{params}", entry.model_name).as_bytes()))
+    hex::encode(Sha256::digest(
+        format!("{}{params}", entry.model_name).as_bytes(),
+    ))
 }

@@ -31,7 +31,11 @@ impl Router {
             if d.model_name.contains('*') {
                 router.wildcards.push(d);
             } else {
-                router.groups.entry(d.model_name.clone()).or_default().push(d);
+                router
+                    .groups
+                    .entry(d.model_name.clone())
+                    .or_default()
+                    .push(d);
             }
         }
         // Most specific wildcard first: `openai/gpt-4*` before `openai/*` before `*`.
@@ -43,7 +47,9 @@ impl Router {
 
     /// The group a requested name resolves to, after `model_group_alias`.
     pub fn resolve<'a>(&'a self, requested: &'a str) -> &'a str {
-        self.aliases.get(requested).map_or(requested, String::as_str)
+        self.aliases
+            .get(requested)
+            .map_or(requested, String::as_str)
     }
 
     /// Picks a deployment for a model name, or `None` when nothing serves it.
@@ -52,7 +58,10 @@ impl Router {
         if let Some(group) = self.groups.get(name) {
             return weighted(group).cloned();
         }
-        let wild = self.wildcards.iter().find(|d| pattern::matches(&d.model_name, name))?;
+        let wild = self
+            .wildcards
+            .iter()
+            .find(|d| pattern::matches(&d.model_name, name))?;
         Some(Arc::new(wild.for_model(name)))
     }
 

@@ -11,7 +11,14 @@ use crate::limits::period;
 use crate::limits::Entity;
 use crate::state::AppState;
 
-const KINDS: [Kind; 6] = [Kind::Key, Kind::User, Kind::Team, Kind::TeamMember, Kind::Org, Kind::Customer];
+const KINDS: [Kind; 6] = [
+    Kind::Key,
+    Kind::User,
+    Kind::Team,
+    Kind::TeamMember,
+    Kind::Org,
+    Kind::Customer,
+];
 
 /// Runs the job forever, every `every`.
 pub async fn run(state: AppState, every: Duration) {
@@ -37,7 +44,10 @@ pub async fn reset_due(state: &AppState) -> Result<usize, StoreError> {
                 Some(d) => Some(d),
                 None => linked_duration(state, kind, &due.pk).await?,
             };
-            let next = duration.as_deref().and_then(|d| period::parse(d).ok()).map(|p| p.next_reset(now));
+            let next = duration
+                .as_deref()
+                .and_then(|d| period::parse(d).ok())
+                .map(|p| p.next_reset(now));
             let pk = due.pk;
             state
                 .store
@@ -62,15 +72,33 @@ pub async fn reset_due(state: &AppState) -> Result<usize, StoreError> {
 }
 
 /// Organizations and customers take their budget duration from their linked budget.
-async fn linked_duration(state: &AppState, kind: Kind, pk: &[String]) -> Result<Option<String>, StoreError> {
+async fn linked_duration(
+    state: &AppState,
+    kind: Kind,
+    pk: &[String],
+) -> Result<Option<String>, StoreError> {
     let id = pk.first().map(String::as_str).unwrap_or_default();
     let budget_id = match kind {
-        Kind::Org => state.store.get::<OrgRecord>(&[id]).await?.map(|o| o.budget_id),
-        Kind::Customer => state.store.get::<CustomerRecord>(&[id]).await?.and_then(|c| c.budget_id),
+        Kind::Org => state
+            .store
+            .get::<OrgRecord>(&[id])
+            .await?
+            .map(|o| o.budget_id),
+        Kind::Customer => state
+            .store
+            .get::<CustomerRecord>(&[id])
+            .await?
+            .and_then(|c| c.budget_id),
         _ => None,
     };
-    let Some(budget_id) = budget_id else { return Ok(None) };
-    Ok(state.store.get::<BudgetRecord>(&[&budget_id]).await?.and_then(|b| b.budget_duration))
+    let Some(budget_id) = budget_id else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .get::<BudgetRecord>(&[&budget_id])
+        .await?
+        .and_then(|b| b.budget_duration))
 }
 
 fn entity(kind: Kind, pk: &[String]) -> Option<Entity> {
@@ -79,7 +107,10 @@ fn entity(kind: Kind, pk: &[String]) -> Option<Entity> {
         Kind::Key => Entity::Key(id),
         Kind::User => Entity::User(id),
         Kind::Team => Entity::Team(id),
-        Kind::TeamMember => Entity::Member { team: id, user: pk.get(1)?.clone() },
+        Kind::TeamMember => Entity::Member {
+            team: id,
+            user: pk.get(1)?.clone(),
+        },
         Kind::Org => Entity::Org(id),
         Kind::Customer => Entity::Customer(id),
         _ => return None,

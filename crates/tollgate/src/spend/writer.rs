@@ -99,7 +99,10 @@ async fn write(store: &dyn Store, buffer: &mut Vec<SpendEvent>) -> bool {
             true
         }
         Err(e) => {
-            tracing::warn!(pending = buffer.len(), "spend write failed, will retry: {e}");
+            tracing::warn!(
+                pending = buffer.len(),
+                "spend write failed, will retry: {e}"
+            );
             false
         }
     }
@@ -111,7 +114,10 @@ async fn flush_hard(store: &dyn Store, buffer: &mut Vec<SpendEvent>) -> bool {
     while !buffer.is_empty() {
         if !write(store, buffer).await {
             if tokio::time::Instant::now() >= deadline {
-                tracing::error!(lost = buffer.len(), "spend could not be written before the deadline");
+                tracing::error!(
+                    lost = buffer.len(),
+                    "spend could not be written before the deadline"
+                );
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -47,7 +47,9 @@ async fn key_info(state: &AppState, p: &Principal, token: &str) -> Result<Value>
     if let Some(key) = state.store.key_by_token(token).await? {
         check_visible(state, p, &key, token).await?;
         let mut out = render(&key, None)?;
-        let live = state.ledger.current(&crate::limits::Entity::Key(key.key_id.clone()), key.spend);
+        let live = state
+            .ledger
+            .current(&crate::limits::Entity::Key(key.key_id.clone()), key.spend);
         out.insert("spend".into(), Value::from(live));
         out.insert("status".into(), Value::from(live_status(&key)));
         add_history(state, &mut out, &key.key_id).await?;

@@ -22,12 +22,17 @@ pub struct CryptoError(&'static str);
 impl SecretBox {
     pub fn new(salt: &str) -> Self {
         let key = Sha256::digest(salt.as_bytes());
-        Self { cipher: XSalsa20Poly1305::new(&key) }
+        Self {
+            cipher: XSalsa20Poly1305::new(&key),
+        }
     }
 
     pub fn encrypt(&self, plain: &str) -> Result<String, CryptoError> {
         let nonce = XSalsa20Poly1305::generate_nonce(&mut OsRng);
-        let sealed = self.cipher.encrypt(&nonce, plain.as_bytes()).map_err(|_| CryptoError("encryption failed"))?;
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, plain.as_bytes())
+            .map_err(|_| CryptoError("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
         Ok(base64::engine::general_purpose::URL_SAFE.encode(out))

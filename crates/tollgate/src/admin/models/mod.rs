@@ -50,7 +50,9 @@ fn require_admin(actor: &Actor) -> Result<()> {
     if actor.principal.is_proxy_admin() {
         return Ok(());
     }
-    Err(Error::Forbidden("Only proxy admins can manage models".into()))
+    Err(Error::Forbidden(
+        "Only proxy admins can manage models".into(),
+    ))
 }
 
 /// Encrypts secret fields of `litellm_params`, leaving others as they are.
@@ -58,7 +60,10 @@ fn seal(sb: &SecretBox, params: JsonMap) -> Result<JsonMap> {
     params
         .into_iter()
         .map(|(k, v)| match (&v, crypto::is_secret(&k)) {
-            (Value::String(s), true) => Ok((k, Value::from(sb.encrypt(s).map_err(|e| Error::Internal(e.to_string()))?))),
+            (Value::String(s), true) => Ok((
+                k,
+                Value::from(sb.encrypt(s).map_err(|e| Error::Internal(e.to_string()))?),
+            )),
             _ => Ok((k, v)),
         })
         .collect()
@@ -77,23 +82,41 @@ fn check_deployment(state: &AppState, name: &str, params: &JsonMap, info: &JsonM
 
 fn entry_of(name: &str, params: JsonMap, info: JsonMap) -> Result<ModelEntry> {
     let v = json!({"model_name": name, "litellm_params": params, "model_info": info});
-    serde_json::from_value(v).map_err(|e| Error::bad_field("litellm_params", format!("litellm_params: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| Error::bad_field("litellm_params", format!("litellm_params: {e}")))
 }
 
 /// POST /model/new
-pub async fn new(State(state): State<AppState>, actor: Actor, Body(req): Body<ModelFields>) -> Result<Json<Value>> {
+pub async fn new(
+    State(state): State<AppState>,
+    actor: Actor,
+    Body(req): Body<ModelFields>,
+) -> Result<Json<Value>> {
     require_db_models(&state)?;
     require_admin(&actor)?;
     let Some(name) = req.model_name.value().cloned().filter(|n| !n.is_empty()) else {
-        return Err(Error::invalid(Some("model_name".into()), "Invalid request: field `model_name`: missing field `model_name`"));
+        return Err(Error::invalid(
+            Some("model_name".into()),
+            "Invalid request: field `model_name`: missing field `model_name`",
+        ));
     };
     let params = req.litellm_params.unwrap_or_default();
-    if params.get("model").and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(Error::invalid(Some("litellm_params.model".into()), "Invalid request: field `litellm_params.model`: missing field `model`"));
+    if params
+        .get("model")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        return Err(Error::invalid(
+            Some("litellm_params.model".into()),
+            "Invalid request: field `litellm_params.model`: missing field `model`",
+        ));
     }
     let mut info = req.model_info.unwrap_or_default();
     check_deployment(&state, &name, &params, &info)?;
-    let model_id = info.get("id").and_then(Value::as_str).map_or_else(new_id, str::to_owned);
+    let model_id = info
+        .get("id")
+        .and_then(Value::as_str)
+        .map_or_else(new_id, str::to_owned);
     info.insert("id".into(), Value::from(model_id.clone()));
     let now = Utc::now();
     let record = ModelRecord {
@@ -108,7 +131,16 @@ pub async fn new(State(state): State<AppState>, actor: Actor, Body(req): Body<Mo
     };
     state
         .store
-        .apply(vec![Write::insert(&record)?, actor.audit("created", Kind::Model, &model_id, None, Some(public(&record)))])
+        .apply(vec![
+            Write::insert(&record)?,
+            actor.audit(
+                "created",
+                Kind::Model,
+                &model_id,
+                None,
+                Some(public(&record)),
+            ),
+        ])
         .await?;
     reload(&state).await?;
     Ok(Json(public(&record)))
@@ -127,27 +159,49 @@ fn public(r: &ModelRecord) -> Value {
 }
 
 /// POST /model/update
-pub async fn update(State(state): State<AppState>, actor: Actor, Body(req): Body<ModelFields>) -> Result<Json<Value>> {
-    let id = req
-        .model_id
-        .clone()
-        .or_else(|| req.model_info.as_ref().and_then(|i| i.get("id")).and_then(Value::as_str).map(str::to_owned));
+pub async fn update(
+    State(state): State<AppState>,
+    actor: Actor,
+    Body(req): Body<ModelFields>,
+) -> Result<Json<Value>> {
+    let id = req.model_id.clone().or_else(|| {
+        req.model_info
+            .as_ref()
+            .and_then(|i| i.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    });
     let Some(id) = id else {
-        return Err(Error::invalid(Some("model_id".into()), "Pass model_id (or model_info.id) to update a model"));
+        return Err(Error::invalid(
+            Some("model_id".into()),
+            "Pass model_id (or model_info.id) to update a model",
+        ));
     };
     update_model(&state, &actor, &id, req).await
 }
 
 /// PATCH /model/{model_id}/update
-pub async fn update_path(State(state): State<AppState>, actor: Actor, Path(id): Path<String>, Body(req): Body<ModelFields>) -> Result<Json<Value>> {
+pub async fn update_path(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    Body(req): Body<ModelFields>,
+) -> Result<Json<Value>> {
     update_model(&state, &actor, &id, req).await
 }
 
-async fn update_model(state: &AppState, actor: &Actor, id: &str, req: ModelFields) -> Result<Json<Value>> {
+async fn update_model(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    req: ModelFields,
+) -> Result<Json<Value>> {
     require_db_models(state)?;
     require_admin(actor)?;
     let Some(mut record) = state.store.get::<ModelRecord>(&[id]).await? else {
-        return Err(Error::NotFound(format!("Model with id={id} not found in db")));
+        return Err(Error::NotFound(format!(
+            "Model with id={id} not found in db"
+        )));
     };
     let before = public(&record);
     let sb = secret_box(state)?;
@@ -159,7 +213,9 @@ async fn update_model(state: &AppState, actor: &Actor, id: &str, req: ModelField
     }
     if let Some(info) = req.model_info {
         record.model_info.extend(info);
-        record.model_info.insert("id".into(), Value::from(record.model_id.clone()));
+        record
+            .model_info
+            .insert("id".into(), Value::from(record.model_id.clone()));
     }
     let plain = open(&sb, &record.litellm_params)?;
     check_deployment(state, &record.model_name, &plain, &record.model_info)?;
@@ -167,7 +223,16 @@ async fn update_model(state: &AppState, actor: &Actor, id: &str, req: ModelField
     record.updated_by = actor.who();
     state
         .store
-        .apply(vec![Write::update(&record)?, actor.audit("updated", Kind::Model, id, Some(before), Some(public(&record)))])
+        .apply(vec![
+            Write::update(&record)?,
+            actor.audit(
+                "updated",
+                Kind::Model,
+                id,
+                Some(before),
+                Some(public(&record)),
+            ),
+        ])
         .await?;
     reload(state).await?;
     Ok(Json(public(&record)))
@@ -179,18 +244,30 @@ pub struct DeleteModel {
 }
 
 /// POST /model/delete
-pub async fn delete(State(state): State<AppState>, actor: Actor, Body(req): Body<DeleteModel>) -> Result<Json<Value>> {
+pub async fn delete(
+    State(state): State<AppState>,
+    actor: Actor,
+    Body(req): Body<DeleteModel>,
+) -> Result<Json<Value>> {
     require_db_models(&state)?;
     require_admin(&actor)?;
     let Some(record) = state.store.get::<ModelRecord>(&[&req.id]).await? else {
-        return Err(Error::NotFound(format!("Model with id={} not found in db", req.id)));
+        return Err(Error::NotFound(format!(
+            "Model with id={} not found in db",
+            req.id
+        )));
     };
     state
         .store
-        .apply(vec![Write::delete(&record), actor.audit("deleted", Kind::Model, &req.id, Some(public(&record)), None)])
+        .apply(vec![
+            Write::delete(&record),
+            actor.audit("deleted", Kind::Model, &req.id, Some(public(&record)), None),
+        ])
         .await?;
     reload(&state).await?;
-    Ok(Json(json!({"message": format!("Model: {} deleted successfully", req.id)})))
+    Ok(Json(
+        json!({"message": format!("Model: {} deleted successfully", req.id)}),
+    ))
 }
 
 fn open(sb: &SecretBox, params: &JsonMap) -> Result<JsonMap> {
@@ -215,7 +292,8 @@ pub async fn reload(state: &AppState) -> Result<()> {
 
 /// The config's deployments plus every stored model that can be read.
 pub async fn build(state: &AppState) -> Result<Router> {
-    let mut deployments = crate::state::config_deployments(&state.settings).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut deployments = crate::state::config_deployments(&state.settings)
+        .map_err(|e| Error::Internal(e.to_string()))?;
     if state.settings.store_model_in_db {
         let sb = secret_box(state).ok();
         let stored = state.store.list::<ModelRecord>(&Query::default()).await?;
@@ -230,11 +308,19 @@ pub async fn build(state: &AppState) -> Result<Router> {
             };
             let entry = entry_of(&r.model_name, params, r.model_info.clone())?;
             let env = |name: &str| std::env::var(name).ok();
-            match Deployment::from_entry(&entry, true, crate::state::default_timeout(&state.settings), &env) {
+            match Deployment::from_entry(
+                &entry,
+                true,
+                crate::state::default_timeout(&state.settings),
+                &env,
+            ) {
                 Ok(d) => deployments.push(d),
                 Err(e) => tracing::error!(model_id = %r.model_id, "skipping stored model: {e}"),
             }
         }
     }
-    Ok(Router::new(deployments, crate::state::aliases(&state.settings)))
+    Ok(Router::new(
+        deployments,
+        crate::state::aliases(&state.settings),
+    ))
 }

@@ -496,7 +496,10 @@ async fn set_blocked(
 /// A team with its live spend (this replica's requests not yet written included).
 fn live_team(state: &AppState, team: &TeamRecord, members: &[TeamMember]) -> Result<Value> {
     let mut out = render(team, members)?;
-    let live = state.ledger.current(&crate::limits::Entity::Team(team.team_id.clone()), team.spend);
+    let live = state.ledger.current(
+        &crate::limits::Entity::Team(team.team_id.clone()),
+        team.spend,
+    );
     out.insert("spend".into(), Value::from(live));
     Ok(Value::Object(out))
 }
