@@ -315,7 +315,65 @@ async fn client_hangup_mid_stream_is_billed(db: &TestDb) {
     gw.stop().await;
 }
 
+async fn without_upstream_usage_tokens_are_counted_locally(db: &TestDb) {
+    let up = FakeOpenAi::start().await;
+    up.set_omit_usage(true);
+    let gw = Gateway::with_config(db, &config(&up.url())).await;
+    let key = gw.key(json!({})).await;
+    for stream in [false, true] {
+        let body = json!({"model": "gpt-4o", "stream": stream, "messages": [{"role": "user", "content": "count these words please"}]});
+        let resp = gw
+            .request("/v1/chat/completions")
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let _ = resp.text().await.unwrap();
+    }
+    gw.flush().await;
+    let logs = gw.get(&format!("/spend/logs?api_key={key}")).await;
+    for row in logs.as_array().unwrap() {
+        assert!(row["prompt_tokens"].as_i64().unwrap() > 0, "{row}");
+        assert!(row["completion_tokens"].as_i64().unwrap() > 0, "{row}");
+        assert!(row["spend"].as_f64().unwrap() > 0.0, "{row}");
+    }
+    gw.stop().await;
+}
+
+async fn wildcards_and_timeouts(db: &TestDb) {
+    let up = FakeOpenAi::start().await;
+    let yaml = format!(
+        "model_list:\n  - model_name: \"openai/*\"\n    litellm_params: {{model: \"openai/*\", api_base: \"{0}\", api_key: k}}\n\
+         \x20 - model_name: slow\n    litellm_params: {{model: openai/gpt-4o, api_base: \"{0}\", api_key: k, timeout: 0.3}}\n",
+        up.url()
+    );
+    let gw = Gateway::with_config(db, &yaml).await;
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/v1/chat/completions",
+            json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(up.last_request().unwrap().body["model"], "gpt-4o-mini");
+    up.set_latency(std::time::Duration::from_millis(1500));
+    let (s, v) = gw
+        .post_as(
+            MASTER,
+            "/v1/chat/completions",
+            json!({"model": "slow", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(s, 408, "{v}");
+    gw.stop().await;
+}
+
 both!(
+    without_upstream_usage_tokens_are_counted_locally,
+    wildcards_and_timeouts,
     chat_non_streaming,
     chat_streaming_relays_chunks_and_hides_unasked_usage,
     other_endpoints,

@@ -23,7 +23,11 @@ mod keys;
 #[cfg(test)]
 mod lifecycle;
 #[cfg(test)]
+mod models;
+#[cfg(test)]
 mod orgs;
+#[cfg(test)]
+mod reports;
 #[cfg(test)]
 mod spend;
 #[cfg(test)]

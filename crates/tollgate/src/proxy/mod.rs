@@ -10,8 +10,6 @@ mod headers;
 pub mod models;
 mod relay;
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -122,10 +120,16 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
             return Err(upstream_error(&e));
         }
     };
-    let usage = usage_of(meta.kind, &body);
+    let usage = usage_of(&body);
+    let completion_text = if usage.is_none() {
+        reply_text(&body)
+    } else {
+        String::new()
+    };
     let outcome = Outcome {
         success: true,
         usage,
+        completion_text,
         ..Outcome::default()
     };
     let cost = finish(state, &meta, outcome).await;
@@ -151,10 +155,45 @@ fn mock_reply(kind: CallKind, body: &Value, model: &str, id: &str) -> Value {
     }
 }
 
+/// The text of a JSON answer (chat, completion or Responses API), for counting its tokens.
+fn reply_text(body: &Value) -> String {
+    let mut out = String::new();
+    for choice in body
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = choice
+            .pointer("/message/content")
+            .or_else(|| choice.get("text"));
+        if let Some(t) = text.and_then(Value::as_str) {
+            out.push_str(t);
+        }
+    }
+    for item in body
+        .get("output")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        for part in item
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = part.get("text").and_then(Value::as_str) {
+                out.push_str(t);
+            }
+        }
+    }
+    out
+}
+
 /// The usage in a JSON answer, if it has one.
-fn usage_of(kind: CallKind, body: &Value) -> Option<Usage> {
+fn usage_of(body: &Value) -> Option<Usage> {
     body.get("usage").filter(|u| u.is_object())?;
-    let _ = kind;
     Some(Usage::from_openai(body))
 }
 
@@ -165,6 +204,3 @@ pub fn upstream_error(e: &tollgate_llm::LlmError) -> Error {
         message: e.to_string(),
     }
 }
-
-/// Shared pieces the handlers of this module hand around.
-pub type SharedBody = Arc<Value>;

@@ -1,0 +1,147 @@
+//! Spend reports: organization, customer and tag activity, spend logs, global reports, and the
+//! gateway-wide budget.
+
+use chrono::Utc;
+use serde_json::json;
+use tollgate_testkit::{FakeOpenAi, TestDb};
+
+use crate::both;
+use crate::common::{Gateway, MASTER};
+use crate::inference::{config, GPT4O_IN, GPT4O_OUT};
+
+async fn reports_by_every_entity(db: &TestDb) {
+    let up = FakeOpenAi::start().await;
+    up.set_usage(4, 6);
+    let gw = Gateway::with_config(db, &config(&up.url())).await;
+    gw.post(
+        "/organization/new",
+        json!({"organization_id": "o", "organization_alias": "Org O"}),
+    )
+    .await;
+    gw.post("/team/new", json!({"team_id": "t", "organization_id": "o"}))
+        .await;
+    let key = gw.key(json!({"team_id": "t", "key_alias": "rep"})).await;
+    for _ in 0..2 {
+        let body = json!({"model": "gpt-4o", "user": "cust-1", "metadata": {"tags": ["prod"]}, "messages": [{"role": "user", "content": "x"}]});
+        let (s, v) = gw.post_as(&key, "/v1/chat/completions", body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    gw.flush().await;
+    let per = 4.0 * GPT4O_IN + 6.0 * GPT4O_OUT;
+    let today = Utc::now().date_naive().to_string();
+    for path in [
+        format!(
+            "/organization/daily/activity?start_date={today}&end_date={today}&organization_ids=o"
+        ),
+        format!("/customer/daily/activity/aggregated?start_date={today}&end_date={today}"),
+        format!("/end_user/daily/activity?start_date={today}&end_date={today}&end_user_ids=cust-1"),
+        format!("/tag/daily/activity/aggregated?start_date={today}&end_date={today}&tags=prod"),
+    ] {
+        let v = gw.get(&path).await;
+        let total = v["metadata"]["total_spend"].as_f64().unwrap();
+        assert!((total - 2.0 * per).abs() < 1e-12, "{path}: {v}");
+        assert_eq!(v["metadata"]["total_api_requests"], 2, "{path}");
+    }
+    let org = gw
+        .get(&format!(
+            "/organization/daily/activity?start_date={today}&end_date={today}"
+        ))
+        .await;
+    assert_eq!(
+        org["results"][0]["breakdown"]["entities"]["o"]["metadata"]["organization_alias"],
+        "Org O"
+    );
+    // The customer was created by its first spend.
+    let c = gw.get("/customer/info?end_user_id=cust-1").await;
+    assert!(
+        (c["spend"].as_f64().unwrap() - 2.0 * per).abs() < 1e-12,
+        "{c}"
+    );
+    // Spend logs, filtered and summarized.
+    let logs = gw.get(&format!("/spend/logs?api_key={key}")).await;
+    assert_eq!(logs.as_array().unwrap().len(), 2);
+    assert_eq!(logs[0]["end_user"], "cust-1");
+    let summary = gw
+        .get(&format!("/spend/logs?start_date={today}&end_date={today}"))
+        .await;
+    assert!(
+        (summary[0]["spend"].as_f64().unwrap() - 2.0 * per).abs() < 1e-12,
+        "{summary}"
+    );
+    // Global reports.
+    let g = gw.get("/global/spend").await;
+    assert!((g["spend"].as_f64().unwrap() - 2.0 * per).abs() < 1e-12);
+    let keys = gw.get("/global/spend/keys?limit=5").await;
+    assert_eq!(keys[0]["key_alias"], "rep");
+    let models = gw.get("/global/spend/models").await;
+    assert_eq!(models[0]["model"], "gpt-4o");
+    let tags = gw.get("/global/spend/tags").await;
+    assert_eq!(tags[0]["individual_request_tag"], "prod");
+    let teams = gw.get("/global/spend/teams").await;
+    assert_eq!(teams["total_spend_per_team"][0]["team_id"], "t");
+    let (s, _) = gw
+        .call("POST", "/global/spend/reset", Some(MASTER), Some(json!({})))
+        .await;
+    assert_eq!(s, 200);
+    let info = gw.get(&format!("/key/info?key={key}")).await;
+    assert_eq!(info["info"]["spend"], 0.0);
+    gw.stop().await;
+}
+
+async fn non_admins_see_only_their_own_activity(db: &TestDb) {
+    let gw = Gateway::with_config(db, &config("http://127.0.0.1:9")).await;
+    let alice = gw.user("alice", "internal_user").await;
+    let today = Utc::now().date_naive().to_string();
+    let (s, _) = gw
+        .get_as(
+            &alice,
+            &format!("/user/daily/activity?start_date={today}&end_date={today}"),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = gw
+        .get_as(
+            &alice,
+            &format!("/user/daily/activity?start_date={today}&end_date={today}&user_id=bob"),
+        )
+        .await;
+    assert_eq!(s, 403, "{v}");
+    let (s, _) = gw
+        .get_as(
+            &alice,
+            &format!("/team/daily/activity?start_date={today}&end_date={today}&team_ids=other"),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, v) = gw.get_as(MASTER, "/user/daily/activity").await;
+    assert_eq!(s, 400, "{v}");
+    let (s, _) = gw.get_as(&alice, "/global/spend").await;
+    assert_eq!(s, 403);
+    gw.stop().await;
+}
+
+async fn the_gateway_budget_stops_everyone(db: &TestDb) {
+    let yaml = format!(
+        "{}litellm_settings:\n  max_budget: 0.01\n",
+        config("http://127.0.0.1:9")
+    );
+    let gw = Gateway::with_config(db, &yaml).await;
+    let body = json!({"model": "mock-model", "messages": [{"role": "user", "content": "a long enough prompt"}]});
+    let (s, _) = gw
+        .post_as(MASTER, "/v1/chat/completions", body.clone())
+        .await;
+    assert_eq!(s, 200);
+    let (s, v) = gw.post_as(MASTER, "/v1/chat/completions", body).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("exceeded its budget"));
+    gw.stop().await;
+}
+
+both!(
+    reports_by_every_entity,
+    non_admins_see_only_their_own_activity,
+    the_gateway_budget_stops_everyone
+);
