@@ -20,6 +20,8 @@ pub struct KeyAuth {
     pub org_budget: Option<BudgetRecord>,
     /// The budget the key links through `budget_id`.
     pub key_budget: Option<BudgetRecord>,
+    /// Set when the token is a regenerated one still in its grace period: when that ends.
+    pub grace_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Cached key lookups.

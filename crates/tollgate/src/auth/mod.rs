@@ -146,6 +146,13 @@ async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, Error> {
 }
 
 fn check_key(auth: &KeyAuth) -> Result<(), Error> {
+    if auth.grace_until.is_some_and(|t| t <= Utc::now()) {
+        return Err(Error::Unauthorized {
+            message: "Authentication Error, Invalid API key provided.".into(),
+            kind: "token_not_found_in_db",
+            param: Some("key".into()),
+        });
+    }
     if auth.key.blocked == Some(true) {
         return Err(Error::unauthorized(
             "auth_error",
@@ -182,7 +189,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>
         return Ok(Some(hit));
     }
     let generation = state.keys.generation();
-    let Some(key) = load_key(state, token).await? else {
+    let Some((key, grace_until)) = load_key(state, token).await? else {
         return Ok(None);
     };
     let store = &state.store;
@@ -218,6 +225,7 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>
         org,
         org_budget,
         key_budget,
+        grace_until,
     });
     state
         .keys
@@ -226,9 +234,13 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>
     Ok(Some(auth))
 }
 
-async fn load_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, Error> {
+/// The key of a token, with the end of its grace period when it is a regenerated token.
+async fn load_key(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(KeyRecord, Option<chrono::DateTime<Utc>>)>, Error> {
     if let Some(key) = state.store.key_by_token(token).await? {
-        return Ok(Some(key));
+        return Ok(Some((key, None)));
     }
     let Some(entry) = state.store.token(token).await? else {
         return Ok(None);
@@ -238,5 +250,6 @@ async fn load_key(state: &AppState, token: &str) -> Result<Option<KeyRecord>, Er
     if !in_grace {
         return Ok(None);
     }
-    Ok(state.store.get::<KeyRecord>(&[&entry.key_id]).await?)
+    let key = state.store.get::<KeyRecord>(&[&entry.key_id]).await?;
+    Ok(key.map(|k| (k, entry.grace_until)))
 }

@@ -45,6 +45,18 @@ impl<T> Patch<T> {
         }
     }
 
+    /// The same patch with its value as JSON (for fields stored inside `metadata`).
+    pub fn to_json(self) -> Patch<serde_json::Value>
+    where
+        T: serde::Serialize,
+    {
+        match self {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(v) => serde_json::to_value(v).map_or(Patch::Null, Patch::Value),
+        }
+    }
+
     /// `Some(new value)` if the patch changes the field (`Some(None)` for a clear).
     pub fn into_change(self) -> Option<Option<T>> {
         match self {

@@ -96,10 +96,10 @@ impl KeyFields {
             &mut key.metadata,
             self.metadata,
             [
-                ("model_rpm_limit", to_json(self.model_rpm_limit)),
-                ("model_tpm_limit", to_json(self.model_tpm_limit)),
-                ("tags", to_json(self.tags)),
-                ("guardrails", to_json(self.guardrails)),
+                ("model_rpm_limit", self.model_rpm_limit.to_json()),
+                ("model_tpm_limit", self.model_tpm_limit.to_json()),
+                ("tags", self.tags.to_json()),
+                ("guardrails", self.guardrails.to_json()),
             ],
         );
         Ok(())
@@ -124,14 +124,6 @@ impl KeyFields {
             }
         }
         Ok(())
-    }
-}
-
-fn to_json<T: serde::Serialize>(p: Patch<T>) -> Patch<Value> {
-    match p {
-        Patch::Absent => Patch::Absent,
-        Patch::Null => Patch::Null,
-        Patch::Value(v) => serde_json::to_value(v).map_or(Patch::Null, Patch::Value),
     }
 }
 

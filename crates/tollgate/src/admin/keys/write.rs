@@ -238,12 +238,15 @@ pub async fn update(
     let before = to_value(&key)?;
     let new_spend = fields.spend.value().copied();
     let moved = !fields.team_id.is_absent() || !fields.user_id.is_absent();
+    let org_given = !fields.organization_id.is_absent();
+    let old_team = key.team_id.clone();
     let now = Utc::now();
     fields.apply(&mut key, now)?;
+    if key.team_id != old_team && !org_given {
+        // A key that changes team follows the new team's organization.
+        key.organization_id = None;
+    }
     if moved {
-        if !req_changes_org(&before, &key) {
-            key.organization_id = None;
-        }
         scope_to_caller(&state, &actor.principal, &mut key).await?;
     }
     validate(&state, &mut key).await?;
@@ -273,11 +276,6 @@ pub async fn update(
     let mut out = render(&key, None)?;
     out.insert("key".into(), Value::from(passed));
     Ok(Json(Value::Object(out)))
-}
-
-/// Whether the update set the organization explicitly (else it follows the new team).
-fn req_changes_org(before: &Value, key: &KeyRecord) -> bool {
-    before.get("organization_id").and_then(Value::as_str) != key.organization_id.as_deref()
 }
 
 /// The 422 of a missing required field.

@@ -77,15 +77,14 @@ impl TeamFields {
             .apply_or_default(&mut team.team_member_permissions);
         self.model_max_budget
             .apply_or_default(&mut team.model_max_budget);
-        let json = |p: Patch<Value>| p;
         apply_metadata(
             &mut team.metadata,
             self.metadata,
             [
-                ("model_rpm_limit", json(to_json(self.model_rpm_limit))),
-                ("model_tpm_limit", json(to_json(self.model_tpm_limit))),
-                ("tags", to_json(self.tags)),
-                ("guardrails", to_json(self.guardrails)),
+                ("model_rpm_limit", self.model_rpm_limit.to_json()),
+                ("model_tpm_limit", self.model_tpm_limit.to_json()),
+                ("tags", self.tags.to_json()),
+                ("guardrails", self.guardrails.to_json()),
             ],
         );
         if let (Some(soft), Some(max)) = (team.soft_budget, team.max_budget) {
@@ -97,14 +96,6 @@ impl TeamFields {
             }
         }
         Ok(())
-    }
-}
-
-fn to_json<T: serde::Serialize>(p: Patch<T>) -> Patch<Value> {
-    match p {
-        Patch::Absent => Patch::Absent,
-        Patch::Null => Patch::Null,
-        Patch::Value(v) => serde_json::to_value(v).map_or(Patch::Null, Patch::Value),
     }
 }
 
