@@ -181,7 +181,42 @@ async fn internal_users_see_only_their_own_keys(db: &TestDb) {
     gw.stop().await;
 }
 
+async fn batch_and_v2_info(db: &TestDb) {
+    let gw = Gateway::start(db).await;
+    let a = gw.key(json!({"key_alias": "a"})).await;
+    let b = gw.key(json!({"key_alias": "b"})).await;
+    let v = gw
+        .post(
+            "/v2/key/info",
+            json!({"keys": [a, b, "sk-unknown-key-000000"]}),
+        )
+        .await;
+    let aliases: Vec<&str> = v["info"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key_alias"].as_str().unwrap())
+        .collect();
+    assert_eq!(aliases, vec!["a", "b"]);
+    gw.post(
+        "/user/new",
+        json!({"user_id": "v2u", "auto_create_key": false}),
+    )
+    .await;
+    let u = gw.get("/v2/user/info?user_id=v2u").await;
+    assert_eq!(u["user_id"], "v2u");
+    let log = gw.get("/audit?table_name=users&object_id=v2u").await;
+    let id = log["audit_logs"][0]["id"].as_str().unwrap().to_owned();
+    let one = gw.get(&format!("/audit/{id}")).await;
+    assert_eq!(one["object_id"], "v2u");
+    assert_eq!(one["action"], "created");
+    let (s, _) = gw.get_as(MASTER, "/audit/not-an-id").await;
+    assert_eq!(s, 404);
+    gw.stop().await;
+}
+
 both!(
+    batch_and_v2_info,
     generate_returns_a_hashed_litellm_key,
     aliases_are_unique_but_empty_means_none,
     custom_keys_are_checked,
