@@ -3,13 +3,13 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_store::{Kind, OrgMember, OrgRecord, Query, UserRecord, Write};
 
 use super::{check_org_admin, get_org, member_object_id, members_of, render_membership};
 use crate::admin::common::{check_money, to_value, Actor};
-use crate::admin::teams::{resolve_user, MemberRef};
+use crate::admin::teams::{one_or_many, resolve_user, MemberRef};
 use crate::auth::role::ORG_ROLES;
 use crate::http::{Body, Error, Patch, Result};
 use crate::state::AppState;
@@ -27,20 +27,6 @@ fn org_role(role: Option<&str>) -> Result<String> {
         ));
     }
     Ok(role.to_owned())
-}
-
-/// One member or a list of them.
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<MemberRef>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(MemberRef),
-        Many(Vec<MemberRef>),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(m) => vec![m],
-        OneOrMany::Many(v) => v,
-    })
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,31 +3,18 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::Utc;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_store::{Kind, TeamMember, Write};
 
 use super::crud::new_member;
 use super::{
-    check_team_admin, get_team, members, render, render_membership, resolve_user, MemberRef,
+    check_team_admin, get_team, members, one_or_many, render, render_membership, resolve_user,
+    MemberRef,
 };
 use crate::admin::common::{check_limit, check_money, to_value, Actor};
 use crate::http::{Body, Error, Patch, Result};
 use crate::state::AppState;
-
-/// One member or a list of them.
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<MemberRef>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(MemberRef),
-        Many(Vec<MemberRef>),
-    }
-    Ok(match OneOrMany::deserialize(d)? {
-        OneOrMany::One(m) => vec![m],
-        OneOrMany::Many(v) => v,
-    })
-}
 
 #[derive(Debug, Deserialize)]
 pub struct MemberAdd {

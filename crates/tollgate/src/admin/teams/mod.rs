@@ -251,3 +251,17 @@ pub async fn resolve_user(
         true,
     ))
 }
+
+/// One member or a list of them.
+pub fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<MemberRef>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(MemberRef),
+        Many(Vec<MemberRef>),
+    }
+    Ok(match <OneOrMany as Deserialize>::deserialize(d)? {
+        OneOrMany::One(m) => vec![m],
+        OneOrMany::Many(v) => v,
+    })
+}
