@@ -8,8 +8,10 @@
     reason = "a test helper: failing loudly, and saying why a suite is skipped, is its job"
 )]
 
+mod cut;
 mod db;
 pub mod openai;
 
-pub use db::{postgres_required, TestDb};
+pub use cut::CutProxy;
+pub use db::{admin_url, postgres_required, TestDb};
 pub use openai::{FakeOpenAi, Recorded};

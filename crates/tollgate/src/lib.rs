@@ -69,6 +69,7 @@ fn start_jobs(state: &AppState) {
             std::time::Duration::from_secs(every),
         ));
     }
+    tokio::spawn(spend::retention::run(state.clone()));
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then lets in-flight requests finish.

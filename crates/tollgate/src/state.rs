@@ -35,6 +35,30 @@ pub struct AppState {
     pub spend: SpendWriter,
     /// Work that must finish before shutdown completes (stream relays).
     pub tasks: TaskTracker,
+    /// When the database last failed to answer; lookups skip it for a moment after that.
+    pub db_down: Arc<DbBreaker>,
+}
+
+/// Remembers a database failure for a few seconds, so that requests during an outage serve
+/// cached keys at once instead of each waiting for a connection first.
+#[derive(Debug, Default)]
+pub struct DbBreaker {
+    until_ms: std::sync::atomic::AtomicI64,
+}
+
+impl DbBreaker {
+    const HOLD_MS: i64 = 2_000;
+
+    pub fn trip(&self) {
+        let until = chrono::Utc::now().timestamp_millis() + Self::HOLD_MS;
+        self.until_ms
+            .store(until, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_open(&self) -> bool {
+        chrono::Utc::now().timestamp_millis()
+            < self.until_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl AppState {
@@ -54,10 +78,16 @@ impl AppState {
             store.clone(),
             Duration::from_secs_f64(interval.clamp(0.01, 3600.0)),
         );
+        let ttl = settings
+            .config
+            .general_settings
+            .user_api_key_cache_ttl
+            .filter(|t| *t > 0.0 && t.is_finite())
+            .map_or(CACHE_TTL, Duration::from_secs_f64);
         Ok(Self {
             settings: Arc::new(settings),
-            keys: Arc::new(KeyCache::new(100_000, CACHE_TTL)),
-            customers: Arc::new(CustomerCache::new(CACHE_TTL)),
+            keys: Arc::new(KeyCache::new(100_000, ttl)),
+            customers: Arc::new(CustomerCache::new(ttl)),
             router: Arc::new(RwLock::new(Arc::new(router))),
             prices: Arc::new(prices),
             ledger: Arc::new(Ledger::new()),
@@ -66,6 +96,7 @@ impl AppState {
                 .map_err(|e| StateError::Http(e.to_string()))?,
             spend,
             tasks: TaskTracker::new(),
+            db_down: Arc::new(DbBreaker::default()),
             store,
         })
     }

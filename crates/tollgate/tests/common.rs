@@ -73,6 +73,11 @@ impl Gateway {
         let settings = tollgate::config::load(yaml.map(|_| path.as_path()), &lookup)
             .unwrap_or_else(|e| panic!("settings: {e}"))
             .settings;
+        Self::from_settings(settings).await
+    }
+
+    /// Starts a gateway from resolved settings.
+    pub async fn from_settings(settings: tollgate::config::Settings) -> Gateway {
         let state = tollgate::open(settings)
             .await
             .unwrap_or_else(|e| panic!("open: {e:#}"));

@@ -1,6 +1,8 @@
 //! The key cache: token hash → the key and what it resolves to (user, team, membership).
 //! Every write to a key, user or team on this replica invalidates the affected entries at once;
-//! a bounded TTL is the safety net for changes made elsewhere.
+//! a bounded TTL is the safety net for changes made elsewhere. Expired entries stay in a second,
+//! size-bounded layer that is read only while the database cannot be reached, so that keys seen
+//! before an outage keep working through it (invalidations remove them from both layers).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -27,6 +29,8 @@ pub struct KeyAuth {
 /// Cached key lookups.
 pub struct KeyCache {
     entries: Cache<String, Arc<KeyAuth>>,
+    /// Last known value of every cached key, without TTL: the outage fallback.
+    stale: Cache<String, Arc<KeyAuth>>,
     /// Bumped by every invalidation, so that a lookup that raced one does not cache stale data.
     generation: AtomicU64,
 }
@@ -39,12 +43,21 @@ impl KeyCache {
                 .time_to_live(ttl)
                 .support_invalidation_closures()
                 .build(),
+            stale: Cache::builder()
+                .max_capacity(capacity)
+                .support_invalidation_closures()
+                .build(),
             generation: AtomicU64::new(0),
         }
     }
 
     pub async fn get(&self, token: &str) -> Option<Arc<KeyAuth>> {
         self.entries.get(token).await
+    }
+
+    /// The last known value of a key, however old: only for when the store cannot answer.
+    pub async fn get_stale(&self, token: &str) -> Option<Arc<KeyAuth>> {
+        self.stale.get(token).await
     }
 
     /// The generation to pass to [`KeyCache::insert`] after loading from the store.
@@ -55,6 +68,7 @@ impl KeyCache {
     /// Caches a lookup unless an invalidation happened since `generation` was read.
     pub async fn insert(&self, token: String, auth: Arc<KeyAuth>, generation: u64) {
         if self.generation() == generation {
+            self.stale.insert(token.clone(), auth.clone()).await;
             self.entries.insert(token, auth).await;
         }
     }
@@ -88,16 +102,16 @@ impl KeyCache {
     pub fn invalidate_all(&self) {
         self.bump();
         self.entries.invalidate_all();
+        self.stale.invalidate_all();
     }
 
-    fn invalidate_if(&self, pred: impl Fn(&Arc<KeyAuth>) -> bool + Send + Sync + 'static) {
-        if self
-            .entries
-            .invalidate_entries_if(move |_, v| pred(v))
-            .is_err()
-        {
-            // Only fails when closures are unsupported, which `new` enables; fall back safely.
-            self.entries.invalidate_all();
+    fn invalidate_if(&self, pred: impl Fn(&Arc<KeyAuth>) -> bool + Clone + Send + Sync + 'static) {
+        for layer in [&self.entries, &self.stale] {
+            let pred = pred.clone();
+            if layer.invalidate_entries_if(move |_, v| pred(v)).is_err() {
+                // Only fails when closures are unsupported, which `new` enables; fall back safely.
+                layer.invalidate_all();
+            }
         }
     }
 }

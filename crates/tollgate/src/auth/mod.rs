@@ -188,6 +188,28 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>
     if let Some(hit) = state.keys.get(token).await {
         return Ok(Some(hit));
     }
+    if state.db_down.is_open() && serve_when_db_down(state) {
+        if let Some(stale) = state.keys.get_stale(token).await {
+            return Ok(Some(stale));
+        }
+    }
+    match load(state, token).await {
+        Err(Error::Unavailable(why)) if serve_when_db_down(state) => {
+            state.db_down.trip();
+            match state.keys.get_stale(token).await {
+                Some(stale) => {
+                    tracing::warn!("database unavailable, serving a cached key: {why}");
+                    Ok(Some(stale))
+                }
+                None => Err(Error::Unavailable(why)),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Loads a key and what it resolves to from the store, and caches it.
+async fn load(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>>, Error> {
     let generation = state.keys.generation();
     let Some((key, grace_until)) = load_key(state, token).await? else {
         return Ok(None);
@@ -252,4 +274,14 @@ async fn load_key(
     }
     let key = state.store.get::<KeyRecord>(&[&entry.key_id]).await?;
     Ok(key.map(|k| (k, entry.grace_until)))
+}
+
+/// `general_settings.allow_requests_on_db_unavailable` (on unless set to false).
+fn serve_when_db_down(state: &AppState) -> bool {
+    state
+        .settings
+        .config
+        .general_settings
+        .allow_requests_on_db_unavailable
+        != Some(false)
 }

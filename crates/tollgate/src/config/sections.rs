@@ -167,6 +167,12 @@ pub struct GeneralSettings {
     pub disable_reset_budget: Option<bool>,
     #[serde(deserialize_with = "scalar::opt")]
     pub allow_requests_on_db_unavailable: Option<bool>,
+    /// Seconds a cached key lives without an invalidation (default 60).
+    #[serde(deserialize_with = "scalar::opt")]
+    pub user_api_key_cache_ttl: Option<f64>,
+    /// Seconds between runs of the spend-log retention job (default 3600).
+    #[serde(deserialize_with = "scalar::opt")]
+    pub maximum_spend_logs_cleanup_interval: Option<f64>,
     /// How long spend log rows are kept (`"90d"`).
     pub maximum_spend_logs_retention_period: Option<String>,
     #[serde(deserialize_with = "scalar::opt")]

@@ -2,4 +2,5 @@
 
 pub mod pricing;
 pub mod reset;
+pub mod retention;
 pub mod writer;
