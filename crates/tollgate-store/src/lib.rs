@@ -85,6 +85,14 @@ pub trait Store: Send + Sync + 'static {
     /// Audit log entries, newest first.
     async fn audit_log(&self, query: &AuditQuery) -> Result<Page<AuditEntry>>;
 
+    /// Sends a message to every process listening on `channel` (PostgreSQL `NOTIFY`; nothing on
+    /// SQLite, which has one process).
+    async fn notify(&self, channel: &str, payload: &str) -> Result<()>;
+
+    /// Messages on `channel` from every process, as they come (`None` on SQLite). The listener
+    /// reconnects by itself after a connection loss.
+    async fn listen(&self, channel: &str) -> Result<Option<tokio::sync::mpsc::Receiver<String>>>;
+
     /// Records a batch of requests in one transaction: their spend-log rows, and for the events
     /// not recorded before, their spend on keys (by `key_id`; a deleted key is skipped), users,
     /// teams, team members, organizations, customers (created when missing), tags, the

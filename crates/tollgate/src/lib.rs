@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod analytics;
 pub mod auth;
+pub mod changes;
 pub mod config;
 pub mod http;
 pub mod limits;
@@ -70,6 +71,7 @@ fn start_jobs(state: &AppState) {
         ));
     }
     tokio::spawn(spend::retention::run(state.clone()));
+    tokio::spawn(changes::listen(state.clone()));
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then lets in-flight requests finish.

@@ -37,6 +37,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// When the database last failed to answer; lookups skip it for a moment after that.
     pub db_down: Arc<DbBreaker>,
+    /// This process's id in change messages between replicas.
+    pub replica_id: String,
 }
 
 /// Remembers a database failure for a few seconds, so that requests during an outage serve
@@ -97,6 +99,7 @@ impl AppState {
             spend,
             tasks: TaskTracker::new(),
             db_down: Arc::new(DbBreaker::default()),
+            replica_id: uuid::Uuid::new_v4().to_string(),
             store,
         })
     }

@@ -29,6 +29,8 @@ mod orgs;
 #[cfg(test)]
 mod outage;
 #[cfg(test)]
+mod propagation;
+#[cfg(test)]
 mod reports;
 #[cfg(test)]
 mod spend;

@@ -37,6 +37,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// The connection URL, for the PostgreSQL listener's own connection.
+    url: String,
 }
 
 impl SqlStore {
@@ -68,7 +70,7 @@ impl SqlStore {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, url })
     }
 
     /// Applies pending migrations. On PostgreSQL the migrator holds an advisory lock, so replicas
@@ -229,6 +231,40 @@ impl Store for SqlStore {
 
     async fn due_budget_resets(&self, kind: Kind, now: DateTime<Utc>) -> Result<Vec<DueReset>> {
         resets::due(&self.pool, kind, now).await
+    }
+
+    async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            let mut sql = builder::Sql::new("SELECT pg_notify(");
+            sql.bind(channel).push(", ").bind(payload).push(")");
+            sql.query().execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn listen(&self, channel: &str) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(channel).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(n) => {
+                        if tx.send(n.payload().to_owned()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("change listener lost its connection, reconnecting: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 
     async fn delete_spend_logs_before(&self, before: DateTime<Utc>, batch: u32) -> Result<u64> {

@@ -340,7 +340,7 @@ pub async fn update(
         batch.extend(sync_reset_writes(&state, &actor, &budget, None).await?);
     }
     state.store.apply(batch).await?;
-    state.invalidate_all();
+    state.changed(crate::changes::Change::All);
     Ok(Json(to_value(&budget)?))
 }
 
@@ -443,7 +443,7 @@ pub async fn delete(
             ),
         ])
         .await?;
-    state.invalidate_all();
+    state.changed(crate::changes::Change::All);
     Ok(Json(to_value(&budget)?))
 }
 

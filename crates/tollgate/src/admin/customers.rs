@@ -243,7 +243,7 @@ pub async fn new(
         e => e.into(),
     })?;
     if budget.is_some() {
-        state.invalidate_all();
+        state.changed(crate::changes::Change::All);
     }
     Ok(Json(render(&c, budget.as_ref())?))
 }
@@ -388,7 +388,8 @@ pub async fn update(
     .await?;
     c.updated_at = Utc::now();
     batch.push(Write::update(&c)?);
-    if let Some(spend) = req.spend.into_change() {
+    let new_spend = req.spend.into_change();
+    if let Some(spend) = new_spend {
         c.spend = spend.unwrap_or(0.0);
         batch.push(Write::SetSpend {
             kind: Kind::Customer,
@@ -404,9 +405,16 @@ pub async fn update(
         Some(to_value(&c)?),
     ));
     state.store.apply(batch).await?;
-    state.customers.invalidate_all();
+    state.changed(crate::changes::Change::Customers);
+    if new_spend.is_some() {
+        let entity = crate::limits::Entity::Customer(c.user_id.clone());
+        state.changed(crate::changes::Change::Spend {
+            entity,
+            spend: c.spend,
+        });
+    }
     if budget_changes {
-        state.invalidate_all();
+        state.changed(crate::changes::Change::All);
     }
     Ok(Json(render(&c, budget.as_ref())?))
 }
@@ -437,7 +445,7 @@ pub async fn delete(
         ));
     }
     state.store.apply(batch).await?;
-    state.customers.invalidate_all();
+    state.changed(crate::changes::Change::Customers);
     Ok(Json(json!({
         "deleted_customers": ids,
         "message": format!("Successfully deleted customers with ids: {ids:?}"),
@@ -483,7 +491,7 @@ pub async fn block(
         out.push(c);
     }
     state.store.apply(batch).await?;
-    state.customers.invalidate_all();
+    state.changed(crate::changes::Change::Customers);
     Ok(Json(
         json!({ "blocked_users": render_all(&state, &out).await? }),
     ))
@@ -514,7 +522,7 @@ pub async fn unblock(
         ));
     }
     state.store.apply(batch).await?;
-    state.customers.invalidate_all();
+    state.changed(crate::changes::Change::Customers);
     Ok(Json(
         json!({ "unblocked_users": render_all(&state, &customers).await? }),
     ))

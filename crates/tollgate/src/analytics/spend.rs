@@ -229,7 +229,10 @@ pub async fn reset(State(state): State<AppState>, actor: Actor) -> Result<Json<V
             pk: vec![k.key_id.clone()],
             spend: 0.0,
         });
-        state.ledger.set(&Entity::Key(k.key_id), 0.0);
+        state.changed(crate::changes::Change::Spend {
+            entity: Entity::Key(k.key_id),
+            spend: 0.0,
+        });
     }
     for t in state
         .store
@@ -242,11 +245,14 @@ pub async fn reset(State(state): State<AppState>, actor: Actor) -> Result<Json<V
             pk: vec![t.team_id.clone()],
             spend: 0.0,
         });
-        state.ledger.set(&Entity::Team(t.team_id), 0.0);
+        state.changed(crate::changes::Change::Spend {
+            entity: Entity::Team(t.team_id),
+            spend: 0.0,
+        });
     }
     batch.push(actor.audit("spend_reset", Kind::Key, "*", None, None));
     state.store.apply(batch).await?;
-    state.keys.invalidate_all();
+    state.changed(crate::changes::Change::All);
     Ok(Json(
         json!({"message": "Spend for all API Keys and Teams reset successfully", "status": "success"}),
     ))

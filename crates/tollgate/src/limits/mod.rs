@@ -8,7 +8,10 @@ pub mod period;
 pub mod rate;
 
 /// Something that has spend and limits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Entity {
     Key(String),
     User(String),

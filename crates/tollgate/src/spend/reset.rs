@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tollgate_store::{BudgetRecord, CustomerRecord, Kind, OrgRecord, StoreError, Write};
 
+use crate::changes::Change;
 use crate::limits::period;
 use crate::limits::Entity;
 use crate::state::AppState;
@@ -58,15 +59,15 @@ pub async fn reset_due(state: &AppState) -> Result<usize, StoreError> {
                     next_reset_at: next,
                 }])
                 .await?;
-            if let Some(e) = entity(kind, &pk) {
-                state.ledger.set(&e, 0.0);
+            if let Some(entity) = entity(kind, &pk) {
+                state.changed(Change::Spend { entity, spend: 0.0 });
             }
             count += 1;
         }
     }
     if count > 0 {
-        state.keys.invalidate_all();
-        state.customers.invalidate_all();
+        state.changed(crate::changes::Change::All);
+        state.changed(crate::changes::Change::Customers);
     }
     Ok(count)
 }

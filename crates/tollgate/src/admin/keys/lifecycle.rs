@@ -68,7 +68,9 @@ pub async fn delete(
     }
     state.store.apply(batch).await?;
     for key in &found {
-        state.keys.invalidate_key(&key.key_id);
+        state.changed(crate::changes::Change::Key {
+            id: key.key_id.clone(),
+        });
     }
     Ok(Json(json!({ "deleted_keys": passed })))
 }
@@ -196,7 +198,9 @@ async fn regenerate_key(
         )),
         other => key_conflict(other, &key),
     })?;
-    state.keys.invalidate_key(&key.key_id);
+    state.changed(crate::changes::Change::Key {
+        id: key.key_id.clone(),
+    });
     Ok(Json(Value::Object(render(&key, Some(&raw))?)))
 }
 
@@ -263,6 +267,8 @@ async fn set_blocked(
             ),
         ])
         .await?;
-    state.keys.invalidate_key(&key.key_id);
+    state.changed(crate::changes::Change::Key {
+        id: key.key_id.clone(),
+    });
     Ok(Json(Value::Object(render(&key, None)?)))
 }

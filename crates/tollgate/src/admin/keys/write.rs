@@ -272,7 +272,13 @@ pub async fn update(
         .apply(batch)
         .await
         .map_err(|e| key_conflict(e, &key))?;
-    state.keys.invalidate_key(&key.key_id);
+    state.changed(crate::changes::Change::Key {
+        id: key.key_id.clone(),
+    });
+    if let Some(spend) = new_spend {
+        let entity = crate::limits::Entity::Key(key.key_id.clone());
+        state.changed(crate::changes::Change::Spend { entity, spend });
+    }
     let mut out = render(&key, None)?;
     out.insert("key".into(), Value::from(passed));
     Ok(Json(Value::Object(out)))

@@ -143,6 +143,7 @@ pub async fn new(
         ])
         .await?;
     reload(&state).await?;
+    state.announce(crate::changes::Change::Models);
     Ok(Json(public(&record)))
 }
 
@@ -235,6 +236,7 @@ async fn update_model(
         ])
         .await?;
     reload(state).await?;
+    state.announce(crate::changes::Change::Models);
     Ok(Json(public(&record)))
 }
 
@@ -265,6 +267,7 @@ pub async fn delete(
         ])
         .await?;
     reload(&state).await?;
+    state.announce(crate::changes::Change::Models);
     Ok(Json(
         json!({"message": format!("Model: {} deleted successfully", req.id)}),
     ))

@@ -121,7 +121,7 @@ pub async fn new(
         StoreError::Conflict(_) => already_exists(&org.organization_id),
         e => e.into(),
     })?;
-    state.keys.invalidate_all();
+    state.changed(crate::changes::Change::All);
     full_view(&state, org).await
 }
 
@@ -243,7 +243,7 @@ pub async fn update(
         Some(to_value(&org)?),
     ));
     state.store.apply(batch).await?;
-    state.keys.invalidate_all();
+    state.changed(crate::changes::Change::All);
     full_view(&state, org).await
 }
 
@@ -386,7 +386,7 @@ pub async fn delete(
         ));
     }
     state.store.apply(batch).await?;
-    state.keys.invalidate_all();
+    state.changed(crate::changes::Change::All);
     Ok(Json(Value::from(rendered)))
 }
 

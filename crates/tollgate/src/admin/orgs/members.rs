@@ -153,7 +153,9 @@ pub async fn member_add(
     }
     state.store.apply(batch).await?;
     for u in &users {
-        state.keys.invalidate_user(&u.user_id);
+        state.changed(crate::changes::Change::User {
+            id: u.user_id.clone(),
+        });
     }
     Ok(Json(json!({
         "organization_id": org.organization_id,
@@ -244,7 +246,9 @@ pub async fn member_update(
             ),
         ])
         .await?;
-    state.keys.invalidate_user(&member.user_id);
+    state.changed(crate::changes::Change::User {
+        id: member.user_id.clone(),
+    });
     Ok(Json(render_membership(&member)?))
 }
 
@@ -290,7 +294,9 @@ pub async fn member_delete(
         }
     }
     state.store.apply(batch).await?;
-    state.keys.invalidate_user(&member.user_id);
+    state.changed(crate::changes::Change::User {
+        id: member.user_id.clone(),
+    });
     let mut out = match render_membership(&member)? {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),

@@ -214,7 +214,9 @@ pub async fn update(
             ),
         ])
         .await?;
-    state.keys.invalidate_team(&team.team_id);
+    state.changed(crate::changes::Change::Team {
+        id: team.team_id.clone(),
+    });
     let members = members(&state, &team.team_id).await?;
     Ok(Json(
         json!({ "team_id": team.team_id, "data": render(&team, &members)? }),
@@ -259,7 +261,7 @@ pub async fn delete(
     }
     state.store.apply(batch).await?;
     for id in &req.team_ids {
-        state.keys.invalidate_team(id);
+        state.changed(crate::changes::Change::Team { id: id.to_string() });
     }
     Ok(Json(json!({ "deleted_teams": req.team_ids })))
 }
@@ -488,7 +490,9 @@ async fn set_blocked(
             ),
         ])
         .await?;
-    state.keys.invalidate_team(team_id);
+    state.changed(crate::changes::Change::Team {
+        id: team_id.to_string(),
+    });
     let members = members(state, team_id).await?;
     Ok(Json(Value::Object(render(&team, &members)?)))
 }

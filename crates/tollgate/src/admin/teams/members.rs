@@ -70,7 +70,9 @@ pub async fn member_add(
         added.push(member);
     }
     state.store.apply(batch).await?;
-    state.keys.invalidate_team(&team.team_id);
+    state.changed(crate::changes::Change::Team {
+        id: team.team_id.clone(),
+    });
     let all = members(&state, &team.team_id).await?;
     let mut out = render(&team, &all)?;
     out.insert("updated_users".into(), to_value(&users)?);
@@ -142,7 +144,9 @@ pub async fn member_delete(
             ),
         ])
         .await?;
-    state.keys.invalidate_team(&team.team_id);
+    state.changed(crate::changes::Change::Team {
+        id: team.team_id.clone(),
+    });
     let all = members(&state, &team.team_id).await?;
     Ok(Json(Value::Object(render(&team, &all)?)))
 }
@@ -218,7 +222,9 @@ pub async fn member_update(
             ),
         ])
         .await?;
-    state.keys.invalidate_team(&team.team_id);
+    state.changed(crate::changes::Change::Team {
+        id: team.team_id.clone(),
+    });
     Ok(Json(json!({
         "team_id": member.team_id,
         "user_id": member.user_id,

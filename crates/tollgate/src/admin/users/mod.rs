@@ -297,7 +297,13 @@ pub async fn update(
         Some(to_value(&user)?),
     ));
     state.store.apply(batch).await?;
-    state.keys.invalidate_user(&user.user_id);
+    state.changed(crate::changes::Change::User {
+        id: user.user_id.clone(),
+    });
+    if let Some(spend) = new_spend {
+        let entity = crate::limits::Entity::User(user.user_id.clone());
+        state.changed(crate::changes::Change::Spend { entity, spend });
+    }
     Ok(Json(json!({ "user_id": user.user_id, "data": user })))
 }
 
@@ -337,7 +343,7 @@ pub async fn delete(
     }
     state.store.apply(batch).await?;
     for id in &req.user_ids {
-        state.keys.invalidate_user(id);
+        state.changed(crate::changes::Change::User { id: id.to_string() });
     }
     Ok(Json(json!({ "deleted_users": req.user_ids })))
 }
