@@ -74,15 +74,31 @@ fn start_jobs(state: &AppState) {
     tokio::spawn(changes::listen(state.clone()));
 }
 
-/// Serves the gateway on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+/// How long in-flight requests and streams may run on after shutdown begins.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Serves the gateway on `listener` until `shutdown` resolves: then it stops accepting
+/// connections, lets in-flight requests and streams finish (for at most 30 s), and flushes
+/// pending spend before returning.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state.clone()))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let (begun, mut begun_rx) = tokio::sync::watch::channel(false);
+    let graceful = async move {
+        shutdown.await;
+        let _ = begun.send(true);
+    };
+    let serve = axum::serve(listener, app(state.clone())).with_graceful_shutdown(graceful);
+    let deadline = async move {
+        let _ = begun_rx.wait_for(|b| *b).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = serve => served?,
+        () = deadline => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after shutdown began; stopping them"),
+    }
     drain(&state).await;
     Ok(())
 }

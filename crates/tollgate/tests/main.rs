@@ -33,6 +33,8 @@ mod propagation;
 #[cfg(test)]
 mod reports;
 #[cfg(test)]
+mod shutdown;
+#[cfg(test)]
 mod spend;
 #[cfg(test)]
 mod teams;
