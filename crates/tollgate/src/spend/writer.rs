@@ -3,6 +3,7 @@
 //! batch fills. A failed write keeps the batch for the next attempt. Shutdown drains the channel
 //! and flushes before the process exits.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ enum Cmd {
 #[derive(Debug, Clone)]
 pub struct SpendWriter {
     tx: mpsc::UnboundedSender<Cmd>,
+    failures: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Cmd {
@@ -38,8 +40,10 @@ impl SpendWriter {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Arc<dyn Store>, interval: Duration) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(store, rx, interval.max(Duration::from_millis(10))));
-        Self { tx }
+        let failures = Arc::new(AtomicU64::new(0));
+        let writer = Writer { store, failures: failures.clone() };
+        tokio::spawn(run(writer, rx, interval.max(Duration::from_millis(10))));
+        Self { tx, failures }
     }
 
     /// Queues an event; never blocks.
@@ -47,6 +51,11 @@ impl SpendWriter {
         if self.tx.send(Cmd::Event(Box::new(event))).is_err() {
             tracing::error!("spend writer is gone; an event was not recorded");
         }
+    }
+
+    /// How many batch writes have failed (and been retried) since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
     }
 
     /// Writes everything queued so far; `true` when it all reached the store.
@@ -59,7 +68,13 @@ impl SpendWriter {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Cmd>, interval: Duration) {
+/// The writing side: the store, and a count of failed attempts.
+struct Writer {
+    store: Arc<dyn Store>,
+    failures: Arc<AtomicU64>,
+}
+
+async fn run(w: Writer, mut rx: mpsc::UnboundedReceiver<Cmd>, interval: Duration) {
     let mut buffer: Vec<SpendEvent> = Vec::new();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -69,21 +84,21 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Cmd>, interv
                 Some(Cmd::Event(e)) => {
                     buffer.push(*e);
                     if buffer.len() >= MAX_BATCH {
-                        write(&*store, &mut buffer).await;
+                        write(&w, &mut buffer).await;
                     }
                 }
                 Some(Cmd::Flush(ack)) => {
-                    let ok = flush_hard(&*store, &mut buffer).await;
+                    let ok = flush_hard(&w, &mut buffer).await;
                     let _ = ack.send(ok);
                 }
                 None => {
-                    flush_hard(&*store, &mut buffer).await;
+                    flush_hard(&w, &mut buffer).await;
                     return;
                 }
             },
             _ = tick.tick() => {
                 if !buffer.is_empty() {
-                    write(&*store, &mut buffer).await;
+                    write(&w, &mut buffer).await;
                 }
             }
         }
@@ -91,14 +106,15 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Cmd>, interv
 }
 
 /// One attempt; keeps the batch on failure.
-async fn write(store: &dyn Store, buffer: &mut Vec<SpendEvent>) -> bool {
+async fn write(w: &Writer, buffer: &mut Vec<SpendEvent>) -> bool {
     let n = buffer.len().min(MAX_BATCH);
-    match store.record_spend(&buffer[..n]).await {
+    match w.store.record_spend(&buffer[..n]).await {
         Ok(_) => {
             buffer.drain(..n);
             true
         }
         Err(e) => {
+            w.failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 pending = buffer.len(),
                 "spend write failed, will retry: {e}"
@@ -109,10 +125,10 @@ async fn write(store: &dyn Store, buffer: &mut Vec<SpendEvent>) -> bool {
 }
 
 /// Writes everything, retrying for a while.
-async fn flush_hard(store: &dyn Store, buffer: &mut Vec<SpendEvent>) -> bool {
+async fn flush_hard(w: &Writer, buffer: &mut Vec<SpendEvent>) -> bool {
     let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
     while !buffer.is_empty() {
-        if !write(store, buffer).await {
+        if !write(w, buffer).await {
             if tokio::time::Instant::now() >= deadline {
                 tracing::error!(
                     lost = buffer.len(),
