@@ -12,6 +12,9 @@ use crate::auth::KeyCache;
 use crate::config::Settings;
 use crate::limits::ledger::Ledger;
 use crate::limits::rate::{LocalRateLimiter, RateLimiter};
+use crate::limits::redis::RedisLimits;
+use crate::limits::shared::{SharedRateLimiter, SharedSpend};
+use crate::limits::Entity;
 use crate::proxy::CustomerCache;
 use crate::router::{Deployment, DeploymentError, Router};
 use crate::spend::pricing::PriceTable;
@@ -31,6 +34,8 @@ pub struct AppState {
     pub prices: Arc<PriceTable>,
     pub ledger: Arc<Ledger>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// Budget spend shared by every replica (`None` without Redis).
+    pub shared_spend: Option<Arc<SharedSpend>>,
     pub upstream: tollgate_llm::openai::Client,
     pub spend: SpendWriter,
     /// Work that must finish before shutdown completes (stream relays).
@@ -54,6 +59,7 @@ impl AppState {
             store.clone(),
             Duration::from_secs_f64(interval.clamp(0.01, 3600.0)),
         );
+        let (limiter, shared_spend) = limits(&settings)?;
         Ok(Self {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, CACHE_TTL)),
@@ -61,7 +67,8 @@ impl AppState {
             router: Arc::new(RwLock::new(Arc::new(router))),
             prices: Arc::new(prices),
             ledger: Arc::new(Ledger::new()),
-            limiter: LocalRateLimiter::new(),
+            limiter,
+            shared_spend,
             upstream: tollgate_llm::openai::Client::new()
                 .map_err(|e| StateError::Http(e.to_string()))?,
             spend,
@@ -84,6 +91,14 @@ impl AppState {
         self.customers.invalidate_all();
     }
 
+    /// Sets an entity's live spend, here and in Redis (budget resets, admin edits).
+    pub async fn set_spend(&self, entity: &Entity, spend: f64) {
+        self.ledger.set(entity, spend);
+        if let Some(shared) = &self.shared_spend {
+            shared.set(entity, spend).await;
+        }
+    }
+
     /// Installs a new router.
     pub fn set_router(&self, router: Router) {
         let mut slot = match self.router.write() {
@@ -101,6 +116,24 @@ pub enum StateError {
     Model(#[from] DeploymentError),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error("redis_url: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// The rate limiter and, with Redis, the shared spend.
+type Limits = (Arc<dyn RateLimiter>, Option<Arc<SharedSpend>>);
+
+/// The rate limiter and shared spend: in Redis when it is configured, else in this process.
+fn limits(settings: &Settings) -> Result<Limits, StateError> {
+    let Some(url) = &settings.redis_url else {
+        return Ok((LocalRateLimiter::new(), None));
+    };
+    let redis = Arc::new(RedisLimits::open(url.expose(), &settings.redis_prefix)?);
+    let limiter = SharedRateLimiter {
+        redis: redis.clone(),
+        local: LocalRateLimiter::new(),
+    };
+    Ok((Arc::new(limiter), Some(Arc::new(SharedSpend { redis }))))
 }
 
 /// The router of the config's `model_list`.

@@ -27,6 +27,8 @@ mod models;
 #[cfg(test)]
 mod orgs;
 #[cfg(test)]
+mod replicas;
+#[cfg(test)]
 mod reports;
 #[cfg(test)]
 mod spend;

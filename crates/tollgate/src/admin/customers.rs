@@ -388,7 +388,8 @@ pub async fn update(
     .await?;
     c.updated_at = Utc::now();
     batch.push(Write::update(&c)?);
-    if let Some(spend) = req.spend.into_change() {
+    let spend_change = req.spend.into_change();
+    if let Some(spend) = spend_change {
         c.spend = spend.unwrap_or(0.0);
         batch.push(Write::SetSpend {
             kind: Kind::Customer,
@@ -404,6 +405,10 @@ pub async fn update(
         Some(to_value(&c)?),
     ));
     state.store.apply(batch).await?;
+    if spend_change.is_some() {
+        let entity = crate::limits::Entity::Customer(c.user_id.clone());
+        state.set_spend(&entity, c.spend).await;
+    }
     state.customers.invalidate_all();
     if budget_changes {
         state.invalidate_all();

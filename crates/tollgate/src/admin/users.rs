@@ -299,6 +299,10 @@ pub async fn update(
         Some(to_value(&user)?),
     ));
     state.store.apply(batch).await?;
+    if let Some(spend) = new_spend {
+        let entity = crate::limits::Entity::User(user.user_id.clone());
+        state.set_spend(&entity, spend).await;
+    }
     state.keys.invalidate_user(&user.user_id);
     Ok(Json(json!({ "user_id": user.user_id, "data": user })))
 }

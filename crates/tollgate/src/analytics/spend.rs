@@ -229,7 +229,7 @@ pub async fn reset(State(state): State<AppState>, actor: Actor) -> Result<Json<V
             pk: vec![k.key_id.clone()],
             spend: 0.0,
         });
-        state.ledger.set(&Entity::Key(k.key_id), 0.0);
+        state.set_spend(&Entity::Key(k.key_id), 0.0).await;
     }
     for t in state
         .store
@@ -242,7 +242,7 @@ pub async fn reset(State(state): State<AppState>, actor: Actor) -> Result<Json<V
             pk: vec![t.team_id.clone()],
             spend: 0.0,
         });
-        state.ledger.set(&Entity::Team(t.team_id), 0.0);
+        state.set_spend(&Entity::Team(t.team_id), 0.0).await;
     }
     batch.push(actor.audit("spend_reset", Kind::Key, "*", None, None));
     state.store.apply(batch).await?;

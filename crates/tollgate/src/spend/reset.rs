@@ -59,7 +59,7 @@ pub async fn reset_due(state: &AppState) -> Result<usize, StoreError> {
                 }])
                 .await?;
             if let Some(e) = entity(kind, &pk) {
-                state.ledger.set(&e, 0.0);
+                state.set_spend(&e, 0.0).await;
             }
             count += 1;
         }

@@ -269,6 +269,10 @@ pub async fn update(
         .apply(batch)
         .await
         .map_err(|e| key_conflict(e, &key))?;
+    if let Some(spend) = new_spend {
+        let entity = crate::limits::Entity::Key(key.key_id.clone());
+        state.set_spend(&entity, spend).await;
+    }
     state.keys.invalidate_key(&key.key_id);
     let mut out = render(&key, None)?;
     out.insert("key".into(), Value::from(passed));
