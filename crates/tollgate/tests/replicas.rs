@@ -175,3 +175,31 @@ async fn redis_down_falls_back_to_per_replica_limits() {
     }
     stop(gws).await;
 }
+
+#[tokio::test]
+async fn parallel_and_token_limits_are_shared() {
+    use tollgate::limits::rate::{Limit, LimitType};
+    use tollgate::limits::redis::RedisLimits;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let limits = [Limit {
+        key: "api_key:k".into(),
+        rpm: None,
+        tpm: Some(100),
+        parallel: Some(1),
+    }];
+    let keys = ["api_key:k".to_owned()];
+    a.admit(&limits).await.unwrap().unwrap();
+    let refused = b.admit(&limits).await.unwrap().unwrap_err();
+    assert_eq!(refused.kind, LimitType::Parallel);
+    a.release(&keys).await.unwrap();
+    b.add_tokens(&keys, 100).await.unwrap();
+    let refused = a.admit(&limits).await.unwrap().unwrap_err();
+    assert_eq!(refused.kind, LimitType::Tokens);
+    assert!(refused.retry_after <= Duration::from_secs(60));
+    flush(&mut conn, &prefix).await;
+}
