@@ -43,9 +43,16 @@ struct Message {
 }
 
 impl AppState {
-    /// Applies a change here and tells the other replicas.
+    /// Applies a change here and tells the other replicas. A spend edit also sets the shared
+    /// counter (Redis), once, from the replica that made it.
     pub fn changed(&self, change: Change) {
         self.apply_change(&change);
+        if let (Change::Spend { entity, spend }, Some(shared)) =
+            (&change, self.shared_spend.clone())
+        {
+            let (entity, spend) = (entity.clone(), *spend);
+            tokio::spawn(async move { shared.set(&entity, spend).await });
+        }
         self.announce(change);
     }
 

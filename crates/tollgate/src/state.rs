@@ -12,6 +12,8 @@ use crate::auth::KeyCache;
 use crate::config::Settings;
 use crate::limits::ledger::Ledger;
 use crate::limits::rate::{LocalRateLimiter, RateLimiter};
+use crate::limits::redis::RedisLimits;
+use crate::limits::shared::{SharedRateLimiter, SharedSpend};
 use crate::proxy::CustomerCache;
 use crate::router::{Deployment, DeploymentError, Router};
 use crate::spend::pricing::PriceTable;
@@ -31,6 +33,8 @@ pub struct AppState {
     pub prices: Arc<PriceTable>,
     pub ledger: Arc<Ledger>,
     pub limiter: Arc<dyn RateLimiter>,
+    /// Budget spend shared by every replica (`None` without Redis).
+    pub shared_spend: Option<Arc<SharedSpend>>,
     pub upstream: tollgate_llm::openai::Client,
     pub spend: SpendWriter,
     /// Work that must finish before shutdown completes (stream relays).
@@ -86,6 +90,7 @@ impl AppState {
             .user_api_key_cache_ttl
             .filter(|t| *t > 0.0 && t.is_finite())
             .map_or(CACHE_TTL, Duration::from_secs_f64);
+        let (limiter, shared_spend) = limits(&settings)?;
         Ok(Self {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, ttl)),
@@ -93,7 +98,8 @@ impl AppState {
             router: Arc::new(RwLock::new(Arc::new(router))),
             prices: Arc::new(prices),
             ledger: Arc::new(Ledger::new()),
-            limiter: LocalRateLimiter::new(),
+            limiter,
+            shared_spend,
             upstream: tollgate_llm::openai::Client::new()
                 .map_err(|e| StateError::Http(e.to_string()))?,
             spend,
@@ -135,6 +141,24 @@ pub enum StateError {
     Model(#[from] DeploymentError),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
+    #[error("redis_url: {0}")]
+    Redis(#[from] redis::RedisError),
+}
+
+/// The rate limiter and, with Redis, the shared spend.
+type Limits = (Arc<dyn RateLimiter>, Option<Arc<SharedSpend>>);
+
+/// The rate limiter and shared spend: in Redis when it is configured, else in this process.
+fn limits(settings: &Settings) -> Result<Limits, StateError> {
+    let Some(url) = &settings.redis_url else {
+        return Ok((LocalRateLimiter::new(), None));
+    };
+    let redis = Arc::new(RedisLimits::open(url.expose(), &settings.redis_prefix)?);
+    let limiter = SharedRateLimiter {
+        redis: redis.clone(),
+        local: LocalRateLimiter::new(),
+    };
+    Ok((Arc::new(limiter), Some(Arc::new(SharedSpend { redis }))))
 }
 
 /// The router of the config's `model_list`.

@@ -31,6 +31,8 @@ mod outage;
 #[cfg(test)]
 mod propagation;
 #[cfg(test)]
+mod replicas;
+#[cfg(test)]
 mod reports;
 #[cfg(test)]
 mod shutdown;

@@ -30,6 +30,9 @@ pub struct Settings {
     /// Redis shared between replicas, from the router settings, the cache settings, or the
     /// `REDIS_*` variables.
     pub redis_url: Option<Secret>,
+    /// `TOLLGATE_REDIS_PREFIX`: the prefix of every Redis key (`tollgate:` by default), so that
+    /// gateways sharing one Redis can keep apart.
+    pub redis_prefix: String,
     /// `TOLLGATE_PORT` or `PORT`.
     pub port: u16,
     /// `general_settings.database_connection_pool_limit`.
@@ -88,6 +91,9 @@ impl Settings {
             database_url,
             salt_key: secret_env(env, &["TOLLGATE_SALT_KEY", "LITELLM_SALT_KEY"]),
             redis_url,
+            redis_prefix: env
+                .first(&["TOLLGATE_REDIS_PREFIX"])
+                .map_or_else(|| "tollgate:".to_owned(), |(_, p)| p),
             port,
             pool_size: general
                 .database_connection_pool_limit

@@ -12,6 +12,19 @@ use super::Entity;
 use crate::auth::KeyAuth;
 use crate::http::Error;
 
+/// Where budget checks read spend: this replica's [`Ledger`], or a view that adds the spend of
+/// other replicas.
+pub trait SpendView {
+    /// Current spend of an entity whose stored spend is `stored`.
+    fn spend(&self, entity: &Entity, stored: f64) -> f64;
+}
+
+impl SpendView for Ledger {
+    fn spend(&self, entity: &Entity, stored: f64) -> f64 {
+        self.current(entity, stored)
+    }
+}
+
 /// A customer (the request's `user`) with its budget.
 #[derive(Debug, Clone)]
 pub struct CustomerAuth {
@@ -60,12 +73,12 @@ impl Subject<'_> {
 /// Refuses when any budget on the request's path is spent (`spend >= max_budget`: the call that
 /// crosses a budget is allowed, later ones are not).
 pub fn check_budgets(
-    ledger: &Ledger,
+    ledger: &dyn SpendView,
     s: &Subject<'_>,
     global_max: Option<f64>,
 ) -> Result<(), Error> {
     if let Some(max) = global_max {
-        let spend = ledger.current(&Entity::Global, 0.0);
+        let spend = ledger.spend(&Entity::Global, 0.0);
         if spend >= max {
             return Err(Error::BudgetExceeded(format!(
                 "ExceededBudget: The gateway has exceeded its budget. Current spend: {spend}; Max Budget: {max}"
@@ -91,7 +104,7 @@ pub fn check_budgets(
     Ok(())
 }
 
-fn check_key_path(ledger: &Ledger, a: &KeyAuth) -> Result<(), Error> {
+fn check_key_path(ledger: &dyn SpendView, a: &KeyAuth) -> Result<(), Error> {
     let k = &a.key;
     let key_max = k
         .max_budget
@@ -166,14 +179,14 @@ fn check_key_path(ledger: &Ledger, a: &KeyAuth) -> Result<(), Error> {
 }
 
 fn over(
-    ledger: &Ledger,
+    ledger: &dyn SpendView,
     entity: Entity,
     stored: f64,
     max: Option<f64>,
     message: impl FnOnce(f64, f64) -> String,
 ) -> Result<(), Error> {
     let Some(max) = max else { return Ok(()) };
-    let spend = ledger.current(&entity, stored);
+    let spend = ledger.spend(&entity, stored);
     if spend >= max {
         return Err(Error::BudgetExceeded(message(spend, max)));
     }

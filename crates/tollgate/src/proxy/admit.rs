@@ -13,6 +13,7 @@ use crate::auth::Principal;
 use crate::http::{Error, Result};
 use crate::limits::check::{self, Subject};
 use crate::limits::rate::Remaining;
+use crate::limits::shared::budget_view;
 use crate::router::Provider;
 use crate::state::AppState;
 
@@ -76,7 +77,14 @@ pub async fn admit(
         tags: &tags,
     };
     let global_max = state.settings.config.litellm_settings.max_budget;
-    check::check_budgets(&state.ledger, &subject, global_max)?;
+    let view = budget_view(
+        &state.ledger,
+        state.shared_spend.as_deref(),
+        &subject,
+        global_max,
+    )
+    .await;
+    check::check_budgets(&view, &subject, global_max)?;
     let router = state.router();
     let Some(deployment) = router.pick(&model) else {
         return Err(Error::bad_field(

@@ -166,6 +166,9 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
         0.0
     };
     state.ledger.add(&meta.entities, cost);
+    if let Some(shared) = &state.shared_spend {
+        shared.add(&meta.entities, cost).await;
+    }
     let tokens = usage.prompt_tokens + usage.completion_tokens;
     if tokens > 0 && !meta.rate_keys.is_empty() {
         state.limiter.add_tokens(&meta.rate_keys, tokens).await;

@@ -41,7 +41,10 @@ impl SpendWriter {
     pub fn start(store: Arc<dyn Store>, interval: Duration) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let failures = Arc::new(AtomicU64::new(0));
-        let writer = Writer { store, failures: failures.clone() };
+        let writer = Writer {
+            store,
+            failures: failures.clone(),
+        };
         tokio::spawn(run(writer, rx, interval.max(Duration::from_millis(10))));
         Self { tx, failures }
     }

@@ -1,0 +1,253 @@
+//! Rate-limit counters in Redis, shared by every replica. Each operation is one round trip: a Lua
+//! script runs atomically on the server. Keys live under `<prefix>rl:`: a hash per descriptor
+//! with the requests (`r`) and tokens (`t`) of its fixed window, which expires 60 s after the
+//! first request, and `<prefix>rl:<descriptor>:inflight` for requests in flight, with a safety
+//! TTL so that a crashed replica cannot hold slots forever.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Script};
+
+use super::rate::{Limit, LimitType, Refusal, Remaining, WINDOW};
+
+/// How long an in-flight counter lives without a new request (a crashed replica's slots).
+const INFLIGHT_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long to serve from local counters after Redis failed, before trying it again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(3);
+/// The bound on one Redis command, so that a slow Redis cannot stall requests.
+const TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Checks every descriptor (rolled windows), then counts the request on all of them, or none.
+/// KEYS: window and in-flight key per descriptor. ARGV: window ms, in-flight TTL ms, then rpm,
+/// tpm, parallel per descriptor (-1: none). Returns `{1, r1, t1, r2, t2...}` or
+/// `{0, index, kind, retry_ms}`.
+const ADMIT: &str = r"
+local n = #KEYS / 2
+local win = tonumber(ARGV[1])
+local pttl = tonumber(ARGV[2])
+for i = 1, n do
+  local w = KEYS[2 * i - 1]
+  local rpm = tonumber(ARGV[3 * i])
+  local tpm = tonumber(ARGV[3 * i + 1])
+  local par = tonumber(ARGV[3 * i + 2])
+  local r = tonumber(redis.call('HGET', w, 'r') or '0')
+  local t = tonumber(redis.call('HGET', w, 't') or '0')
+  local ttl = redis.call('PTTL', w)
+  if ttl < 0 then ttl = win end
+  if rpm >= 0 and r >= rpm then return {0, i, 1, ttl} end
+  if tpm >= 0 and t >= tpm then return {0, i, 2, ttl} end
+  if par >= 0 and tonumber(redis.call('GET', KEYS[2 * i]) or '0') >= par then
+    return {0, i, 3, 1000}
+  end
+end
+local out = {1}
+for i = 1, n do
+  local w = KEYS[2 * i - 1]
+  local r = redis.call('HINCRBY', w, 'r', 1)
+  if redis.call('PTTL', w) < 0 then redis.call('PEXPIRE', w, win) end
+  local t = tonumber(redis.call('HGET', w, 't') or '0')
+  if tonumber(ARGV[3 * i + 2]) >= 0 then
+    redis.call('INCR', KEYS[2 * i])
+    redis.call('PEXPIRE', KEYS[2 * i], pttl)
+  end
+  out[#out + 1] = r
+  out[#out + 1] = t
+end
+return out
+";
+
+/// Adds tokens to each window (starting one if none is open). ARGV: tokens, window ms.
+const ADD_TOKENS: &str = r"
+for i = 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 't', ARGV[1])
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+end
+return 1
+";
+
+/// Ends one in-flight request on each counter.
+const RELEASE: &str = r"
+for i = 1, #KEYS do
+  if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+end
+return 1
+";
+
+/// A Redis connection with the scripts of shared limits and whether Redis currently answers.
+pub struct RedisLimits {
+    conn: ConnectionManager,
+    pub(super) prefix: String,
+    admit: Script,
+    add_tokens: Script,
+    release: Script,
+    /// Since when Redis has been failing (`None`: healthy).
+    down_since: Mutex<Option<Instant>>,
+}
+
+impl RedisLimits {
+    /// A client for `url`; connects on first use, so a Redis that is down does not stop startup.
+    pub fn open(url: &str, prefix: &str) -> RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        Ok(Self {
+            conn: ConnectionManager::new_lazy_with_config(client, config)?,
+            prefix: prefix.to_owned(),
+            admit: Script::new(ADMIT),
+            add_tokens: Script::new(ADD_TOKENS),
+            release: Script::new(RELEASE),
+            down_since: Mutex::new(None),
+        })
+    }
+
+    pub(super) fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    fn with_health<T>(&self, f: impl FnOnce(&mut Option<Instant>) -> T) -> T {
+        let mut m = match self.down_since.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut m)
+    }
+
+    /// Whether to try Redis now: it is healthy, or it failed long enough ago to retry.
+    pub fn available(&self) -> bool {
+        self.with_health(|d| d.is_none_or(|t| t.elapsed() >= RETRY_AFTER))
+    }
+
+    /// Runs one Redis operation unless Redis is resting after a failure; records the outcome.
+    /// `None` means: serve from this replica.
+    pub async fn guarded<T>(
+        &self,
+        op: impl std::future::Future<Output = RedisResult<T>>,
+    ) -> Option<T> {
+        if !self.available() {
+            return None;
+        }
+        match op.await {
+            Ok(v) => {
+                if self.with_health(Option::take).is_some() {
+                    tracing::info!("Redis is reachable again: limits are shared across replicas");
+                }
+                Some(v)
+            }
+            Err(e) => {
+                let first = self.with_health(|d| d.replace(Instant::now()).is_none());
+                if first {
+                    tracing::warn!("Redis unavailable, falling back to per-replica limits: {e}");
+                }
+                None
+            }
+        }
+    }
+
+    fn window_key(&self, descriptor: &str) -> String {
+        format!("{}rl:{descriptor}", self.prefix)
+    }
+
+    fn inflight_key(&self, descriptor: &str) -> String {
+        format!("{}rl:{descriptor}:inflight", self.prefix)
+    }
+
+    /// Counts a request against every limit in one round trip, or refuses it.
+    pub async fn admit(&self, limits: &[Limit]) -> RedisResult<Result<Vec<Remaining>, Refusal>> {
+        let mut inv = self.admit.prepare_invoke();
+        inv.arg(millis(WINDOW)).arg(millis(INFLIGHT_TTL));
+        let opt = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        for l in limits {
+            inv.key(self.window_key(&l.key))
+                .key(self.inflight_key(&l.key));
+            inv.arg(opt(l.rpm)).arg(opt(l.tpm)).arg(opt(l.parallel));
+        }
+        let out: Vec<i64> = inv.invoke_async(&mut self.conn()).await?;
+        Ok(decode(limits, &out))
+    }
+
+    /// Adds a finished request's tokens, in one round trip.
+    pub async fn add_tokens(&self, keys: &[String], tokens: u64) -> RedisResult<()> {
+        let mut inv = self.add_tokens.prepare_invoke();
+        inv.arg(tokens).arg(millis(WINDOW));
+        for k in keys {
+            inv.key(self.window_key(k));
+        }
+        inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
+    }
+
+    /// Ends a request on its parallel counters, in one round trip.
+    pub async fn release(&self, keys: &[String]) -> RedisResult<()> {
+        let mut inv = self.release.prepare_invoke();
+        for k in keys {
+            inv.key(self.inflight_key(k));
+        }
+        inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The script's answer as remaining capacity or a refusal.
+fn decode(limits: &[Limit], out: &[i64]) -> Result<Vec<Remaining>, Refusal> {
+    let num = |i: usize| out.get(i).copied().unwrap_or(0);
+    let pos = |v: i64| u64::try_from(v).unwrap_or(0);
+    if num(0) == 0 {
+        let l = usize::try_from(num(1) - 1).ok().and_then(|i| limits.get(i));
+        let (kind, limit) = match (num(2), l) {
+            (1, Some(l)) => (LimitType::Requests, l.rpm),
+            (2, Some(l)) => (LimitType::Tokens, l.tpm),
+            (_, l) => (LimitType::Parallel, l.and_then(|l| l.parallel)),
+        };
+        return Err(Refusal {
+            key: l.map(|l| l.key.clone()).unwrap_or_default(),
+            kind,
+            limit: limit.unwrap_or(0),
+            retry_after: Duration::from_millis(pos(num(3))).max(Duration::from_secs(1)),
+        });
+    }
+    Ok(limits
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (r, t) = (pos(num(1 + 2 * i)), pos(num(2 + 2 * i)));
+            Remaining {
+                key: l.key.clone(),
+                rpm: l.rpm.map(|lim| (lim, lim.saturating_sub(r))),
+                tpm: l.tpm.map(|lim| (lim, lim.saturating_sub(t))),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(rpm: Option<u64>) -> Limit {
+        Limit {
+            key: "api_key:k".into(),
+            rpm,
+            tpm: Some(100),
+            parallel: None,
+        }
+    }
+
+    #[test]
+    fn decodes_remaining_and_refusals() {
+        let l = [limit(Some(3))];
+        let ok = decode(&l, &[1, 1, 40]).unwrap();
+        assert_eq!(ok[0].rpm, Some((3, 2)));
+        assert_eq!(ok[0].tpm, Some((100, 60)));
+        let no = decode(&l, &[0, 1, 1, 30_000]).unwrap_err();
+        assert_eq!(no.kind, LimitType::Requests);
+        assert_eq!(no.limit, 3);
+        assert_eq!(no.retry_after, Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,205 @@
+//! Several replicas on one database and one Redis behave as one gateway: rate limits and budget
+//! spend are exact across them, and a Redis that is down only makes limits per replica. Each
+//! test uses its own Redis key prefix and removes its keys at the end. Without a reachable
+//! Redis the tests are skipped, except under `CI=true`, where they fail.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tollgate_testkit::{FakeOpenAi, TestDb};
+
+use crate::common::{Gateway, MASTER};
+use crate::inference::{config, GPT4O_IN, GPT4O_OUT};
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A connection to the test Redis, or `None` (skip) when it is unreachable outside CI.
+async fn redis() -> Option<redis::aio::MultiplexedConnection> {
+    let attempt = async {
+        let client = redis::Client::open(redis_url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await?;
+        Ok::<_, redis::RedisError>(conn)
+    };
+    match tokio::time::timeout(Duration::from_secs(2), attempt).await {
+        Ok(Ok(conn)) => Some(conn),
+        failed => {
+            let why = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "no answer within 2 s".to_owned(),
+            };
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "Redis is required in CI: {why}"
+            );
+            None
+        }
+    }
+}
+
+fn prefix() -> String {
+    format!("tollgate-test:{}:", uuid::Uuid::new_v4())
+}
+
+/// Deletes every key under `prefix`.
+async fn flush(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<i64>(conn)
+            .await
+            .unwrap();
+    }
+}
+
+async fn database() -> TestDb {
+    match TestDb::postgres().await {
+        Some(db) => db,
+        None => TestDb::sqlite(),
+    }
+}
+
+/// `n` gateways on one database, with `redis_url` and the key prefix.
+async fn replicas(
+    db: &TestDb,
+    yaml: &str,
+    n: usize,
+    redis_url: &str,
+    prefix: &str,
+) -> Vec<Gateway> {
+    let env = [
+        ("LITELLM_MASTER_KEY", MASTER),
+        ("REDIS_URL", redis_url),
+        ("TOLLGATE_REDIS_PREFIX", prefix),
+    ];
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Gateway::start_config(db, Some(yaml), &env).await);
+    }
+    out
+}
+
+async fn chat(gw: &Gateway, key: &str) -> u16 {
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]});
+    let resp = gw
+        .request("/v1/chat/completions")
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let _ = resp.json::<Value>().await;
+    status
+}
+
+async fn stop(gws: Vec<Gateway>) {
+    for gw in gws {
+        gw.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn rpm_is_exact_across_three_replicas() {
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let up = FakeOpenAi::start().await;
+    let db = database().await;
+    let gws = replicas(&db, &config(&up.url()), 3, &redis_url(), &prefix).await;
+    let key = gws[0].key(json!({"rpm_limit": 30})).await;
+    let mut ok = 0;
+    let mut limited = 0;
+    for i in 0..45 {
+        match chat(&gws[i % 3], &key).await {
+            200 => ok += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((ok, limited), (30, 15));
+    stop(gws).await;
+    flush(&mut conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn budget_is_shared_across_replicas() {
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let up = FakeOpenAi::start().await;
+    up.set_usage(12, 8);
+    let cost = 12.0 * GPT4O_IN + 8.0 * GPT4O_OUT;
+    // Spend reaches the database late, so only Redis tells a replica what the other spent.
+    let yaml = config(&up.url()).replace("proxy_batch_write_at: 0.05", "proxy_batch_write_at: 30");
+    let db = database().await;
+    let gws = replicas(&db, &yaml, 2, &redis_url(), &prefix).await;
+    let allowed = 4;
+    let key = gws[0]
+        .key(json!({"max_budget": (f64::from(allowed) - 0.5) * cost}))
+        .await;
+    let mut ok = 0;
+    for i in 0..12 {
+        match chat(&gws[i % 2], &key).await {
+            200 => ok += 1,
+            400 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // At most one in-flight request per replica beyond the budget; sequential calls have none.
+    assert!(ok >= allowed && ok <= allowed + 2, "{ok} calls succeeded");
+    assert_eq!(ok, allowed);
+    stop(gws).await;
+    flush(&mut conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn redis_down_falls_back_to_per_replica_limits() {
+    let up = FakeOpenAi::start().await;
+    let db = database().await;
+    let gws = replicas(&db, &config(&up.url()), 2, "redis://127.0.0.1:1", &prefix()).await;
+    let key = gws[0].key(json!({"rpm_limit": 2})).await;
+    for gw in &gws {
+        assert_eq!(chat(gw, &key).await, 200);
+        assert_eq!(chat(gw, &key).await, 200);
+        assert_eq!(chat(gw, &key).await, 429);
+    }
+    stop(gws).await;
+}
+
+#[tokio::test]
+async fn parallel_and_token_limits_are_shared() {
+    use tollgate::limits::rate::{Limit, LimitType};
+    use tollgate::limits::redis::RedisLimits;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let limits = [Limit {
+        key: "api_key:k".into(),
+        rpm: None,
+        tpm: Some(100),
+        parallel: Some(1),
+    }];
+    let keys = ["api_key:k".to_owned()];
+    a.admit(&limits).await.unwrap().unwrap();
+    let refused = b.admit(&limits).await.unwrap().unwrap_err();
+    assert_eq!(refused.kind, LimitType::Parallel);
+    a.release(&keys).await.unwrap();
+    b.add_tokens(&keys, 100).await.unwrap();
+    let refused = a.admit(&limits).await.unwrap().unwrap_err();
+    assert_eq!(refused.kind, LimitType::Tokens);
+    assert!(refused.retry_after <= Duration::from_secs(60));
+    flush(&mut conn, &prefix).await;
+}
