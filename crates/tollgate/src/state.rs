@@ -14,6 +14,7 @@ use crate::limits::ledger::Ledger;
 use crate::limits::rate::{LocalRateLimiter, RateLimiter};
 use crate::proxy::CustomerCache;
 use crate::router::{Deployment, DeploymentError, Router};
+use crate::spend::journal::Journal;
 use crate::spend::pricing::PriceTable;
 use crate::spend::writer::SpendWriter;
 
@@ -38,11 +39,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state; starts the spend writer on the current runtime.
+    /// Builds the state; starts the spend writer (journaling to `journal`, when given) on the
+    /// current runtime.
     pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
         prices: PriceTable,
+        journal: Option<Journal>,
     ) -> Result<Self, StateError> {
         let router = build_router(&settings)?;
         let interval = settings
@@ -53,6 +56,7 @@ impl AppState {
         let spend = SpendWriter::start(
             store.clone(),
             Duration::from_secs_f64(interval.clamp(0.01, 3600.0)),
+            journal,
         );
         Ok(Self {
             settings: Arc::new(settings),

@@ -39,6 +39,8 @@ pub struct Gateway {
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// This gateway's spend journal, deleted with it.
+    _journal: tempfile::TempDir,
 }
 
 impl Gateway {
@@ -64,6 +66,11 @@ impl Gateway {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         vars.push(("DATABASE_URL".into(), db.url().to_owned()));
+        let journal = tempfile::tempdir().unwrap();
+        vars.push((
+            "TOLLGATE_JOURNAL_DIR".into(),
+            journal.path().display().to_string(),
+        ));
         let lookup = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yaml");
@@ -93,6 +100,7 @@ impl Gateway {
             client: reqwest::Client::new(),
             stop: Some(tx),
             task: Some(task),
+            _journal: journal,
         }
     }
 
