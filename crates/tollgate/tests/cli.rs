@@ -71,7 +71,14 @@ fn migrate_creates_the_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let url = format!("sqlite://{}", db.display());
-    let out = tollgate(&["migrate"], &[("DATABASE_URL", &url)]);
+    let journal = dir.path().join("journal");
+    let out = tollgate(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", &url),
+            ("TOLLGATE_JOURNAL_DIR", journal.to_str().unwrap()),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
