@@ -46,7 +46,13 @@ def gateway(upstream):
             f"  - model_name: text-embedding-3-small\n    litellm_params: {{model: openai/text-embedding-3-small, api_base: '{upstream}', api_key: sk-up}}\n"
             "general_settings:\n  proxy_batch_write_at: 0.05\n"
         )
-    env = dict(os.environ, LITELLM_MASTER_KEY=MASTER, DATABASE_URL=f"sqlite://{work}/t.db", TOLLGATE_LOG="info")
+    env = dict(
+        os.environ,
+        LITELLM_MASTER_KEY=MASTER,
+        DATABASE_URL=f"sqlite://{work}/t.db",
+        TOLLGATE_JOURNAL_DIR=os.path.join(work, "journal"),
+        TOLLGATE_LOG="info",
+    )
     proc = subprocess.Popen(
         [os.environ["TOLLGATE_BIN"], "serve", "--config", config, "--port", "0", "--host", "127.0.0.1"],
         stderr=subprocess.PIPE,

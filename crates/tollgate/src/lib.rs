@@ -47,7 +47,8 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         .context("could not open the database")?;
     let prices =
         spend::pricing::PriceTable::embedded().context("could not load the price table")?;
-    let state = AppState::new(settings, store, prices)?;
+    let journal = spend::replay::recover(&settings.journal_dir, &*store).await?;
+    let state = AppState::new(settings, store, prices, Some(journal))?;
     admin::models::reload(&state)
         .await
         .map_err(|e| anyhow::anyhow!("could not load stored models: {e}"))?;

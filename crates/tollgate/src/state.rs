@@ -16,6 +16,7 @@ use crate::limits::redis::RedisLimits;
 use crate::limits::shared::{SharedRateLimiter, SharedSpend};
 use crate::proxy::CustomerCache;
 use crate::router::{Deployment, DeploymentError, Router};
+use crate::spend::journal::Journal;
 use crate::spend::pricing::PriceTable;
 use crate::spend::writer::SpendWriter;
 
@@ -68,11 +69,13 @@ impl DbBreaker {
 }
 
 impl AppState {
-    /// Builds the state; starts the spend writer on the current runtime.
+    /// Builds the state; starts the spend writer (journaling to `journal`, when given) on the
+    /// current runtime.
     pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
         prices: PriceTable,
+        journal: Option<Journal>,
     ) -> Result<Self, StateError> {
         let router = build_router(&settings)?;
         let interval = settings
@@ -83,6 +86,7 @@ impl AppState {
         let spend = SpendWriter::start(
             store.clone(),
             Duration::from_secs_f64(interval.clamp(0.01, 3600.0)),
+            journal,
         );
         let ttl = settings
             .config

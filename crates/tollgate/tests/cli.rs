@@ -71,7 +71,14 @@ fn migrate_creates_the_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
     let url = format!("sqlite://{}", db.display());
-    let out = tollgate(&["migrate"], &[("DATABASE_URL", &url)]);
+    let journal = dir.path().join("journal");
+    let out = tollgate(
+        &["migrate"],
+        &[
+            ("DATABASE_URL", &url),
+            ("TOLLGATE_JOURNAL_DIR", journal.to_str().unwrap()),
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -88,6 +95,7 @@ fn serve_without_a_master_key_binds_loopback_and_stops_on_sigterm() {
         .args(["serve", "--port", "0"])
         .env_clear()
         .env("DATABASE_URL", &url)
+        .env("TOLLGATE_JOURNAL_DIR", dir.path().join("journal"))
         .env("TOLLGATE_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()
@@ -116,7 +124,7 @@ fn serve_without_a_master_key_binds_loopback_and_stops_on_sigterm() {
 }
 
 /// Starts `tollgate serve` and returns it with its address.
-fn serve(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+pub(crate) fn serve(args: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve")
         .args(args)
@@ -157,7 +165,14 @@ async fn pending_spend_is_written_on_sigterm() {
     let master = "sk-sigterm-master-key";
     let (mut child, addr) = serve(
         &["--config", config.to_str().unwrap(), "--port", "0"],
-        &[("DATABASE_URL", &url), ("LITELLM_MASTER_KEY", master)],
+        &[
+            ("DATABASE_URL", &url),
+            ("LITELLM_MASTER_KEY", master),
+            (
+                "TOLLGATE_JOURNAL_DIR",
+                dir.path().join("journal").to_str().unwrap(),
+            ),
+        ],
     );
     let http = reqwest::Client::new();
     let key: serde_json::Value = http

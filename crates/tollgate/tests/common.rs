@@ -39,6 +39,8 @@ pub struct Gateway {
     client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// This gateway's spend journal, deleted with it.
+    _journal: tempfile::TempDir,
 }
 
 impl Gateway {
@@ -76,8 +78,10 @@ impl Gateway {
         Self::from_settings(settings).await
     }
 
-    /// Starts a gateway from resolved settings.
-    pub async fn from_settings(settings: tollgate::config::Settings) -> Gateway {
+    /// Starts a gateway from resolved settings, with a spend journal of its own.
+    pub async fn from_settings(mut settings: tollgate::config::Settings) -> Gateway {
+        let journal = tempfile::tempdir().unwrap();
+        settings.journal_dir = journal.path().to_path_buf();
         let state = tollgate::open(settings)
             .await
             .unwrap_or_else(|e| panic!("open: {e:#}"));
@@ -98,6 +102,7 @@ impl Gateway {
             client: reqwest::Client::new(),
             stop: Some(tx),
             task: Some(task),
+            _journal: journal,
         }
     }
 

@@ -37,6 +37,7 @@ struct View<'a> {
     pool_timeout_seconds: f64,
     key_header_name: Option<&'a str>,
     store_model_in_db: bool,
+    journal_dir: String,
     config: &'a Config,
 }
 
@@ -55,6 +56,7 @@ impl Settings {
             pool_timeout_seconds: self.pool_timeout.as_secs_f64(),
             key_header_name: self.key_header_name.as_deref(),
             store_model_in_db: self.store_model_in_db,
+            journal_dir: self.journal_dir.display().to_string(),
             config: &self.config,
         };
         match scrubbed(&view).and_then(|v| serde_yaml_ng::to_string(&v)) {

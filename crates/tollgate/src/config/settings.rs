@@ -11,6 +11,7 @@ use super::{redis, Config, Problem, Secret};
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 const DEFAULT_PORT: u16 = 4000;
+const DEFAULT_JOURNAL_DIR: &str = "tollgate-journal";
 const DEFAULT_POOL_SIZE: u32 = 10;
 const DEFAULT_POOL_TIMEOUT: Duration = Duration::from_secs(5);
 const DATABASE_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
@@ -43,6 +44,9 @@ pub struct Settings {
     pub key_header_name: Option<String>,
     /// `general_settings.store_model_in_db`, `TOLLGATE_STORE_MODEL_IN_DB` or `STORE_MODEL_IN_DB`.
     pub store_model_in_db: bool,
+    /// `TOLLGATE_JOURNAL_DIR`, else `./tollgate-journal`: this replica's spend journal (one
+    /// directory per replica).
+    pub journal_dir: PathBuf,
 }
 
 /// A value and where it came from, for error messages.
@@ -104,6 +108,9 @@ impl Settings {
                 .unwrap_or(DEFAULT_POOL_TIMEOUT),
             key_header_name: general.litellm_key_header_name.clone(),
             store_model_in_db,
+            journal_dir: env
+                .first(&["TOLLGATE_JOURNAL_DIR"])
+                .map_or_else(|| PathBuf::from(DEFAULT_JOURNAL_DIR), |(_, v)| v.into()),
             config,
             config_path,
         })

@@ -363,3 +363,20 @@ fn secrets_never_leak() {
     let reparsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
     assert_eq!(reparsed["config"]["general_settings"]["master_key"], "***");
 }
+
+#[test]
+fn the_journal_dir_comes_from_the_environment_else_the_working_directory() {
+    let (loaded, _) = load_text("general_settings: {}\n", &[]);
+    assert_eq!(
+        loaded.unwrap().settings.journal_dir,
+        std::path::PathBuf::from("tollgate-journal")
+    );
+    let (loaded, _) = load_text(
+        "general_settings: {}\n",
+        &[("TOLLGATE_JOURNAL_DIR", "/var/lib/tollgate/journal-a")],
+    );
+    assert_eq!(
+        loaded.unwrap().settings.journal_dir,
+        std::path::PathBuf::from("/var/lib/tollgate/journal-a")
+    );
+}

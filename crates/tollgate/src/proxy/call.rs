@@ -153,7 +153,9 @@ fn counted_usage(meta: &CallMeta, outcome: &Outcome) -> Usage {
     }
 }
 
-/// Accounts for a finished call: live spend, token counters and the spend log. Returns its cost.
+/// Accounts for a finished call: live spend, token counters and the spend log. Returns its cost
+/// once the spend event is durable in the journal, so that a response sent after this cannot be
+/// lost to a crash. Streams call this when they end, after their response has started.
 pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 {
     let usage = match (&outcome.usage, outcome.success) {
         (Some(u), _) => *u,
@@ -173,7 +175,10 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
     if tokens > 0 && !meta.rate_keys.is_empty() {
         state.limiter.add_tokens(&meta.rate_keys, tokens).await;
     }
-    state.spend.record(event(meta, &outcome, &usage, cost));
+    state
+        .spend
+        .record(event(meta, &outcome, &usage, cost))
+        .await;
     cost
 }
 

@@ -74,8 +74,9 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     let task_meta = meta.clone();
     state.tasks.spawn(async move {
         let outcome = pump(source, &tx, &task_meta, client_wants_usage).await;
-        drop(tx);
+        // The body ends only once the spend is journaled: a stream read to its end is durable.
         finish(&task_state, &task_meta, outcome).await;
+        drop(tx);
         drop(permit);
     });
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {

@@ -1,6 +1,8 @@
-//! Pricing, spend events, batching writer, daily aggregates.
+//! Pricing, spend events, the crash-safe journal, batching writer, daily aggregates.
 
+pub mod journal;
 pub mod pricing;
+pub mod replay;
 pub mod reset;
 pub mod retention;
 pub mod writer;

@@ -1,7 +1,11 @@
-//! The spend writer: calls hand their spend events to a channel (never waiting), and one task
-//! writes them to the store in batches every `proxy_batch_write_at` seconds, or sooner when a
-//! batch fills. A failed write keeps the batch for the next attempt. Shutdown drains the channel
-//! and flushes before the process exits.
+//! The spend writer: calls hand their spend events to a channel, and one task writes them to the
+//! store in batches every `proxy_batch_write_at` seconds, or sooner when a batch fills. A failed
+//! write keeps the batch for the next attempt. Shutdown drains the channel and flushes before the
+//! process exits.
+//!
+//! With a [`Journal`], [`SpendWriter::record`] first waits until the event is durable in the
+//! journal; once a batch is in the store, the writer confirms its events to the journal so that
+//! their segments can be deleted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,13 +14,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tollgate_store::{SpendEvent, Store};
 
+use super::journal::Journal;
+
 /// Rows per write.
 const MAX_BATCH: usize = 1_000;
 /// How long shutdown keeps retrying a failing flush.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(15);
 
 enum Cmd {
-    Event(Box<SpendEvent>),
+    /// An event and the journal segment that holds it.
+    Event(Box<SpendEvent>, Option<u64>),
     Flush(oneshot::Sender<bool>),
 }
 
@@ -24,13 +31,14 @@ enum Cmd {
 #[derive(Debug, Clone)]
 pub struct SpendWriter {
     tx: mpsc::UnboundedSender<Cmd>,
+    journal: Option<Journal>,
     failures: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Cmd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Cmd::Event(_) => "Event",
+            Cmd::Event(..) => "Event",
             Cmd::Flush(_) => "Flush",
         })
     }
@@ -38,27 +46,42 @@ impl std::fmt::Debug for Cmd {
 
 impl SpendWriter {
     /// Starts the writer task on the current runtime.
-    pub fn start(store: Arc<dyn Store>, interval: Duration) -> Self {
+    pub fn start(store: Arc<dyn Store>, interval: Duration, journal: Option<Journal>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let failures = Arc::new(AtomicU64::new(0));
-        let writer = Writer {
-            store,
+        let batch = Batch {
+            events: Vec::new(),
+            segments: Vec::new(),
+            journal: journal.clone(),
             failures: failures.clone(),
         };
-        tokio::spawn(run(writer, rx, interval.max(Duration::from_millis(10))));
-        Self { tx, failures }
-    }
-
-    /// Queues an event; never blocks.
-    pub fn record(&self, event: SpendEvent) {
-        if self.tx.send(Cmd::Event(Box::new(event))).is_err() {
-            tracing::error!("spend writer is gone; an event was not recorded");
+        tokio::spawn(run(
+            store,
+            rx,
+            batch,
+            interval.max(Duration::from_millis(10)),
+        ));
+        Self {
+            tx,
+            journal,
+            failures,
         }
     }
 
     /// How many batch writes have failed (and been retried) since start.
     pub fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Journals the event (waiting until it is durable), then queues it for the store.
+    pub async fn record(&self, event: SpendEvent) {
+        let segment = match &self.journal {
+            Some(j) => j.append(&event).await,
+            None => None,
+        };
+        if self.tx.send(Cmd::Event(Box::new(event), segment)).is_err() {
+            tracing::error!("spend writer is gone; an event was not recorded");
+        }
     }
 
     /// Writes everything queued so far; `true` when it all reached the store.
@@ -71,37 +94,69 @@ impl SpendWriter {
     }
 }
 
-/// The writing side: the store, and a count of failed attempts.
-struct Writer {
-    store: Arc<dyn Store>,
+/// Events waiting for the store, with the journal segment of each.
+struct Batch {
+    events: Vec<SpendEvent>,
+    segments: Vec<Option<u64>>,
+    journal: Option<Journal>,
+    /// Failed write attempts, shared with [`SpendWriter::failures`].
     failures: Arc<AtomicU64>,
 }
 
-async fn run(w: Writer, mut rx: mpsc::UnboundedReceiver<Cmd>, interval: Duration) {
-    let mut buffer: Vec<SpendEvent> = Vec::new();
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Drops the first `n` events, now in the store, and confirms them to the journal.
+    fn written(&mut self, n: usize) {
+        self.events.drain(..n);
+        let mut per_segment = std::collections::BTreeMap::<u64, u64>::new();
+        for s in self.segments.drain(..n).flatten() {
+            *per_segment.entry(s).or_default() += 1;
+        }
+        if let Some(j) = &self.journal {
+            for (segment, count) in per_segment {
+                j.confirm(segment, count);
+            }
+        }
+    }
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    mut buffer: Batch,
+    interval: Duration,
+) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(Cmd::Event(e)) => {
-                    buffer.push(*e);
+                Some(Cmd::Event(e, segment)) => {
+                    buffer.events.push(*e);
+                    buffer.segments.push(segment);
                     if buffer.len() >= MAX_BATCH {
-                        write(&w, &mut buffer).await;
+                        write(&*store, &mut buffer).await;
                     }
                 }
                 Some(Cmd::Flush(ack)) => {
-                    let ok = flush_hard(&w, &mut buffer).await;
+                    let ok = flush_hard(&*store, &mut buffer).await;
                     let _ = ack.send(ok);
                 }
                 None => {
-                    flush_hard(&w, &mut buffer).await;
+                    flush_hard(&*store, &mut buffer).await;
                     return;
                 }
             },
             _ = tick.tick() => {
                 if !buffer.is_empty() {
-                    write(&w, &mut buffer).await;
+                    write(&*store, &mut buffer).await;
                 }
             }
         }
@@ -109,15 +164,15 @@ async fn run(w: Writer, mut rx: mpsc::UnboundedReceiver<Cmd>, interval: Duration
 }
 
 /// One attempt; keeps the batch on failure.
-async fn write(w: &Writer, buffer: &mut Vec<SpendEvent>) -> bool {
+async fn write(store: &dyn Store, buffer: &mut Batch) -> bool {
     let n = buffer.len().min(MAX_BATCH);
-    match w.store.record_spend(&buffer[..n]).await {
+    match store.record_spend(&buffer.events[..n]).await {
         Ok(_) => {
-            buffer.drain(..n);
+            buffer.written(n);
             true
         }
         Err(e) => {
-            w.failures.fetch_add(1, Ordering::Relaxed);
+            buffer.failures.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
                 pending = buffer.len(),
                 "spend write failed, will retry: {e}"
@@ -128,10 +183,10 @@ async fn write(w: &Writer, buffer: &mut Vec<SpendEvent>) -> bool {
 }
 
 /// Writes everything, retrying for a while.
-async fn flush_hard(w: &Writer, buffer: &mut Vec<SpendEvent>) -> bool {
+async fn flush_hard(store: &dyn Store, buffer: &mut Batch) -> bool {
     let deadline = tokio::time::Instant::now() + SHUTDOWN_BUDGET;
     while !buffer.is_empty() {
-        if !write(w, buffer).await {
+        if !write(store, buffer).await {
             if tokio::time::Instant::now() >= deadline {
                 tracing::error!(
                     lost = buffer.len(),

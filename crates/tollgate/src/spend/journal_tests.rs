@@ -1,0 +1,191 @@
+//! Tests of the spend journal: round trip, torn tails, group commit, rotation, and its cost.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use super::*;
+
+fn event(id: &str) -> SpendEvent {
+    SpendEvent {
+        request_id: id.to_owned(),
+        call_type: "chat_completion".into(),
+        api_key: "abc".into(),
+        key_id: None,
+        key_alias: None,
+        user_id: None,
+        team_id: Some("t".into()),
+        organization_id: None,
+        end_user: None,
+        tags: vec![],
+        model: "m".into(),
+        model_id: None,
+        model_group: "m".into(),
+        provider: "mock".into(),
+        api_base: None,
+        endpoint: "/v1/chat/completions".into(),
+        success: true,
+        spend: 0.125,
+        prompt_tokens: 3,
+        completion_tokens: 4,
+        cache_read_input_tokens: 0,
+        cache_creation_input_tokens: 0,
+        start_time: Utc::now(),
+        end_time: Utc::now(),
+        completion_start_time: None,
+        metadata: Default::default(),
+    }
+}
+
+/// Opens `dir`, waiting for an earlier journal's thread to let go of the lock.
+fn reopen(dir: &Path) -> (Journal, Backlog) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match Journal::open(dir) {
+            Ok(j) => return j,
+            Err(e) if Instant::now() > deadline => panic!("reopen: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[tokio::test]
+async fn appended_events_are_read_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, backlog) = Journal::open(dir.path()).unwrap();
+    assert!(backlog.events.is_empty());
+    for id in ["a", "b", "c"] {
+        assert_eq!(j.append(&event(id)).await, Some(0));
+    }
+    drop(j);
+    let (_j, backlog) = reopen(dir.path());
+    let ids: Vec<_> = backlog
+        .events
+        .iter()
+        .map(|e| e.request_id.as_str())
+        .collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    assert_eq!(backlog.events[0], {
+        let mut e = event("a");
+        e.start_time = backlog.events[0].start_time;
+        e.end_time = backlog.events[0].end_time;
+        e
+    });
+    assert_eq!(backlog.skipped, 0);
+    let files = backlog.files.clone();
+    backlog.clear().unwrap();
+    assert!(files.iter().all(|f| !f.exists()));
+}
+
+#[tokio::test]
+async fn a_torn_last_line_is_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = serde_json::to_string(&event("whole")).unwrap();
+    text.push('\n');
+    let torn = serde_json::to_string(&event("torn")).unwrap();
+    text.push_str(&torn[..torn.len() / 2]);
+    std::fs::write(segment_path(dir.path(), 7), text).unwrap();
+    let (j, backlog) = Journal::open(dir.path()).unwrap();
+    assert_eq!(backlog.events.len(), 1);
+    assert_eq!(backlog.events[0].request_id, "whole");
+    assert_eq!(backlog.skipped, 1);
+    // New records go to a later segment than the old ones.
+    assert_eq!(j.append(&event("new")).await, Some(8));
+}
+
+#[tokio::test]
+async fn group_commit_acknowledges_every_waiter() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = Journal::open(dir.path()).unwrap();
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let j = j.clone();
+            tokio::spawn(async move { j.append(&event(&format!("e{i}"))).await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Some(0));
+    }
+    let text = std::fs::read_to_string(segment_path(dir.path(), 0)).unwrap();
+    assert_eq!(text.lines().count(), 64);
+}
+
+#[tokio::test]
+async fn a_segment_is_deleted_only_when_all_its_events_are_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = Journal::open(dir.path()).unwrap();
+    let first = segment_path(dir.path(), 0);
+    assert_eq!(j.append(&event("a")).await, Some(0));
+    assert_eq!(j.append(&event("b")).await, Some(0));
+    j.confirm(0, 1);
+    // The append is handled after the confirmation: a barrier.
+    assert_eq!(j.append(&event("c")).await, Some(0));
+    assert!(first.exists(), "deleted with two events unconfirmed");
+    j.confirm(0, 2);
+    wait_until("the confirmed segment is deleted", || !first.exists());
+    assert!(segment_path(dir.path(), 1).exists());
+    assert_eq!(j.append(&event("d")).await, Some(1));
+    drop(j);
+    let (_j, backlog) = reopen(dir.path());
+    let ids: Vec<_> = backlog
+        .events
+        .iter()
+        .map(|e| e.request_id.as_str())
+        .collect();
+    assert_eq!(ids, ["d"]);
+}
+
+#[test]
+fn a_second_process_cannot_share_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _j = Journal::open(dir.path()).unwrap();
+    let err = Journal::open(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("TOLLGATE_JOURNAL_DIR"), "{err}");
+}
+
+/// Appends per second and median acknowledgement latency; run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn journal_cost() {
+    for appenders in [1usize, 32] {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(dir.path()).unwrap();
+        let per_task = 4_000 / appenders;
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..appenders)
+            .map(|t| {
+                let j = j.clone();
+                tokio::spawn(async move {
+                    let mut lat = Vec::with_capacity(per_task);
+                    for i in 0..per_task {
+                        let e = event(&format!("{t}-{i}"));
+                        let at = Instant::now();
+                        assert!(j.append(&e).await.is_some());
+                        lat.push(at.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.extend(t.await.unwrap());
+        }
+        let total = started.elapsed();
+        lat.sort();
+        eprintln!(
+            "journal: {appenders} appenders: {:.0} appends/s, p50 ack {:?}, p99 ack {:?}",
+            lat.len() as f64 / total.as_secs_f64(),
+            lat[lat.len() / 2],
+            lat[lat.len() * 99 / 100],
+        );
+    }
+}
