@@ -39,6 +39,8 @@ mod reports;
 #[cfg(test)]
 mod shutdown;
 #[cfg(test)]
+mod soak;
+#[cfg(test)]
 mod spend;
 #[cfg(test)]
 mod teams;

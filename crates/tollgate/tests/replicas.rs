@@ -16,7 +16,7 @@ fn redis_url() -> String {
 }
 
 /// A connection to the test Redis, or `None` (skip) when it is unreachable outside CI.
-async fn redis() -> Option<redis::aio::MultiplexedConnection> {
+pub(crate) async fn redis() -> Option<redis::aio::MultiplexedConnection> {
     let attempt = async {
         let client = redis::Client::open(redis_url())?;
         let mut conn = client.get_multiplexed_async_connection().await?;
