@@ -15,6 +15,7 @@ use crate::limits::rate::{LocalRateLimiter, RateLimiter};
 use crate::limits::redis::RedisLimits;
 use crate::limits::shared::{SharedRateLimiter, SharedSpend};
 use crate::proxy::CustomerCache;
+use crate::router::cooldown::Cooldowns;
 use crate::router::{Deployment, DeploymentError, Router};
 use crate::spend::journal::Journal;
 use crate::spend::pricing::PriceTable;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub db_down: Arc<DbBreaker>,
     /// This process's id in change messages between replicas.
     pub replica_id: String,
+    /// Failing deployments cooling down (shared through Redis when configured).
+    pub cooldowns: Arc<Cooldowns>,
 }
 
 /// Remembers a database failure for a few seconds, so that requests during an outage serve
@@ -94,7 +97,7 @@ impl AppState {
             .user_api_key_cache_ttl
             .filter(|t| *t > 0.0 && t.is_finite())
             .map_or(CACHE_TTL, Duration::from_secs_f64);
-        let (limiter, shared_spend) = limits(&settings)?;
+        let (limiter, shared_spend, cooldowns) = limits(&settings)?;
         Ok(Self {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, ttl)),
@@ -110,6 +113,7 @@ impl AppState {
             tasks: TaskTracker::new(),
             db_down: Arc::new(DbBreaker::default()),
             replica_id: uuid::Uuid::new_v4().to_string(),
+            cooldowns,
             store,
         })
     }
@@ -150,19 +154,37 @@ pub enum StateError {
 }
 
 /// The rate limiter and, with Redis, the shared spend.
-type Limits = (Arc<dyn RateLimiter>, Option<Arc<SharedSpend>>);
+type Limits = (
+    Arc<dyn RateLimiter>,
+    Option<Arc<SharedSpend>>,
+    Arc<Cooldowns>,
+);
 
 /// The rate limiter and shared spend: in Redis when it is configured, else in this process.
 fn limits(settings: &Settings) -> Result<Limits, StateError> {
+    let router = &settings.config.router_settings;
+    let allowed_fails = router.allowed_fails.unwrap_or(3);
+    let cooldown = Duration::from_secs_f64(
+        router
+            .cooldown_time
+            .filter(|c| *c >= 0.0 && c.is_finite())
+            .unwrap_or(5.0),
+    );
     let Some(url) = &settings.redis_url else {
-        return Ok((LocalRateLimiter::new(), None));
+        let cooldowns = Arc::new(Cooldowns::new(allowed_fails, cooldown, None));
+        return Ok((LocalRateLimiter::new(), None, cooldowns));
     };
     let redis = Arc::new(RedisLimits::open(url.expose(), &settings.redis_prefix)?);
     let limiter = SharedRateLimiter {
         redis: redis.clone(),
         local: LocalRateLimiter::new(),
     };
-    Ok((Arc::new(limiter), Some(Arc::new(SharedSpend { redis }))))
+    let cooldowns = Arc::new(Cooldowns::new(allowed_fails, cooldown, Some(redis.clone())));
+    Ok((
+        Arc::new(limiter),
+        Some(Arc::new(SharedSpend { redis })),
+        cooldowns,
+    ))
 }
 
 /// The router of the config's `model_list`.

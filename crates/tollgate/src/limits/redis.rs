@@ -78,7 +78,7 @@ return 1
 /// A Redis connection with the scripts of shared limits and whether Redis currently answers.
 pub struct RedisLimits {
     conn: ConnectionManager,
-    pub(super) prefix: String,
+    pub(crate) prefix: String,
     admit: Script,
     add_tokens: Script,
     release: Script,
@@ -105,7 +105,7 @@ impl RedisLimits {
         })
     }
 
-    pub(super) fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> ConnectionManager {
         self.conn.clone()
     }
 

@@ -85,13 +85,7 @@ pub async fn admit(
     )
     .await;
     check::check_budgets(&view, &subject, global_max)?;
-    let router = state.router();
-    let Some(deployment) = router.pick(&model) else {
-        return Err(Error::bad_field(
-            "model",
-            format!("{}: Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key.", kind.endpoint()),
-        ));
-    };
+    let deployment = pick(state, &model, kind).await?;
     let limits = check::rate_limits(&subject, &model);
     let remaining = state
         .limiter
@@ -185,4 +179,39 @@ fn request_tags(body: &Value, key_metadata: Option<&tollgate_store::JsonMap>) ->
         }
     }
     tags
+}
+
+/// A deployment for the model, leaving out those cooling down (groups of one never cool down).
+async fn pick(
+    state: &AppState,
+    model: &str,
+    kind: CallKind,
+) -> Result<std::sync::Arc<crate::router::Deployment>> {
+    let router = state.router();
+    let ids = router.group_ids(model);
+    let cooled = if ids.len() > 1 {
+        state.cooldowns.cooled(&ids).await
+    } else {
+        std::collections::HashSet::new()
+    };
+    if let Some(d) = router.pick_except(model, &cooled) {
+        return Ok(d);
+    }
+    if !ids.is_empty() {
+        let secs = state.cooldowns.cooldown().as_secs().max(1);
+        return Err(Error::RateLimited {
+            message: format!(
+                "No deployments available for selected model, Try again in {secs} seconds. Passed model={model}"
+            ),
+            retry_after: secs,
+            limit_type: "cooldown",
+        });
+    }
+    Err(Error::bad_field(
+        "model",
+        format!(
+            "{}: Invalid model name passed in model={model}. Call `/v1/models` to view available models for your key.",
+            kind.endpoint()
+        ),
+    ))
 }

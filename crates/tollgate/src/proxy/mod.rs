@@ -110,6 +110,9 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let body = match reply {
         Ok(b) => b,
         Err(e) => {
+            if e.is_retryable() {
+                state.cooldowns.failed(&d.id).await;
+            }
             let outcome = Outcome {
                 success: false,
                 error: Some((e.status(), e.to_string())),

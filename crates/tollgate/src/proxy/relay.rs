@@ -58,6 +58,9 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
             {
                 Ok(s) => Source::Upstream(s),
                 Err(e) => {
+                    if e.is_retryable() {
+                        state.cooldowns.failed(&d.id).await;
+                    }
                     let outcome = Outcome {
                         success: false,
                         error: Some((e.status(), e.to_string())),

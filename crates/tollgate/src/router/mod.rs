@@ -2,10 +2,11 @@
 //! config); the router picks one of its deployments, weighted by `weight`. Wildcard entries
 //! (`*`, `openai/*`) serve names no group claims.
 
+pub mod cooldown;
 mod deployment;
 pub mod pattern;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use rand::Rng as _;
@@ -54,9 +55,31 @@ impl Router {
 
     /// Picks a deployment for a model name, or `None` when nothing serves it.
     pub fn pick(&self, requested: &str) -> Option<Arc<Deployment>> {
+        self.pick_except(requested, &HashSet::new())
+    }
+
+    /// The ids of a group's deployments (empty for wildcard-served names).
+    pub fn group_ids(&self, requested: &str) -> Vec<String> {
+        self.groups
+            .get(self.resolve(requested))
+            .map(|g| g.iter().map(|d| d.id.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Picks a deployment, leaving out the `excluded` ones (cooling down).
+    pub fn pick_except(
+        &self,
+        requested: &str,
+        excluded: &HashSet<String>,
+    ) -> Option<Arc<Deployment>> {
         let name = self.resolve(requested);
         if let Some(group) = self.groups.get(name) {
-            return weighted(group).cloned();
+            let open: Vec<Arc<Deployment>> = group
+                .iter()
+                .filter(|d| !excluded.contains(&d.id))
+                .cloned()
+                .collect();
+            return weighted(&open).cloned();
         }
         let wild = self
             .wildcards
