@@ -10,23 +10,29 @@ use crate::cli::serve;
 
 const MASTER: &str = "sk-crash-master-key";
 
-/// A database, a config and a journal directory that outlive one process.
+/// A database (PostgreSQL when it answers, else a SQLite file), a config and a journal directory
+/// that outlive one process.
 struct Site {
     dir: tempfile::TempDir,
     url: String,
+    _db: Option<tollgate_testkit::TestDb>,
 }
 
 impl Site {
-    fn new() -> Self {
+    async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/c.db", dir.path().display());
+        let db = tollgate_testkit::TestDb::postgres().await;
+        let url = match &db {
+            Some(db) => db.url().to_owned(),
+            None => format!("sqlite://{}/c.db", dir.path().display()),
+        };
         std::fs::write(
             dir.path().join("config.yaml"),
             "model_list:\n  - model_name: m\n    litellm_params: {model: mock/m, input_cost_per_token: 0.001, output_cost_per_token: 0.002}\n\
              general_settings:\n  proxy_batch_write_at: 3600\n",
         )
         .unwrap();
-        Self { dir, url }
+        Self { dir, url, _db: db }
     }
 
     fn start(&self) -> (Child, String) {
@@ -40,6 +46,28 @@ impl Site {
                 ("TOLLGATE_JOURNAL_DIR", journal.to_str().unwrap()),
             ],
         )
+    }
+
+    /// The team's spend in today's daily aggregates.
+    async fn daily_team_spend(&self) -> f64 {
+        let store = tollgate_store::open(&tollgate_store::ConnectOptions::new(&self.url))
+            .await
+            .unwrap();
+        let today = chrono::Utc::now().date_naive().to_string();
+        let rows = store
+            .daily_spend(&tollgate_store::DailyQuery {
+                entity_type: tollgate_store::EntityType::Team,
+                entity_ids: vec!["crash-team".into()],
+                exclude_entity_ids: vec![],
+                start_date: today.clone(),
+                end_date: today,
+                model: None,
+                api_key: None,
+                group_by_entity: false,
+            })
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.spend).sum()
     }
 
     /// The key's and the team's spend as stored.
@@ -110,7 +138,7 @@ async fn call(http: &reqwest::Client, addr: &str, key: &str, i: usize) -> Option
 
 #[tokio::test]
 async fn accepted_spend_survives_kill_9() {
-    let site = Site::new();
+    let site = Site::new().await;
     let (mut child, addr) = site.start();
     let http = reqwest::Client::new();
     let key = team_key(&http, &addr).await;
@@ -127,6 +155,11 @@ async fn accepted_spend_survives_kill_9() {
     );
     let (mut child, _) = site.start();
     let (key_spend, team_spend) = site.spend(&key).await;
+    let daily = site.daily_team_spend().await;
+    assert!(
+        (daily - expected).abs() < 1e-9,
+        "daily {daily} != {expected}"
+    );
     kill_9(&mut child);
     assert!(
         (key_spend - expected).abs() < 1e-9,
@@ -145,7 +178,7 @@ async fn accepted_spend_survives_kill_9() {
 
 #[tokio::test]
 async fn spend_of_a_replica_killed_under_load_is_exact_after_restart() {
-    let site = Site::new();
+    let site = Site::new().await;
     let (mut child, addr) = site.start();
     let http = reqwest::Client::new();
     let key = team_key(&http, &addr).await;
