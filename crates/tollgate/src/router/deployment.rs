@@ -145,14 +145,6 @@ impl Deployment {
         })
     }
 
-    /// The model name pricing looks up: `model_info.base_model` when set.
-    pub fn pricing_model(&self) -> &str {
-        self.model_info
-            .get("base_model")
-            .and_then(Value::as_str)
-            .unwrap_or(&self.target.model)
-    }
-
     /// This deployment, serving a concrete model matched by a wildcard (`openai/*`).
     pub fn for_model(&self, requested: &str) -> Deployment {
         let mut d = self.clone();

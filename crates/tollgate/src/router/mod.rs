@@ -106,11 +106,6 @@ impl Router {
         names.dedup();
         names
     }
-
-    /// Whether a name is served by a group or alias (not only by a wildcard).
-    pub fn has_group(&self, name: &str) -> bool {
-        self.groups.contains_key(self.resolve(name))
-    }
 }
 
 /// Picks by weight (`weight`, else 1 each).
