@@ -62,3 +62,17 @@ pub fn set(
         }
     }
 }
+
+/// Upstream headers worth keeping (request ids, the provider's rate-limit state), passed on with
+/// LiteLLM's `llm_provider-` prefix.
+pub fn upstream(h: &mut HeaderMap, upstream: &[(String, String)]) {
+    for (name, value) in upstream {
+        let name = format!("llm_provider-{name}");
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            h.insert(n, v);
+        }
+    }
+}

@@ -94,21 +94,21 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let d = meta.deployment.clone();
     let upstream_started = std::time::Instant::now();
     let reply = match d.provider {
-        Provider::Mock => Ok(mock_reply(
-            meta.kind,
-            &upstream_body,
-            &d.target.model,
-            &meta.call_id,
-        )),
-        Provider::OpenAiCompatible => state
-            .upstream
-            .post_json(&d.target, meta.kind.upstream_path(), &upstream_body)
-            .await
-            .map(|r| r.body),
+        Provider::Mock => Ok(tollgate_llm::Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: mock_reply(meta.kind, &upstream_body, &d.target.model, &meta.call_id),
+        }),
+        Provider::OpenAiCompatible => {
+            state
+                .upstream
+                .post_json(&d.target, meta.kind.upstream_path(), &upstream_body)
+                .await
+        }
     };
     let upstream_ms = upstream_started.elapsed().as_secs_f64() * 1000.0;
-    let body = match reply {
-        Ok(b) => b,
+    let (body, upstream_headers) = match reply {
+        Ok(r) => (r.body, r.headers),
         Err(e) => {
             if e.is_retryable() {
                 state.cooldowns.failed(&d.id).await;
@@ -138,6 +138,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let cost = finish(state, &meta, outcome).await;
     drop(permit);
     let mut response = axum::Json(body).into_response();
+    headers::upstream(response.headers_mut(), &upstream_headers);
     headers::set(
         state,
         response.headers_mut(),

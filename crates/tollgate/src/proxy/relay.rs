@@ -72,6 +72,10 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
             }
         }
     };
+    let upstream_headers = match &source {
+        Source::Upstream(s) => s.headers.clone(),
+        Source::Mock(_) => Vec::new(),
+    };
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let task_state = state.clone();
     let task_meta = meta.clone();
@@ -92,6 +96,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
         HeaderValue::from_static("text/event-stream"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers::upstream(h, &upstream_headers);
     headers::set(state, h, &meta, None, None, &remaining);
     Ok(response)
 }
