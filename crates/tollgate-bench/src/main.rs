@@ -1,0 +1,297 @@
+//! `tollgate-bench`: measures Tollgate against the physical floor, in one run on one machine.
+//!
+//! It starts a fake OpenAI upstream (in process), the floor (a bare hyper pass-through proxy, run
+//! as a child process: `tollgate-bench floor`), and Tollgate variants (the release binary, each a
+//! child process with its own database and a virtual key with a budget and rate limits). A load
+//! generator drives each target with N keep-alive connections and reports requests/s, p50/p99
+//! latency, latency added over the direct call, CPU µs per request of the server process (from
+//! `/proc/<pid>/stat`) and peak RSS (`VmHWM`). Reports go to `<out>/report.{json,md}`; `scripts/bench`
+//! runs it with `--out target/bench` (the repository's `target/`, not `CARGO_TARGET_DIR`).
+
+mod load;
+mod procs;
+mod report;
+mod servers;
+mod stats;
+mod tollgate;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::load::Target;
+use crate::report::{Report, Row, Skipped};
+use crate::tollgate::Variant;
+
+#[derive(Parser)]
+#[command(about = "Benchmark Tollgate against a bare hyper proxy and a fake upstream")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Sub>,
+    /// Connection counts to run, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    connections: Vec<usize>,
+    /// Measured time per case (`5s`, `500ms`).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    duration: Duration,
+    /// 0.5 s per case and a short warm-up: for CI, asserts no timing.
+    #[arg(long)]
+    smoke: bool,
+    /// Fixed latency of the fake upstream (`0ms`, `20ms`).
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    upstream_latency: Duration,
+    /// The release `tollgate` binary (default: next to this binary).
+    #[arg(long)]
+    tollgate: Option<PathBuf>,
+    /// Where report.json, report.md and the per-run databases go.
+    #[arg(long, default_value = "target/bench")]
+    out: PathBuf,
+    /// PostgreSQL server, without a database name.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    /// Redis server.
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    redis: String,
+}
+
+#[derive(Subcommand)]
+enum Sub {
+    /// Run the floor proxy (used by the bench itself as a child process).
+    Floor {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long)]
+        upstream: SocketAddr,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    if !(v >= 0.0 && v.is_finite()) {
+        return Err(format!("bad duration {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(v * mult))
+}
+
+fn say(msg: &str) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Some(Sub::Floor { listen, upstream }) => floor(listen, upstream).await,
+        None => bench(cli).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            say(&format!("tollgate-bench: {e:#}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn floor(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    say(&format!(
+        "floor listening on http://{}",
+        listener.local_addr()?
+    ));
+    servers::run_floor(listener, upstream).await
+}
+
+/// Runs every connection count against one target; `pid` is the server process, if any.
+async fn measure(
+    cli: &Cli,
+    id: &str,
+    label: &str,
+    target: &Target,
+    pid: Option<u32>,
+    ticks: u64,
+) -> anyhow::Result<Vec<Row>> {
+    let (duration, warmup) = if cli.smoke {
+        (Duration::from_millis(500), Duration::from_millis(100))
+    } else {
+        (cli.duration, (cli.duration / 5).min(Duration::from_secs(1)))
+    };
+    let mut rows = Vec::new();
+    for &conns in &cli.connections {
+        // Warm up separately so that the CPU window covers the measured requests only.
+        load::run(target, conns, Duration::ZERO, warmup).await?;
+        let before = pid.and_then(|p| procs::cpu_us(p, ticks));
+        let summary = load::run(target, conns, Duration::ZERO, duration).await?;
+        let after = pid.and_then(|p| procs::cpu_us(p, ticks));
+        let cpu = before
+            .zip(after)
+            .filter(|_| summary.requests > 0)
+            .map(|(b, a)| a.saturating_sub(b) as f64 / summary.requests as f64);
+        say(&format!(
+            "{label} @ {conns}: {:.0} req/s, p50 {} µs, p99 {} µs, errors {}",
+            summary.rps, summary.p50_us, summary.p99_us, summary.errors
+        ));
+        rows.push(Row {
+            id: id.to_owned(),
+            label: label.to_owned(),
+            connections: conns,
+            summary,
+            added_p50_us: None,
+            added_p99_us: None,
+            cpu_us_per_req: cpu,
+            peak_rss_kb: pid.and_then(procs::peak_rss_kb),
+        });
+    }
+    Ok(rows)
+}
+
+fn machine() -> serde_json::Value {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    serde_json::json!({ "cpus": cpus, "cpu_model": model })
+}
+
+async fn bench(cli: Cli) -> anyhow::Result<()> {
+    let ticks = procs::clock_ticks();
+    std::fs::create_dir_all(&cli.out)?;
+    let out = std::fs::canonicalize(&cli.out)?;
+    let self_exe = std::env::current_exe()?;
+    let binary = match &cli.tollgate {
+        Some(p) => p.clone(),
+        None => self_exe.with_file_name("tollgate"),
+    };
+    let upstream = servers::spawn_upstream("127.0.0.1:0".parse()?, cli.upstream_latency).await?;
+    let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+
+    let direct = Target {
+        addr: upstream,
+        key: None,
+    };
+    rows.extend(
+        measure(
+            &cli,
+            "direct",
+            "direct (generator → upstream)",
+            &direct,
+            None,
+            ticks,
+        )
+        .await?,
+    );
+
+    let mut cmd = Command::new(&self_exe);
+    cmd.args(["floor", "--upstream", &upstream.to_string()]);
+    let floor = procs::spawn(cmd, "floor")?;
+    let target = Target {
+        addr: floor.addr,
+        key: None,
+    };
+    let res = measure(
+        &cli,
+        "floor",
+        "floor (bare hyper proxy)",
+        &target,
+        Some(floor.pid()),
+        ticks,
+    )
+    .await;
+    floor.stop();
+    rows.extend(res?);
+
+    let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&out)?;
+    let env = tollgate::Env {
+        binary,
+        disk_dir: run_dir.path().to_owned(),
+        postgres: cli.postgres.clone(),
+        redis: cli.redis.clone(),
+    };
+    for variant in Variant::ALL {
+        let running = match tollgate::start(variant, &env, upstream).await {
+            Ok(r) => r,
+            Err(e) => {
+                say(&format!("{}: skipped: {e:#}", variant.label()));
+                skipped.push(Skipped {
+                    label: variant.label().to_owned(),
+                    reason: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
+        let target = Target {
+            addr: running.server.addr,
+            key: Some(running.key.clone()),
+        };
+        let pid = running.server.pid();
+        let res = measure(
+            &cli,
+            variant.id(),
+            variant.label(),
+            &target,
+            Some(pid),
+            ticks,
+        )
+        .await;
+        running.stop();
+        match res {
+            Ok(r) => rows.extend(r),
+            Err(e) => skipped.push(Skipped {
+                label: variant.label().to_owned(),
+                reason: format!("{e:#}"),
+            }),
+        }
+    }
+
+    report::fill_added(&mut rows);
+    let mut meta = machine();
+    if let Some(m) = meta.as_object_mut() {
+        m.insert(
+            "duration_s".into(),
+            serde_json::json!(if cli.smoke {
+                0.5
+            } else {
+                cli.duration.as_secs_f64()
+            }),
+        );
+        m.insert("smoke".into(), serde_json::json!(cli.smoke));
+        m.insert("connections".into(), serde_json::json!(cli.connections));
+        m.insert(
+            "upstream_latency_ms".into(),
+            serde_json::json!(cli.upstream_latency.as_secs_f64() * 1000.0),
+        );
+    }
+    let report = Report {
+        meta,
+        rows,
+        skipped,
+    };
+    let md = report::markdown(&report);
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(out.join("report.md"), &md)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{md}")?;
+    writeln!(stdout, "reports written to {}", out.display())?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Child processes under test: starting them, reading their CPU time and peak RSS, stopping them.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A server under test running as a child process.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The last lines it wrote to stderr (kept for error messages).
+    tail: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Starts `cmd` with stderr piped and waits for `listening on http://ADDR` on it.
+pub fn spawn(mut cmd: Command, what: &str) -> anyhow::Result<Server> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("starting {what}: {e}"))?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("{what}: no stderr"))?;
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = mpsc::channel();
+    let tail2 = std::sync::Arc::clone(&tail);
+    // Keeps draining stderr for the life of the child so that its logging never blocks.
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if !sent {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(rest.trim().to_owned());
+                    sent = true;
+                }
+            }
+            if let Ok(mut t) = tail2.lock() {
+                t.push(line);
+                if t.len() > 20 {
+                    t.remove(0);
+                }
+            }
+        }
+    });
+    let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(a) => a,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let lines = tail.lock().map(|t| t.join("\n")).unwrap_or_default();
+            anyhow::bail!("{what} did not say where it listens:\n{lines}");
+        }
+    };
+    let addr = addr
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{what}: bad address {addr}: {e}"))?;
+    Ok(Server { child, addr, tail })
+}
+
+impl Server {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines of its stderr.
+    pub fn tail(&self) -> String {
+        self.tail.lock().map(|t| t.join("\n")).unwrap_or_default()
+    }
+
+    /// Stops it with SIGTERM (so that Tollgate flushes spend), then SIGKILL after 10 s.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Clock ticks per second for /proc/<pid>/stat (from `getconf CLK_TCK`, else 100).
+pub fn clock_ticks() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+/// utime + stime of a process, in clock ticks, parsed from the text of /proc/<pid>/stat.
+pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) may contain spaces: fields after the last ')' start at 3.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// utime + stime of `pid` in microseconds.
+pub fn cpu_us(pid: u32, ticks: u64) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(parse_cpu_ticks(&stat)? * 1_000_000 / ticks.max(1))
+}
+
+/// Peak resident set size (VmHWM) of `pid`, kB.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_utime_and_stime_even_with_spaces_in_the_name() {
+        let stat = "1234 (tokio worker) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(300));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+}
