@@ -65,7 +65,10 @@ async fn chat_non_streaming(db: &TestDb) {
         assert!(h.contains_key(name), "missing {name}");
     }
     assert_eq!(h["x-litellm-model-group"], "gpt-4o");
-    assert!(h.contains_key("llm_provider-x-request-id"), "upstream request id not passed on");
+    assert!(
+        h.contains_key("llm_provider-x-request-id"),
+        "upstream request id not passed on"
+    );
     // The upstream got the deployment's model, its own key, and the client's tools.
     let sent = up.last_request().unwrap();
     assert_eq!(sent.body["model"], "gpt-4o");
