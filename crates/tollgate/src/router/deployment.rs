@@ -18,19 +18,6 @@ pub enum Provider {
     Mock,
 }
 
-/// OpenAI-compatible providers as data: prefix, default base URL, key variable.
-const COMPATIBLE: &[(&str, &str, &str)] = &[
-    ("openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
-    (
-        "text-completion-openai",
-        "https://api.openai.com/v1",
-        "OPENAI_API_KEY",
-    ),
-    ("custom_openai", "", ""),
-    ("openai_like", "", ""),
-    ("hosted_vllm", "", "HOSTED_VLLM_API_KEY"),
-];
-
 /// One place a model group can send a request.
 #[derive(Debug, Clone)]
 pub struct Deployment {
@@ -85,9 +72,8 @@ impl Deployment {
         };
         let (provider, base, key_var) = if prefix == "mock" {
             (Provider::Mock, String::new(), "")
-        } else if let Some((_, base, var)) = COMPATIBLE.iter().find(|(name, _, _)| *name == prefix)
-        {
-            (Provider::OpenAiCompatible, (*base).to_owned(), *var)
+        } else if let Some((base, var)) = super::compatible::lookup(&prefix) {
+            (Provider::OpenAiCompatible, base.to_owned(), var)
         } else if p.api_base.is_some() {
             (Provider::OpenAiCompatible, String::new(), "")
         } else {
@@ -165,4 +151,50 @@ fn entry_hash(entry: &ModelEntry) -> String {
     hex::encode(Sha256::digest(
         format!("{}{params}", entry.model_name).as_bytes(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(v: serde_json::Value) -> ModelEntry {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn resolve(
+        v: serde_json::Value,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Deployment, DeploymentError> {
+        Deployment::from_entry(&entry(v), false, Duration::from_secs(600), env)
+    }
+
+    #[test]
+    fn compatible_providers_get_their_base_url_and_key_variable() {
+        let env = |name: &str| (name == "GROQ_API_KEY").then(|| "gsk-test".to_owned());
+        let d = resolve(serde_json::json!({"model_name": "fast", "litellm_params": {"model": "groq/llama-3.3-70b"}}), &env).unwrap();
+        assert_eq!(d.target.api_base, "https://api.groq.com/openai/v1");
+        assert_eq!(d.target.api_key.as_deref(), Some("gsk-test"));
+        assert_eq!(d.target.model, "llama-3.3-70b");
+        assert_eq!(d.provider_name, "groq");
+        let d = resolve(serde_json::json!({"model_name": "local", "litellm_params": {"model": "ollama_chat/llama3", "api_base": "http://gpu:11434/v1"}}), &|_| None).unwrap();
+        assert_eq!(d.target.api_base, "http://gpu:11434/v1");
+        assert_eq!(d.target.api_key, None);
+    }
+
+    #[test]
+    fn unknown_providers_need_an_api_base() {
+        let e = resolve(
+            serde_json::json!({"model_name": "x", "litellm_params": {"model": "nosuch/model"}}),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+        assert!(resolve(
+            serde_json::json!({"model_name": "v", "litellm_params": {"model": "hosted_vllm/m"}}),
+            &|_| None
+        )
+        .is_err());
+        let d = resolve(serde_json::json!({"model_name": "v", "litellm_params": {"model": "nosuch/m", "api_base": "http://h/v1"}}), &|_| None).unwrap();
+        assert_eq!(d.provider, Provider::OpenAiCompatible);
+    }
 }

@@ -2,6 +2,7 @@
 //! config); the router picks one of its deployments, weighted by `weight`. Wildcard entries
 //! (`*`, `openai/*`) serve names no group claims.
 
+pub mod compatible;
 pub mod cooldown;
 mod deployment;
 pub mod pattern;
