@@ -39,6 +39,8 @@ mod replicas;
 #[cfg(test)]
 mod reports;
 #[cfg(test)]
+mod retries;
+#[cfg(test)]
 mod shutdown;
 #[cfg(test)]
 mod soak;

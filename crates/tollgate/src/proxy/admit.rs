@@ -125,8 +125,11 @@ pub async fn admit(
             None => body["stream_options"] = json!({"include_usage": true}),
         }
     }
-    if deployment.provider != Provider::Mock {
-        if let Some(o) = body.as_object_mut() {
+    if let Some(o) = body.as_object_mut() {
+        // Gateway parameters, not the upstream's.
+        o.remove("fallbacks");
+        o.remove("num_retries");
+        if deployment.provider != Provider::Mock {
             o.remove("mock_response");
         }
     }
@@ -149,6 +152,7 @@ pub async fn admit(
         started,
         started_at: Utc::now(),
         request,
+        tried: super::attempts::Tried::default(),
     };
     Ok(Admitted {
         meta,
@@ -182,7 +186,7 @@ fn request_tags(body: &Value, key_metadata: Option<&tollgate_store::JsonMap>) ->
 }
 
 /// A deployment for the model, leaving out those cooling down (groups of one never cool down).
-async fn pick(
+pub(super) async fn pick(
     state: &AppState,
     model: &str,
     kind: CallKind,

@@ -77,6 +77,8 @@ pub struct CallMeta {
     pub started_at: DateTime<Utc>,
     /// The request body, for counting prompt tokens when the upstream reports none.
     pub request: Arc<Value>,
+    /// Retries and fallbacks used (for the `x-litellm-attempted-*` headers).
+    pub tried: super::attempts::Tried,
 }
 
 /// How a call ended.

@@ -30,6 +30,8 @@ pub fn set(
         put(h, "x-litellm-model-api-base", &d.target.api_base);
     }
     put(h, "x-litellm-version", env!("CARGO_PKG_VERSION"));
+    put(h, "x-litellm-attempted-retries", meta.tried.retries);
+    put(h, "x-litellm-attempted-fallbacks", meta.tried.fallbacks);
     if let Some(c) = cost {
         put(h, "x-litellm-response-cost", c);
     }

@@ -4,6 +4,7 @@
 
 mod access;
 mod admit;
+mod attempts;
 pub mod call;
 mod customers;
 mod headers;
@@ -82,37 +83,43 @@ async fn run(
     }
 }
 
-/// A non-streaming call.
+/// A non-streaming call, with retries and fallbacks.
 async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let Admitted {
-        meta,
+        mut meta,
         upstream_body,
         permit,
         remaining,
         ..
     } = a;
-    let d = meta.deployment.clone();
+    let plan = attempts::plan(state, &meta);
+    let (kind, call_id) = (meta.kind, meta.call_id.clone());
     let upstream_started = std::time::Instant::now();
-    let reply = match d.provider {
-        Provider::Mock => Ok(tollgate_llm::Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: mock_reply(meta.kind, &upstream_body, &d.target.model, &meta.call_id),
-        }),
-        Provider::OpenAiCompatible => {
-            state
-                .upstream
-                .post_json(&d.target, meta.kind.upstream_path(), &upstream_body)
-                .await
+    let (reply, tried) = attempts::run(state, &mut meta, &plan, |d| {
+        let body = attempts::body_for(&upstream_body, &d);
+        let call_id = call_id.clone();
+        async move {
+            match d.provider {
+                Provider::Mock => Ok(tollgate_llm::Reply {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: mock_reply(kind, &body, &d.target.model, &call_id),
+                }),
+                Provider::OpenAiCompatible => {
+                    state
+                        .upstream
+                        .post_json(&d.target, kind.upstream_path(), &body)
+                        .await
+                }
+            }
         }
-    };
+    })
+    .await;
+    meta.tried = tried;
     let upstream_ms = upstream_started.elapsed().as_secs_f64() * 1000.0;
     let (body, upstream_headers) = match reply {
         Ok(r) => (r.body, r.headers),
         Err(e) => {
-            if e.is_retryable() {
-                state.cooldowns.failed(&d.id).await;
-            }
             let outcome = Outcome {
                 success: false,
                 error: Some((e.status(), e.to_string())),

@@ -41,35 +41,42 @@ impl Source {
 
 pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     let Admitted {
-        meta,
+        mut meta,
         upstream_body,
         client_wants_usage,
         permit,
         remaining,
     } = a;
-    let d = meta.deployment.clone();
-    let source = match d.provider {
-        Provider::Mock => Source::Mock(mock_events(&meta, &upstream_body).into()),
-        Provider::OpenAiCompatible => {
-            match state
-                .upstream
-                .post_stream(&d.target, meta.kind.upstream_path(), &upstream_body)
-                .await
-            {
-                Ok(s) => Source::Upstream(s),
-                Err(e) => {
-                    if e.is_retryable() {
-                        state.cooldowns.failed(&d.id).await;
-                    }
-                    let outcome = Outcome {
-                        success: false,
-                        error: Some((e.status(), e.to_string())),
-                        ..Outcome::default()
-                    };
-                    finish(state, &meta, outcome).await;
-                    return Err(upstream_error(&e));
-                }
+    let plan = super::attempts::plan(state, &meta);
+    let (kind, call_id) = (meta.kind, meta.call_id.clone());
+    let (opened, tried) = super::attempts::run(state, &mut meta, &plan, |d| {
+        let body = super::attempts::body_for(&upstream_body, &d);
+        let call_id = call_id.clone();
+        async move {
+            match d.provider {
+                Provider::Mock => Ok(Source::Mock(
+                    mock_events(kind, &d.target.model, &call_id, &body).into(),
+                )),
+                Provider::OpenAiCompatible => state
+                    .upstream
+                    .post_stream(&d.target, kind.upstream_path(), &body)
+                    .await
+                    .map(Source::Upstream),
             }
+        }
+    })
+    .await;
+    meta.tried = tried;
+    let source = match opened {
+        Ok(s) => s,
+        Err(e) => {
+            let outcome = Outcome {
+                success: false,
+                error: Some((e.status(), e.to_string())),
+                ..Outcome::default()
+            };
+            finish(state, &meta, outcome).await;
+            return Err(upstream_error(&e));
         }
     };
     let upstream_headers = match &source {
@@ -101,13 +108,10 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     Ok(response)
 }
 
-fn mock_events(meta: &CallMeta, body: &Value) -> Vec<Event> {
-    let model = &meta.deployment.target.model;
-    match meta.kind {
-        CallKind::Responses => {
-            mock::responses_stream(body, model, &format!("resp_{}", meta.call_id))
-        }
-        _ => mock::chat_stream(body, model, &format!("chatcmpl-{}", meta.call_id), true),
+fn mock_events(kind: CallKind, model: &str, call_id: &str, body: &Value) -> Vec<Event> {
+    match kind {
+        CallKind::Responses => mock::responses_stream(body, model, &format!("resp_{call_id}")),
+        _ => mock::chat_stream(body, model, &format!("chatcmpl-{call_id}"), true),
     }
 }
 
