@@ -124,3 +124,60 @@ fn weighted(group: &[Arc<Deployment>]) -> Option<&Arc<Deployment>> {
     }
     group.last()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ModelEntry;
+
+    fn deployment(name: &str, id: &str, weight: f64) -> Deployment {
+        let entry: ModelEntry = serde_json::from_value(serde_json::json!({
+            "model_name": name,
+            "litellm_params": {"model": "mock/m", "weight": weight},
+            "model_info": {"id": id},
+        }))
+        .unwrap();
+        Deployment::from_entry(&entry, false, std::time::Duration::from_secs(1), &|_| None).unwrap()
+    }
+
+    #[test]
+    fn weighted_shuffle_follows_the_weights() {
+        let router = Router::new(
+            vec![deployment("g", "light", 1.0), deployment("g", "heavy", 3.0)],
+            BTreeMap::new(),
+        );
+        let n = 20_000;
+        let heavy = (0..n)
+            .filter(|_| router.pick("g").unwrap().id == "heavy")
+            .count();
+        let share = heavy as f64 / f64::from(n);
+        // 0.75 expected; six standard deviations is about ±0.018.
+        assert!((share - 0.75).abs() < 0.02, "heavy share {share}");
+    }
+
+    #[test]
+    fn excluded_deployments_are_not_picked() {
+        let router = Router::new(
+            vec![deployment("g", "a", 1.0), deployment("g", "b", 1.0)],
+            BTreeMap::new(),
+        );
+        let excluded = HashSet::from(["a".to_owned()]);
+        assert!((0..100).all(|_| router.pick_except("g", &excluded).unwrap().id == "b"));
+        let all = HashSet::from(["a".to_owned(), "b".to_owned()]);
+        assert!(router.pick_except("g", &all).is_none());
+    }
+
+    #[test]
+    fn aliases_and_wildcards() {
+        let mut aliases = BTreeMap::new();
+        aliases.insert("smart".to_owned(), "g".to_owned());
+        let router = Router::new(
+            vec![deployment("g", "a", 1.0), deployment("openai/*", "w", 1.0)],
+            aliases,
+        );
+        assert_eq!(router.pick("smart").unwrap().id, "a");
+        let w = router.pick("openai/gpt-x").unwrap();
+        assert_eq!(w.target.model, "gpt-x");
+        assert!(router.pick("other").is_none());
+    }
+}
