@@ -49,9 +49,9 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         spend::pricing::PriceTable::embedded().context("could not load the price table")?;
     let journal = spend::replay::recover(&settings.journal_dir, &*store).await?;
     let state = AppState::new(settings, store, prices, Some(journal))?;
-    admin::models::reload(&state)
-        .await
-        .map_err(|e| anyhow::anyhow!("could not load stored models: {e}"))?;
+    admin::models::reload(&state).await.map_err(|e| {
+        anyhow::anyhow!("could not build the model list (model_list and stored models): {e}")
+    })?;
     let global = state
         .store
         .global_spend(chrono::DateTime::UNIX_EPOCH)

@@ -80,7 +80,6 @@ impl AppState {
         prices: PriceTable,
         journal: Option<Journal>,
     ) -> Result<Self, StateError> {
-        let router = build_router(&settings)?;
         let interval = settings
             .config
             .general_settings
@@ -102,7 +101,7 @@ impl AppState {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, ttl)),
             customers: Arc::new(CustomerCache::new(ttl)),
-            router: Arc::new(RwLock::new(Arc::new(router))),
+            router: Arc::new(RwLock::new(Arc::new(Router::default()))),
             prices: Arc::new(prices),
             ledger: Arc::new(Ledger::new()),
             limiter,
@@ -145,8 +144,6 @@ impl AppState {
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("model_list: {0}")]
-    Model(#[from] DeploymentError),
     #[error("cannot build the HTTP client: {0}")]
     Http(String),
     #[error("redis_url: {0}")]
@@ -184,14 +181,6 @@ fn limits(settings: &Settings) -> Result<Limits, StateError> {
         Arc::new(limiter),
         Some(Arc::new(SharedSpend { redis })),
         cooldowns,
-    ))
-}
-
-/// The router of the config's `model_list`.
-pub fn build_router(settings: &Settings) -> Result<Router, DeploymentError> {
-    Ok(Router::new(
-        config_deployments(settings)?,
-        aliases(settings),
     ))
 }
 

@@ -73,7 +73,7 @@ pub async fn admit(
     let tags = request_tags(&body, auth.as_ref().map(|a| &a.key.metadata));
     let subject = Subject {
         auth: auth.as_deref(),
-        customer: customer.as_ref(),
+        customer: customer.as_deref(),
         tags: &tags,
     };
     let global_max = state.settings.config.litellm_settings.max_budget;

@@ -27,9 +27,9 @@ impl CustomerCache {
 
     /// The customer and its budget; `None` for a customer the gateway has not seen (it is
     /// created when its first spend is written).
-    pub async fn get(&self, state: &AppState, id: &str) -> Result<Option<CustomerAuth>> {
+    pub async fn get(&self, state: &AppState, id: &str) -> Result<Option<Arc<CustomerAuth>>> {
         if let Some(hit) = self.entries.get(id).await {
-            return Ok(hit.map(|c| (*c).clone()));
+            return Ok(hit);
         }
         let record = state.store.get::<CustomerRecord>(&[id]).await?;
         let auth = match record {
@@ -43,11 +43,7 @@ impl CustomerCache {
             None => None,
         };
         self.entries.insert(id.to_owned(), auth.clone()).await;
-        Ok(auth.map(|c| (*c).clone()))
-    }
-
-    pub async fn invalidate(&self, id: &str) {
-        self.entries.invalidate(id).await;
+        Ok(auth)
     }
 
     pub fn invalidate_all(&self) {

@@ -70,13 +70,12 @@ fn seal(sb: &SecretBox, params: JsonMap) -> Result<JsonMap> {
 }
 
 /// Checks that a model would make a working deployment before storing it.
-fn check_deployment(state: &AppState, name: &str, params: &JsonMap, info: &JsonMap) -> Result<()> {
+fn check_deployment(name: &str, params: &JsonMap, info: &JsonMap) -> Result<()> {
     let entry = entry_of(name, params.clone(), info.clone())?;
     let env = |_: &str| None;
     Deployment::from_entry(&entry, true, std::time::Duration::from_secs(600), &env)
         .map(|_| ())
         .map_err(|e| Error::bad_field("litellm_params", e.to_string()))?;
-    let _ = state;
     Ok(())
 }
 
@@ -112,7 +111,7 @@ pub async fn new(
         ));
     }
     let mut info = req.model_info.unwrap_or_default();
-    check_deployment(&state, &name, &params, &info)?;
+    check_deployment(&name, &params, &info)?;
     let model_id = info
         .get("id")
         .and_then(Value::as_str)
@@ -219,7 +218,7 @@ async fn update_model(
             .insert("id".into(), Value::from(record.model_id.clone()));
     }
     let plain = open(&sb, &record.litellm_params)?;
-    check_deployment(state, &record.model_name, &plain, &record.model_info)?;
+    check_deployment(&record.model_name, &plain, &record.model_info)?;
     record.updated_at = Utc::now();
     record.updated_by = actor.who();
     state
