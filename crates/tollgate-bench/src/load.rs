@@ -8,11 +8,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::{Request, StatusCode};
 
 use crate::servers::connect;
-use crate::stats::{summarize, Summary};
+use crate::stats::{summarize, StreamSummary, Summary};
 
 /// The chat request every case sends.
 pub const CHAT_BODY: &str =
     r#"{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello."}]}"#;
+/// The same request, streamed.
+pub const STREAM_BODY: &str =
+    r#"{"model":"gpt-4o","messages":[{"role":"user","content":"Say hello."}],"stream":true}"#;
 
 /// What to send: the target's address and the bearer token, if any.
 #[derive(Clone)]
@@ -21,6 +24,49 @@ pub struct Target {
     pub addr: SocketAddr,
     /// `Authorization: Bearer` value.
     pub key: Option<String>,
+    /// Send streamed requests and time their chunks.
+    pub stream: bool,
+}
+
+/// What one request measured: its whole time and, for streams, the time to the first body
+/// bytes and the largest pause between two pieces of the body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    pub total_us: u64,
+    pub first_byte_us: u64,
+    pub max_gap_us: u64,
+}
+
+fn us(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Reads a response body piece by piece, timing the first piece and the gaps between pieces.
+async fn read_timed(
+    resp: hyper::Response<hyper::body::Incoming>,
+    start: Instant,
+) -> Option<Sample> {
+    let ok = resp.status() == StatusCode::OK;
+    let mut body = resp.into_body();
+    let (mut first, mut last, mut max_gap) = (None, start, Duration::ZERO);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.ok()?;
+        if frame.data_ref().is_some_and(|d| !d.is_empty()) {
+            let now = Instant::now();
+            if first.is_some() {
+                max_gap = max_gap.max(now - last);
+            } else {
+                first = Some(now);
+            }
+            last = now;
+        }
+    }
+    let end = Instant::now();
+    ok.then(|| Sample {
+        total_us: us(end - start),
+        first_byte_us: us(first.unwrap_or(end) - start),
+        max_gap_us: us(max_gap),
+    })
 }
 
 fn chat_request(target: &Target) -> anyhow::Result<Request<Full<Bytes>>> {
@@ -30,16 +76,21 @@ fn chat_request(target: &Target) -> anyhow::Result<Request<Full<Bytes>>> {
     if let Some(key) = &target.key {
         b = b.header("authorization", format!("Bearer {key}"));
     }
-    Ok(b.body(Full::new(Bytes::from_static(CHAT_BODY.as_bytes())))?)
+    let body = if target.stream {
+        STREAM_BODY
+    } else {
+        CHAT_BODY
+    };
+    Ok(b.body(Full::new(Bytes::from_static(body.as_bytes())))?)
 }
 
-/// One connection's loop: returns latencies (µs) of requests that finished inside the window
+/// One connection's loop: returns the samples of requests that finished inside the window
 /// `[measure_from, until)`, and the count of failures.
 async fn worker(
     target: Target,
     measure_from: Instant,
     until: Instant,
-) -> anyhow::Result<(Vec<u64>, u64)> {
+) -> anyhow::Result<(Vec<Sample>, u64)> {
     let mut sender = connect::<Full<Bytes>>(target.addr).await?;
     let (mut lat, mut errors) = (Vec::with_capacity(4096), 0u64);
     while Instant::now() < until {
@@ -50,21 +101,15 @@ async fn worker(
         }
         let req = chat_request(&target)?;
         let start = Instant::now();
-        let ok = match sender.send_request(req).await {
-            Ok(resp) => {
-                let status = resp.status();
-                let body = resp.into_body().collect().await;
-                status == StatusCode::OK && body.is_ok()
-            }
-            Err(_) => false,
+        let sample = match sender.send_request(req).await {
+            Ok(resp) => read_timed(resp, start).await,
+            Err(_) => None,
         };
         let end = Instant::now();
         if start >= measure_from && end < until {
-            if ok {
-                let us = u64::try_from(end.duration_since(start).as_micros()).unwrap_or(u64::MAX);
-                lat.push(us);
-            } else {
-                errors += 1;
+            match sample {
+                Some(s) => lat.push(s),
+                None => errors += 1,
             }
         }
     }
@@ -90,7 +135,19 @@ pub async fn run(
         all.extend(lat);
         errors += e;
     }
-    Ok(summarize(all, errors, duration.as_secs_f64()))
+    let streams = target.stream.then(|| {
+        StreamSummary::of(
+            all.iter().map(|s| s.first_byte_us).collect(),
+            all.iter().map(|s| s.max_gap_us).collect(),
+        )
+    });
+    let mut summary = summarize(
+        all.iter().map(|s| s.total_us).collect(),
+        errors,
+        duration.as_secs_f64(),
+    );
+    summary.stream = streams;
+    Ok(summary)
 }
 
 /// Sends one request and returns the status and the body.

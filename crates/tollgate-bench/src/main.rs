@@ -8,9 +8,11 @@
 //! `/proc/<pid>/stat`) and peak RSS (`VmHWM`). Reports go to `<out>/report.{json,md}`; `scripts/bench`
 //! runs it with `--out target/bench` (the repository's `target/`, not `CARGO_TARGET_DIR`).
 
+mod litellm;
 mod load;
 mod procs;
 mod report;
+mod scale;
 mod servers;
 mod stats;
 mod tollgate;
@@ -24,7 +26,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::load::Target;
-use crate::report::{Report, Row, Skipped};
+use crate::report::{Idle, Report, Row, Skipped};
 use crate::tollgate::Variant;
 
 #[derive(Parser)]
@@ -33,8 +35,30 @@ struct Cli {
     #[command(subcommand)]
     cmd: Option<Sub>,
     /// Connection counts to run, comma separated.
-    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    #[arg(long, value_delimiter = ',', default_value = "1,32,256")]
     connections: Vec<usize>,
+    /// Concurrent streams of the streaming case (0 leaves it out).
+    #[arg(long, default_value_t = 512)]
+    streams: usize,
+    /// Content chunks per upstream stream.
+    #[arg(long, default_value_t = 10)]
+    stream_chunks: usize,
+    /// The upstream's pause between two chunks of a stream.
+    #[arg(long, default_value = "20ms", value_parser = parse_duration)]
+    chunk_gap: Duration,
+    /// Also run the scale cases: 100,000 keys, 30 days of analytics, RSS over many requests.
+    #[arg(long)]
+    scale: bool,
+    /// Requests sent through one process for the RSS-growth scale case.
+    #[arg(long, default_value_t = 1_000_000)]
+    rss_requests: u64,
+    /// A `litellm` executable (LiteLLM's proxy CLI) to measure side by side; `scripts/bench
+    /// --with-litellm` installs one and passes it.
+    #[arg(long)]
+    litellm: Option<PathBuf>,
+    /// Only these targets (ids or prefixes, comma separated: `floor,tollgate-a`); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Measured time per case (`5s`, `500ms`).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     duration: Duration,
@@ -114,44 +138,67 @@ async fn floor(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
     servers::run_floor(listener, upstream).await
 }
 
-/// Runs every connection count against one target; `pid` is the server process, if any.
-async fn measure(
-    cli: &Cli,
-    id: &str,
-    label: &str,
-    target: &Target,
+/// The load cases of a run: JSON requests at each connection count, then the streaming case.
+fn cases(cli: &Cli) -> Vec<(usize, bool)> {
+    let mut out: Vec<(usize, bool)> = cli.connections.iter().map(|&c| (c, false)).collect();
+    if cli.streams > 0 {
+        out.push((cli.streams, true));
+    }
+    out
+}
+
+/// Whether `id` is selected by `--only`.
+fn selected(cli: &Cli, id: &str) -> bool {
+    cli.only.is_empty() || cli.only.iter().any(|o| id.starts_with(o.as_str()))
+}
+
+/// A server to measure: its address, the bearer key to send, and its process.
+struct Subject<'a> {
+    id: &'a str,
+    label: &'a str,
+    addr: SocketAddr,
+    key: Option<String>,
     pid: Option<u32>,
-    ticks: u64,
-) -> anyhow::Result<Vec<Row>> {
+}
+
+/// Runs every case against one target.
+async fn measure(cli: &Cli, sub: &Subject<'_>, ticks: u64) -> anyhow::Result<Vec<Row>> {
     let (duration, warmup) = if cli.smoke {
         (Duration::from_millis(500), Duration::from_millis(100))
     } else {
         (cli.duration, (cli.duration / 5).min(Duration::from_secs(1)))
     };
     let mut rows = Vec::new();
-    for &conns in &cli.connections {
+    for (conns, stream) in cases(cli) {
+        let target = Target {
+            addr: sub.addr,
+            key: sub.key.clone(),
+            stream,
+        };
         // Warm up separately so that the CPU window covers the measured requests only.
-        load::run(target, conns, Duration::ZERO, warmup).await?;
-        let before = pid.and_then(|p| procs::cpu_us(p, ticks));
-        let summary = load::run(target, conns, Duration::ZERO, duration).await?;
-        let after = pid.and_then(|p| procs::cpu_us(p, ticks));
+        load::run(&target, conns, Duration::ZERO, warmup).await?;
+        let before = sub.pid.and_then(|p| procs::cpu_us(p, ticks));
+        let summary = load::run(&target, conns, Duration::ZERO, duration).await?;
+        let after = sub.pid.and_then(|p| procs::cpu_us(p, ticks));
         let cpu = before
             .zip(after)
             .filter(|_| summary.requests > 0)
             .map(|(b, a)| a.saturating_sub(b) as f64 / summary.requests as f64);
+        let kind = if stream { "streams" } else { "conns" };
         say(&format!(
-            "{label} @ {conns}: {:.0} req/s, p50 {} µs, p99 {} µs, errors {}",
-            summary.rps, summary.p50_us, summary.p99_us, summary.errors
+            "{} @ {conns} {kind}: {:.0} req/s, p50 {} µs, p99 {} µs, errors {}",
+            sub.label, summary.rps, summary.p50_us, summary.p99_us, summary.errors
         ));
         rows.push(Row {
-            id: id.to_owned(),
-            label: label.to_owned(),
+            id: sub.id.to_owned(),
+            label: sub.label.to_owned(),
             connections: conns,
+            streaming: stream,
             summary,
             added_p50_us: None,
             added_p99_us: None,
             cpu_us_per_req: cpu,
-            peak_rss_kb: pid.and_then(procs::peak_rss_kb),
+            peak_rss_kb: sub.pid.and_then(procs::peak_rss_kb),
         });
     }
     Ok(rows)
@@ -171,6 +218,39 @@ fn machine() -> serde_json::Value {
     serde_json::json!({ "cpus": cpus, "cpu_model": model })
 }
 
+/// What a run collects as it goes.
+#[derive(Default)]
+struct Collected {
+    rows: Vec<Row>,
+    skipped: Vec<Skipped>,
+    idle: Vec<Idle>,
+}
+
+impl Collected {
+    fn skip(&mut self, label: &str, e: &anyhow::Error) {
+        say(&format!("{label}: skipped: {e:#}"));
+        self.skipped.push(Skipped {
+            label: label.to_owned(),
+            reason: format!("{e:#}"),
+        });
+    }
+
+    /// Records the idle RSS of a server that just started, then measures it.
+    async fn measure(&mut self, cli: &Cli, sub: &Subject<'_>, ticks: u64) {
+        if let Some(kb) = sub.pid.and_then(procs::rss_kb) {
+            self.idle.push(Idle {
+                id: sub.id.to_owned(),
+                label: sub.label.to_owned(),
+                rss_kb: kb,
+            });
+        }
+        match measure(cli, sub, ticks).await {
+            Ok(r) => self.rows.extend(r),
+            Err(e) => self.skip(sub.label, &e),
+        }
+    }
+}
+
 async fn bench(cli: Cli) -> anyhow::Result<()> {
     let ticks = procs::clock_ticks();
     std::fs::create_dir_all(&cli.out)?;
@@ -180,43 +260,37 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         Some(p) => p.clone(),
         None => self_exe.with_file_name("tollgate"),
     };
-    let upstream = servers::spawn_upstream("127.0.0.1:0".parse()?, cli.upstream_latency).await?;
-    let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+    let shape = servers::StreamShape {
+        chunks: cli.stream_chunks.max(1),
+        gap: cli.chunk_gap,
+    };
+    let upstream =
+        servers::spawn_upstream("127.0.0.1:0".parse()?, cli.upstream_latency, shape).await?;
+    let mut got = Collected::default();
 
-    let direct = Target {
+    let direct = Subject {
+        id: "direct",
+        label: "direct (generator → upstream)",
         addr: upstream,
         key: None,
+        pid: None,
     };
-    rows.extend(
-        measure(
-            &cli,
-            "direct",
-            "direct (generator → upstream)",
-            &direct,
-            None,
-            ticks,
-        )
-        .await?,
-    );
+    got.measure(&cli, &direct, ticks).await;
 
-    let mut cmd = Command::new(&self_exe);
-    cmd.args(["floor", "--upstream", &upstream.to_string()]);
-    let floor = procs::spawn(cmd, "floor")?;
-    let target = Target {
-        addr: floor.addr,
-        key: None,
-    };
-    let res = measure(
-        &cli,
-        "floor",
-        "floor (bare hyper proxy)",
-        &target,
-        Some(floor.pid()),
-        ticks,
-    )
-    .await;
-    floor.stop();
-    rows.extend(res?);
+    if selected(&cli, "floor") {
+        let mut cmd = Command::new(&self_exe);
+        cmd.args(["floor", "--upstream", &upstream.to_string()]);
+        let floor = procs::spawn(cmd, "floor")?;
+        let sub = Subject {
+            id: "floor",
+            label: "floor (bare hyper proxy)",
+            addr: floor.addr,
+            key: None,
+            pid: Some(floor.pid()),
+        };
+        got.measure(&cli, &sub, ticks).await;
+        floor.stop();
+    }
 
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&out)?;
     let env = tollgate::Env {
@@ -225,43 +299,49 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         postgres: cli.postgres.clone(),
         redis: cli.redis.clone(),
     };
-    for variant in Variant::ALL {
+    for variant in Variant::ALL.into_iter().filter(|v| selected(&cli, v.id())) {
         let running = match tollgate::start(variant, &env, upstream).await {
             Ok(r) => r,
             Err(e) => {
-                say(&format!("{}: skipped: {e:#}", variant.label()));
-                skipped.push(Skipped {
-                    label: variant.label().to_owned(),
-                    reason: format!("{e:#}"),
-                });
+                got.skip(variant.label(), &e);
                 continue;
             }
         };
-        let target = Target {
+        let sub = Subject {
+            id: variant.id(),
+            label: variant.label(),
             addr: running.server.addr,
             key: Some(running.key.clone()),
+            pid: Some(running.server.pid()),
         };
-        let pid = running.server.pid();
-        let res = measure(
-            &cli,
-            variant.id(),
-            variant.label(),
-            &target,
-            Some(pid),
-            ticks,
-        )
-        .await;
+        got.measure(&cli, &sub, ticks).await;
         running.stop();
-        match res {
-            Ok(r) => rows.extend(r),
-            Err(e) => skipped.push(Skipped {
-                label: variant.label().to_owned(),
-                reason: format!("{e:#}"),
-            }),
+    }
+
+    if let Some(path) = &cli.litellm {
+        match litellm::start(path, run_dir.path(), upstream).await {
+            Ok(server) => {
+                let sub = Subject {
+                    id: "litellm",
+                    label: "LiteLLM 1.81.16 (1 worker, no database)",
+                    addr: server.addr,
+                    key: Some(litellm::MASTER_KEY.to_owned()),
+                    pid: Some(server.pid()),
+                };
+                got.measure(&cli, &sub, ticks).await;
+                server.stop();
+            }
+            Err(e) => got.skip("LiteLLM", &e),
         }
     }
 
-    report::fill_added(&mut rows);
+    let scale = if cli.scale {
+        Some(scale::run(&env, upstream, cli.rss_requests).await?)
+    } else {
+        None
+    };
+
+    report::fill_added(&mut got.rows);
     let mut meta = machine();
     if let Some(m) = meta.as_object_mut() {
         m.insert(
@@ -274,15 +354,27 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         );
         m.insert("smoke".into(), serde_json::json!(cli.smoke));
         m.insert("connections".into(), serde_json::json!(cli.connections));
+        m.insert("streams".into(), serde_json::json!(cli.streams));
+        m.insert("stream_chunks".into(), serde_json::json!(shape.chunks));
+        m.insert(
+            "chunk_gap_ms".into(),
+            serde_json::json!(shape.gap.as_secs_f64() * 1000.0),
+        );
         m.insert(
             "upstream_latency_ms".into(),
             serde_json::json!(cli.upstream_latency.as_secs_f64() * 1000.0),
         );
+        m.insert(
+            "command".into(),
+            serde_json::json!(std::env::args().skip(1).collect::<Vec<_>>().join(" ")),
+        );
     }
     let report = Report {
         meta,
-        rows,
-        skipped,
+        rows: got.rows,
+        skipped: got.skipped,
+        idle: got.idle,
+        scale,
     };
     let md = report::markdown(&report);
     std::fs::write(

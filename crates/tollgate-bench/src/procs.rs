@@ -16,7 +16,37 @@ pub struct Server {
 }
 
 /// Starts `cmd` with stderr piped and waits for `listening on http://ADDR` on it.
-pub fn spawn(mut cmd: Command, what: &str) -> anyhow::Result<Server> {
+pub fn spawn(cmd: Command, what: &str) -> anyhow::Result<Server> {
+    spawn_with(cmd, what, None)
+}
+
+/// Starts `cmd` (which listens on `addr`) and waits until `GET ready_path` there answers 200.
+pub async fn spawn_ready(
+    cmd: Command,
+    what: &str,
+    addr: SocketAddr,
+    ready_path: &str,
+    wait: Duration,
+) -> anyhow::Result<Server> {
+    let server = spawn_with(cmd, what, Some(addr))?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Ok((status, _)) = crate::load::call(addr, "GET", ready_path, "", "").await {
+            if status.is_success() {
+                return Ok(server);
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let tail = server.tail();
+            server.stop();
+            anyhow::bail!("{what} was not ready within {wait:?}:\n{tail}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Starts `cmd`; with `known` set, does not wait for it to print its address.
+fn spawn_with(mut cmd: Command, what: &str, known: Option<SocketAddr>) -> anyhow::Result<Server> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -48,6 +78,9 @@ pub fn spawn(mut cmd: Command, what: &str) -> anyhow::Result<Server> {
             }
         }
     });
+    if let Some(addr) = known {
+        return Ok(Server { child, addr, tail });
+    }
     let addr = match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(a) => a,
         Err(_) => {
@@ -118,13 +151,22 @@ pub fn cpu_us(pid: u32, ticks: u64) -> Option<u64> {
     Some(parse_cpu_ticks(&stat)? * 1_000_000 / ticks.max(1))
 }
 
-/// Peak resident set size (VmHWM) of `pid`, kB.
-pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Peak resident set size (VmHWM) of `pid`, kB.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmHWM:")
+}
+
+/// Current resident set size (VmRSS) of `pid`, kB.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmRSS:")
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::scale::ScaleReport;
 use crate::stats::{diff, ratio, Summary};
 
 /// One target at one connection count.
@@ -15,6 +16,8 @@ pub struct Row {
     pub label: String,
     /// Concurrent keep-alive connections.
     pub connections: usize,
+    /// Streamed requests (the SSE case) rather than JSON ones.
+    pub streaming: bool,
     /// Throughput and latency.
     pub summary: Summary,
     /// p50 latency minus the direct call's at the same connection count, µs.
@@ -36,6 +39,14 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// A server's resident set right after it started, before any load.
+#[derive(Debug, Clone, Serialize)]
+pub struct Idle {
+    pub id: String,
+    pub label: String,
+    pub rss_kb: u64,
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -45,17 +56,24 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Targets that could not be run.
     pub skipped: Vec<Skipped>,
+    /// Idle RSS of each server.
+    pub idle: Vec<Idle>,
+    /// The `--scale` cases, when run.
+    pub scale: Option<ScaleReport>,
 }
 
 /// Fills `added_*` from the `direct` rows.
 pub fn fill_added(rows: &mut [Row]) {
-    let direct: Vec<(usize, Summary)> = rows
+    let direct: Vec<(usize, bool, Summary)> = rows
         .iter()
         .filter(|r| r.id == "direct")
-        .map(|r| (r.connections, r.summary))
+        .map(|r| (r.connections, r.streaming, r.summary))
         .collect();
     for r in rows.iter_mut() {
-        if let Some((_, d)) = direct.iter().find(|(c, _)| *c == r.connections) {
+        if let Some((_, _, d)) = direct
+            .iter()
+            .find(|(c, st, _)| *c == r.connections && *st == r.streaming)
+        {
             r.added_p50_us = Some(diff(r.summary.p50_us, d.p50_us));
             r.added_p99_us = Some(diff(r.summary.p99_us, d.p99_us));
         }
@@ -63,7 +81,8 @@ pub fn fill_added(rows: &mut [Row]) {
 }
 
 fn find<'a>(rows: &'a [Row], id: &str, conns: usize) -> Option<&'a Row> {
-    rows.iter().find(|r| r.id == id && r.connections == conns)
+    rows.iter()
+        .find(|r| r.id == id && r.connections == conns && !r.streaming)
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -87,7 +106,7 @@ pub fn markdown(report: &Report) -> String {
         "| target | conns | req/s | p50 µs | p99 µs | added p50 µs | added p99 µs | CPU µs/req | peak RSS MB | errors |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for r in &report.rows {
+    for r in report.rows.iter().filter(|r| !r.streaming) {
         let _ = writeln!(
             s,
             "| {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
@@ -109,7 +128,11 @@ pub fn markdown(report: &Report) -> String {
         "| target | conns | added p50 ÷ floor | added p99 ÷ floor | CPU/req ÷ floor | req/s ÷ floor |"
     );
     let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
-    for r in report.rows.iter().filter(|r| r.id.starts_with("tollgate")) {
+    for r in report
+        .rows
+        .iter()
+        .filter(|r| r.id.starts_with("tollgate") && !r.streaming)
+    {
         let Some(f) = find(&report.rows, "floor", r.connections) else {
             continue;
         };
@@ -174,6 +197,12 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
+    streams(&mut s, report);
+    litellm(&mut s, report);
+    memory(&mut s, report);
+    if let Some(scale) = &report.scale {
+        scale_tables(&mut s, scale);
+    }
     if !report.skipped.is_empty() {
         let _ = writeln!(s, "\n## Not measured in this run\n");
         for k in &report.skipped {
@@ -182,6 +211,165 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     s
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.2}", us as f64 / 1000.0)
+}
+
+/// The streaming case: first byte and the largest pause between chunks, against the floor.
+fn streams(s: &mut String, report: &Report) {
+    let rows: Vec<&Row> = report.rows.iter().filter(|r| r.streaming).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let gap_ms = report.meta["chunk_gap_ms"].as_f64().unwrap_or(0.0);
+    let _ = writeln!(
+        s,
+        "\n## Streaming ({} concurrent streams, upstream chunk gap {gap_ms} ms)\n",
+        rows[0].connections
+    );
+    let _ = writeln!(
+        s,
+        "| target | streams/s | first byte p50 ms | first byte p99 ms | largest gap p50 ms | largest gap p99 ms | largest gap ms | gap over upstream ms | CPU µs/stream | errors |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let Some(st) = r.summary.stream else { continue };
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {} | {} | {} | {} | {} | {:.2} | {} | {} |",
+            r.label,
+            r.summary.rps,
+            ms(st.first_byte_p50_us),
+            ms(st.first_byte_p99_us),
+            ms(st.max_gap_p50_us),
+            ms(st.max_gap_p99_us),
+            ms(st.max_gap_us),
+            st.max_gap_us as f64 / 1000.0 - gap_ms,
+            opt_f(r.cpu_us_per_req, 0),
+            r.summary.errors
+        );
+    }
+}
+
+/// Throughput against LiteLLM at each connection count.
+fn litellm(s: &mut String, report: &Report) {
+    let lite: Vec<&Row> = report
+        .rows
+        .iter()
+        .filter(|r| r.id == "litellm" && !r.streaming)
+        .collect();
+    if lite.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Against LiteLLM (same connection count)\n");
+    let _ = writeln!(
+        s,
+        "| target | conns | req/s ÷ LiteLLM | p50 latency: LiteLLM ÷ target | CPU/req: LiteLLM ÷ target |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+    for l in lite {
+        for r in report.rows.iter().filter(|r| {
+            r.id.starts_with("tollgate") && r.connections == l.connections && !r.streaming
+        }) {
+            let cpu = l
+                .cpu_us_per_req
+                .zip(r.cpu_us_per_req)
+                .and_then(|(a, b)| ratio(a, b));
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                r.label,
+                r.connections,
+                opt_f(ratio(r.summary.rps, l.summary.rps), 1),
+                opt_f(ratio(l.summary.p50_us as f64, r.summary.p50_us as f64), 1),
+                opt_f(cpu, 1)
+            );
+        }
+    }
+}
+
+/// Idle and peak RSS per server.
+fn memory(s: &mut String, report: &Report) {
+    if report.idle.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Memory\n");
+    let _ = writeln!(s, "| target | idle RSS MB | peak RSS MB (whole run) |");
+    let _ = writeln!(s, "|---|---:|---:|");
+    for i in &report.idle {
+        let peak = report
+            .rows
+            .iter()
+            .filter(|r| r.id == i.id)
+            .filter_map(|r| r.peak_rss_kb)
+            .max();
+        let _ = writeln!(
+            s,
+            "| {} | {:.1} | {} |",
+            i.label,
+            i.rss_kb as f64 / 1024.0,
+            opt_f(peak.map(|k| k as f64 / 1024.0), 1)
+        );
+    }
+}
+
+fn scale_tables(s: &mut String, scale: &ScaleReport) {
+    let _ = writeln!(s, "\n## Scale\n");
+    if !scale.auth.is_empty() {
+        let _ = writeln!(
+            s,
+            "| keys in the database | cached key p50 µs | p99 µs | first use p50 µs | p99 µs | unknown key p50 µs | p99 µs |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|");
+        for a in &scale.auth {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                a.keys_in_db,
+                a.cached_p50_us,
+                a.cached_p99_us,
+                a.first_use_p50_us,
+                a.first_use_p99_us,
+                a.unknown_p50_us,
+                a.unknown_p99_us
+            );
+        }
+    }
+    if !scale.analytics.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n| 30-day `/user/daily/activity/aggregated` | daily rows | p50 ms | max ms (5 runs) | response KB |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+        for a in &scale.analytics {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} | {:.1} | {} |",
+                a.backend,
+                a.daily_rows,
+                a.p50_ms,
+                a.max_ms,
+                a.response_bytes / 1024
+            );
+        }
+    }
+    if let Some(r) = &scale.rss {
+        let first = r.samples.first().map_or(0, |x| x.1);
+        let (n, last) = r.samples.last().copied().unwrap_or((0, 0));
+        let _ = writeln!(
+            s,
+            "\nRSS: {:.1} MB idle, {:.1} MB after the first slice, {:.1} MB after {n} requests: {:+.1} %.",
+            r.idle_kb as f64 / 1024.0,
+            first as f64 / 1024.0,
+            last as f64 / 1024.0,
+            r.growth_pct
+        );
+    }
+    for k in &scale.skipped {
+        let _ = writeln!(s, "\n- not measured: {k}");
+    }
 }
 
 #[cfg(test)]
@@ -194,6 +382,7 @@ mod tests {
             id: id.to_owned(),
             label: id.to_owned(),
             connections: conns,
+            streaming: false,
             summary: summarize(lat, 0, 1.0),
             added_p50_us: None,
             added_p99_us: None,
@@ -217,6 +406,8 @@ mod tests {
             meta: serde_json::Value::Null,
             rows,
             skipped: Vec::new(),
+            idle: Vec::new(),
+            scale: None,
         });
         assert!(
             md.contains("| tollgate-a-sqlite-journal-tmpfs | 1 | 2.50 | 2.50 | 2.00 |"),

@@ -1,4 +1,5 @@
-//! The fake OpenAI upstream and the floor: a bare hyper pass-through proxy.
+//! The fake OpenAI upstream (JSON, or an event stream when the request asks for one) and the
+//! floor: a bare hyper pass-through proxy.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -6,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Either, Full};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Either, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -25,8 +26,69 @@ fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     resp
 }
 
+/// How the fake upstream streams: `chunks` content chunks, `gap` apart, then the final chunk,
+/// the usage chunk and `[DONE]`.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamShape {
+    /// Content chunks per stream.
+    pub chunks: usize,
+    /// Pause before each chunk after the first.
+    pub gap: Duration,
+}
+
+fn sse_frame(json: &str) -> Frame<Bytes> {
+    Frame::data(Bytes::from(format!("data: {json}\n\n")))
+}
+
+/// The event stream of one streamed completion, paced by `shape.gap`.
+fn sse_body(shape: StreamShape) -> UpstreamBody {
+    const CHUNK: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}"#;
+    const LAST: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
+    let usage = format!(
+        r#"{{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[],"usage":{{"prompt_tokens":9,"completion_tokens":{},"total_tokens":{}}}}}"#,
+        shape.chunks,
+        9 + shape.chunks
+    );
+    let frames = futures_util::stream::unfold(0usize, move |i| {
+        let usage = usage.clone();
+        async move {
+            let frame = match i {
+                0 => sse_frame(CHUNK),
+                i if i < shape.chunks => {
+                    tokio::time::sleep(shape.gap).await;
+                    sse_frame(CHUNK)
+                }
+                i if i == shape.chunks => {
+                    let mut text = format!("data: {LAST}\n\ndata: {usage}\n\n");
+                    text.push_str("data: [DONE]\n\n");
+                    Frame::data(Bytes::from(text))
+                }
+                _ => return None,
+            };
+            Some((Ok::<_, Infallible>(frame), i + 1))
+        }
+    });
+    UpstreamBody::Right(StreamBody::new(Box::pin(frames)))
+}
+
+type FrameStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, Infallible>> + Send>>;
+type UpstreamBody = Either<Full<Bytes>, StreamBody<FrameStream>>;
+
+/// Whether a request body asks for a stream (`"stream":true`, as the bench sends it).
+fn wants_stream(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
+        .unwrap_or(false)
+}
+
 /// Binds the fake upstream on `listen` and serves it in the background; returns its address.
-pub async fn spawn_upstream(listen: SocketAddr, latency: Duration) -> anyhow::Result<SocketAddr> {
+pub async fn spawn_upstream(
+    listen: SocketAddr,
+    latency: Duration,
+    shape: StreamShape,
+) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -39,18 +101,32 @@ pub async fn spawn_upstream(listen: SocketAddr, latency: Duration) -> anyhow::Re
                 let svc = service_fn(move |req: Request<Incoming>| async move {
                     let ok = req.method() == hyper::Method::POST
                         && req.uri().path() == "/v1/chat/completions";
-                    // Drain the request body as a real server would.
-                    let _ = req.into_body().collect().await;
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
                     if !ok {
-                        return Ok::<_, Infallible>(text(StatusCode::NOT_FOUND, "{}"));
+                        return Ok::<_, Infallible>(
+                            text(StatusCode::NOT_FOUND, "{}").map(UpstreamBody::Left),
+                        );
                     }
                     if !latency.is_zero() {
                         tokio::time::sleep(latency).await;
                     }
-                    let mut resp = text(StatusCode::OK, COMPLETION);
+                    let (resp, kind) = if wants_stream(&body) {
+                        (Response::new(sse_body(shape)), "text/event-stream")
+                    } else {
+                        (
+                            text(StatusCode::OK, COMPLETION).map(UpstreamBody::Left),
+                            "application/json",
+                        )
+                    };
+                    let mut resp = resp;
                     resp.headers_mut().insert(
                         hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static("application/json"),
+                        hyper::header::HeaderValue::from_static(kind),
                     );
                     Ok(resp)
                 });

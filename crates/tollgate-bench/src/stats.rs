@@ -19,6 +19,35 @@ pub struct Summary {
     pub mean_us: f64,
     /// Largest latency, µs.
     pub max_us: u64,
+    /// For streamed requests: first-byte and chunk-gap figures.
+    pub stream: Option<StreamSummary>,
+}
+
+/// Time to first byte and the largest pause between chunks of each stream, µs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StreamSummary {
+    pub first_byte_p50_us: u64,
+    pub first_byte_p99_us: u64,
+    /// Percentiles over streams of each stream's largest gap between two chunks.
+    pub max_gap_p50_us: u64,
+    pub max_gap_p99_us: u64,
+    /// The largest gap seen in any stream.
+    pub max_gap_us: u64,
+}
+
+impl StreamSummary {
+    /// From each stream's first-byte time and largest gap (any order).
+    pub fn of(mut first_byte: Vec<u64>, mut gaps: Vec<u64>) -> Self {
+        first_byte.sort_unstable();
+        gaps.sort_unstable();
+        Self {
+            first_byte_p50_us: percentile(&first_byte, 50.0),
+            first_byte_p99_us: percentile(&first_byte, 99.0),
+            max_gap_p50_us: percentile(&gaps, 50.0),
+            max_gap_p99_us: percentile(&gaps, 99.0),
+            max_gap_us: gaps.last().copied().unwrap_or(0),
+        }
+    }
 }
 
 /// The nearest-rank percentile (`q` in 0..=100) of sorted samples; 0 for no samples.
@@ -50,6 +79,7 @@ pub fn summarize(mut samples: Vec<u64>, errors: u64, secs: f64) -> Summary {
         p99_us: percentile(&samples, 99.0),
         mean_us: mean,
         max_us: samples.last().copied().unwrap_or(0),
+        stream: None,
     }
 }
 
@@ -101,6 +131,13 @@ mod tests {
         let s = summarize(Vec::new(), 3, 1.0);
         assert_eq!((s.requests, s.p50_us, s.p99_us, s.max_us), (0, 0, 0, 0));
         assert!(s.rps.abs() < 1e-9);
+    }
+
+    #[test]
+    fn stream_summary_takes_percentiles_and_the_largest_gap() {
+        let s = StreamSummary::of(vec![300, 100, 200], vec![5_000, 25_000, 7_000]);
+        assert_eq!((s.first_byte_p50_us, s.first_byte_p99_us), (200, 300));
+        assert_eq!((s.max_gap_p50_us, s.max_gap_us), (7_000, 25_000));
     }
 
     #[test]

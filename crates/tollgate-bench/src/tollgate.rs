@@ -89,7 +89,7 @@ fn tmpfs_dir(fallback: &Path) -> anyhow::Result<tempfile::TempDir> {
         .tempdir_in(base)?)
 }
 
-fn psql(server: &str, sql: &str) -> anyhow::Result<()> {
+pub fn psql(server: &str, sql: &str) -> anyhow::Result<()> {
     let out = Command::new("psql")
         .args([
             &format!("{server}/postgres"),
@@ -122,6 +122,77 @@ pub async fn start(variant: Variant, env: &Env, upstream: SocketAddr) -> anyhow:
     let id = uuid::Uuid::new_v4().simple().to_string();
     let run_dir = env.disk_dir.join(format!("{}-{}", variant.id(), &id[..8]));
     std::fs::create_dir_all(&run_dir)?;
+    let sqlite = format!("sqlite://{}", run_dir.join("tollgate.db").display());
+    let disk_journal = run_dir.join("journal");
+    let mut vars: Vec<(&str, String)> = Vec::new();
+    let (mut cleanup, mut tmpfs) = (Cleanup::None, None);
+    match variant {
+        Variant::SqliteJournalTmpfs | Variant::SqliteRedis => {
+            let dir = tmpfs_dir(&run_dir)?;
+            vars.push(("DATABASE_URL", sqlite));
+            vars.push((
+                "TOLLGATE_JOURNAL_DIR",
+                dir.path().join("journal").display().to_string(),
+            ));
+            tmpfs = Some(dir);
+            if variant == Variant::SqliteRedis {
+                let prefix = format!("tollgate-bench:{id}:");
+                redis_cli(&env.redis, &["PING"])?;
+                vars.push(("REDIS_URL", env.redis.clone()));
+                vars.push(("TOLLGATE_REDIS_PREFIX", prefix.clone()));
+                cleanup = Cleanup::RedisPrefix(env.redis.clone(), prefix);
+            }
+        }
+        Variant::SqliteJournalDisk => {
+            vars.push(("DATABASE_URL", sqlite));
+            vars.push(("TOLLGATE_JOURNAL_DIR", disk_journal.display().to_string()));
+        }
+        Variant::Postgres => {
+            let db = format!("tollgate_bench_{id}");
+            psql(&env.postgres, &format!("CREATE DATABASE {db}"))?;
+            vars.push(("DATABASE_URL", format!("{}/{db}", env.postgres)));
+            vars.push(("TOLLGATE_JOURNAL_DIR", disk_journal.display().to_string()));
+            cleanup = Cleanup::DropDatabase(env.postgres.clone(), db);
+        }
+    }
+    let running = launch(env, &run_dir, upstream, &vars, variant.label(), cleanup)?;
+    let running = Running {
+        _tmpfs: tmpfs,
+        ..running
+    };
+    with_key(running).await
+}
+
+/// Starts Tollgate on an existing database (the scale cases seed it first); no key is made.
+pub fn start_on(
+    env: &Env,
+    upstream: SocketAddr,
+    label: &str,
+    database_url: &str,
+) -> anyhow::Result<Running> {
+    let run_dir = env
+        .disk_dir
+        .join(format!("scale-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&run_dir)?;
+    let vars = [
+        ("DATABASE_URL", database_url.to_owned()),
+        (
+            "TOLLGATE_JOURNAL_DIR",
+            run_dir.join("journal").display().to_string(),
+        ),
+    ];
+    launch(env, &run_dir, upstream, &vars, label, Cleanup::None)
+}
+
+/// Writes the config and starts the binary with `vars`.
+fn launch(
+    env: &Env,
+    run_dir: &Path,
+    upstream: SocketAddr,
+    vars: &[(&str, String)],
+    label: &str,
+    cleanup: Cleanup,
+) -> anyhow::Result<Running> {
     let config = run_dir.join("config.yaml");
     std::fs::write(
         &config,
@@ -132,54 +203,31 @@ pub async fn start(variant: Variant, env: &Env, upstream: SocketAddr) -> anyhow:
              general_settings:\n  master_key: {MASTER_KEY}\n"
         ),
     )?;
-    let sqlite = format!("sqlite://{}", run_dir.join("tollgate.db").display());
-    let disk_journal = run_dir.join("journal");
     let mut cmd = Command::new(&env.binary);
     cmd.args(["serve", "--host", "127.0.0.1", "--port", "0", "--config"])
         .arg(&config)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LITELLM_MASTER_KEY", MASTER_KEY);
-    let (mut cleanup, mut tmpfs) = (Cleanup::None, None);
-    match variant {
-        Variant::SqliteJournalTmpfs | Variant::SqliteRedis => {
-            let dir = tmpfs_dir(&run_dir)?;
-            cmd.env("DATABASE_URL", &sqlite)
-                .env("TOLLGATE_JOURNAL_DIR", dir.path().join("journal"));
-            tmpfs = Some(dir);
-            if variant == Variant::SqliteRedis {
-                let prefix = format!("tollgate-bench:{id}:");
-                redis_cli(&env.redis, &["PING"])?;
-                cmd.env("REDIS_URL", &env.redis)
-                    .env("TOLLGATE_REDIS_PREFIX", &prefix);
-                cleanup = Cleanup::RedisPrefix(env.redis.clone(), prefix);
-            }
-        }
-        Variant::SqliteJournalDisk => {
-            cmd.env("DATABASE_URL", &sqlite)
-                .env("TOLLGATE_JOURNAL_DIR", &disk_journal);
-        }
-        Variant::Postgres => {
-            let db = format!("tollgate_bench_{id}");
-            psql(&env.postgres, &format!("CREATE DATABASE {db}"))?;
-            cmd.env("DATABASE_URL", format!("{}/{db}", env.postgres))
-                .env("TOLLGATE_JOURNAL_DIR", &disk_journal);
-            cleanup = Cleanup::DropDatabase(env.postgres.clone(), db);
-        }
+    for (k, v) in vars {
+        cmd.env(k, v);
     }
-    let server = match spawn(cmd, variant.label()) {
-        Ok(s) => s,
+    match spawn(cmd, label) {
+        Ok(server) => Ok(Running {
+            server,
+            key: String::new(),
+            cleanup,
+            _tmpfs: None,
+        }),
         Err(e) => {
             run_cleanup(&cleanup);
-            return Err(e);
+            Err(e)
         }
-    };
-    let running = Running {
-        server,
-        key: String::new(),
-        cleanup,
-        _tmpfs: tmpfs,
-    };
+    }
+}
+
+/// Gives a started variant its bench key.
+async fn with_key(running: Running) -> anyhow::Result<Running> {
     match generate_key(running.server.addr).await {
         Ok(key) => Ok(Running { key, ..running }),
         Err(e) => {
@@ -191,7 +239,7 @@ pub async fn start(variant: Variant, env: &Env, upstream: SocketAddr) -> anyhow:
 }
 
 /// Creates a key with a budget and rate limits far above what the bench can reach.
-async fn generate_key(addr: SocketAddr) -> anyhow::Result<String> {
+pub async fn generate_key(addr: SocketAddr) -> anyhow::Result<String> {
     let body = r#"{"max_budget":1000000000,"rpm_limit":1000000000,"tpm_limit":1000000000000,"key_alias":"bench"}"#;
     let (status, text) = call(addr, "POST", "/key/generate", MASTER_KEY, body).await?;
     anyhow::ensure!(status.is_success(), "/key/generate: {status} {text}");

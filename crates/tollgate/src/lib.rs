@@ -17,6 +17,7 @@ use std::future::Future;
 
 use anyhow::Context as _;
 use axum::middleware;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 use tokio::net::TcpListener;
 use tollgate_store::ConnectOptions;
@@ -47,7 +48,8 @@ pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
         .context("could not open the database")?;
     let prices =
         spend::pricing::PriceTable::embedded().context("could not load the price table")?;
-    let journal = spend::replay::recover(&settings.journal_dir, &*store).await?;
+    let journal =
+        spend::replay::recover(&settings.journal_dir, settings.journal_sync, &*store).await?;
     let state = AppState::new(settings, store, prices, Some(journal))?;
     admin::models::reload(&state).await.map_err(|e| {
         anyhow::anyhow!("could not build the model list (model_list and stored models): {e}")
@@ -91,6 +93,12 @@ pub async fn run(
         shutdown.await;
         let _ = begun.send(true);
     };
+    // Without TCP_NODELAY a stream's small writes wait on the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on a connection: {e}");
+        }
+    });
     let serve = axum::serve(listener, app(state.clone())).with_graceful_shutdown(graceful);
     let deadline = async move {
         let _ = begun_rx.wait_for(|b| *b).await;

@@ -9,6 +9,10 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tollgate::config::{self, Settings};
 
+/// mimalloc: the system allocator's locking showed as a sixth of the gateway's CPU under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tollgate",

@@ -1,4 +1,5 @@
-//! The application state: one `Clone` struct of shared parts, handed to every handler.
+//! The application state: one cheaply cloned handle to the shared parts, handed to every
+//! handler (a clone is one reference count, not one per part).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -24,9 +25,20 @@ use crate::spend::writer::SpendWriter;
 /// How long cached keys and customers live without an invalidation.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
-/// Shared state of one gateway process.
+/// Shared state of one gateway process; fields are reached through `Deref`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Shared {
     pub settings: Arc<Settings>,
     pub store: Arc<dyn Store>,
     pub keys: Arc<KeyCache>,
@@ -97,7 +109,7 @@ impl AppState {
             .filter(|t| *t > 0.0 && t.is_finite())
             .map_or(CACHE_TTL, Duration::from_secs_f64);
         let (limiter, shared_spend, cooldowns) = limits(&settings)?;
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, ttl)),
             customers: Arc::new(CustomerCache::new(ttl)),
@@ -114,7 +126,7 @@ impl AppState {
             replica_id: uuid::Uuid::new_v4().to_string(),
             cooldowns,
             store,
-        })
+        })))
     }
 
     /// The current router (replaced when models change).

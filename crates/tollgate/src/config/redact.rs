@@ -11,6 +11,7 @@ use serde_yaml_ng::Value;
 use super::secret::REDACTED;
 use super::sections::{CacheParams, GeneralSettings, KeyParams, LitellmSettings, RouterSettings};
 use super::{Config, LitellmParams, ModelEntry, Secret, Settings};
+use crate::spend::journal::Durability;
 
 /// Key names whose string values are treated as secrets wherever they appear.
 const SECRET_WORDS: [&str; 8] = [
@@ -38,6 +39,7 @@ struct View<'a> {
     key_header_name: Option<&'a str>,
     store_model_in_db: bool,
     journal_dir: String,
+    journal_sync: String,
     config: &'a Config,
 }
 
@@ -57,6 +59,10 @@ impl Settings {
             key_header_name: self.key_header_name.as_deref(),
             store_model_in_db: self.store_model_in_db,
             journal_dir: self.journal_dir.display().to_string(),
+            journal_sync: match self.journal_sync {
+                Durability::EachCall => "always".to_owned(),
+                Durability::Every(d) => format!("{}ms", d.as_millis()),
+            },
             config: &self.config,
         };
         match scrubbed(&view).and_then(|v| serde_yaml_ng::to_string(&v)) {

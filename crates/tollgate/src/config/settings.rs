@@ -8,10 +8,12 @@ use std::time::Duration;
 use super::environ::Lookup;
 use super::scalar::Scalar;
 use super::{redis, Config, Problem, Secret};
+use crate::spend::journal::Durability;
 
 const DEFAULT_DATABASE_URL: &str = "sqlite://tollgate.db";
 const DEFAULT_PORT: u16 = 4000;
 const DEFAULT_JOURNAL_DIR: &str = "tollgate-journal";
+const DEFAULT_JOURNAL_SYNC: Duration = Duration::from_millis(50);
 const DEFAULT_POOL_SIZE: u32 = 10;
 const DEFAULT_POOL_TIMEOUT: Duration = Duration::from_secs(5);
 const DATABASE_SCHEMES: [&str; 3] = ["sqlite:", "postgres://", "postgresql://"];
@@ -47,6 +49,9 @@ pub struct Settings {
     /// `TOLLGATE_JOURNAL_DIR`, else `./tollgate-journal`: this replica's spend journal (one
     /// directory per replica).
     pub journal_dir: PathBuf,
+    /// `TOLLGATE_JOURNAL_SYNC`: `always` (each call waits for its record's `fdatasync`), or a
+    /// sync interval in milliseconds (default 50): the journal's protection against power loss.
+    pub journal_sync: Durability,
 }
 
 /// A value and where it came from, for error messages.
@@ -84,9 +89,14 @@ impl Settings {
         let port = keep(p, port(env));
         let store_model_in_db = keep(p, store_model_in_db(&config, env));
         let redis_url = keep(p, redis::url(&config, env)).flatten();
-        let (Some(database_url), Some(port), Some(store_model_in_db), true) =
-            (database_url, port, store_model_in_db, problems.is_empty())
-        else {
+        let journal_sync = keep(p, journal_sync(env));
+        let (Some(database_url), Some(port), Some(store_model_in_db), Some(journal_sync), true) = (
+            database_url,
+            port,
+            store_model_in_db,
+            journal_sync,
+            problems.is_empty(),
+        ) else {
             return Err(problems);
         };
         let general = &config.general_settings;
@@ -111,6 +121,7 @@ impl Settings {
             journal_dir: env
                 .first(&["TOLLGATE_JOURNAL_DIR"])
                 .map_or_else(|| PathBuf::from(DEFAULT_JOURNAL_DIR), |(_, v)| v.into()),
+            journal_sync,
             config,
             config_path,
         })
@@ -193,6 +204,25 @@ fn port(env: &Lookup<'_>) -> Result<u16, Problem> {
                 format!("must be a port number from 0 to 65535, got {text:?}"),
             )
         }),
+    }
+}
+
+fn journal_sync(env: &Lookup<'_>) -> Result<Durability, Problem> {
+    let Some((var, text)) = env.first(&["TOLLGATE_JOURNAL_SYNC"]) else {
+        return Ok(Durability::Every(DEFAULT_JOURNAL_SYNC));
+    };
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("always") {
+        return Ok(Durability::EachCall);
+    }
+    match text.parse::<u64>() {
+        Ok(ms) if (1..=60_000).contains(&ms) => Ok(Durability::Every(Duration::from_millis(ms))),
+        _ => Err(Problem::at_env(
+            var,
+            format!(
+                "must be `always` or a sync interval in milliseconds from 1 to 60000, got {text:?}"
+            ),
+        )),
     }
 }
 

@@ -380,3 +380,33 @@ fn the_journal_dir_comes_from_the_environment_else_the_working_directory() {
         std::path::PathBuf::from("/var/lib/tollgate/journal-a")
     );
 }
+
+#[test]
+fn the_journal_sync_is_an_interval_by_default_always_or_milliseconds_when_set() {
+    use crate::spend::journal::Durability;
+    let sync = |env: &[(&str, &str)]| load_text("general_settings: {}\n", env).0;
+    assert_eq!(
+        sync(&[]).unwrap().settings.journal_sync,
+        Durability::Every(Duration::from_millis(50))
+    );
+    assert_eq!(
+        sync(&[("TOLLGATE_JOURNAL_SYNC", "always")])
+            .unwrap()
+            .settings
+            .journal_sync,
+        Durability::EachCall
+    );
+    assert_eq!(
+        sync(&[("TOLLGATE_JOURNAL_SYNC", "200")])
+            .unwrap()
+            .settings
+            .journal_sync,
+        Durability::Every(Duration::from_millis(200))
+    );
+    let err = sync(&[("TOLLGATE_JOURNAL_SYNC", "sometimes")]).unwrap_err();
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("TOLLGATE_JOURNAL_SYNC") && text.contains("always"),
+        "{text}"
+    );
+}

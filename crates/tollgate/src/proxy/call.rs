@@ -170,13 +170,19 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
         0.0
     };
     state.ledger.add(&meta.entities, cost);
-    if let Some(shared) = &state.shared_spend {
-        shared.add(&meta.entities, cost).await;
-    }
+    // The shared counters (Redis, when configured) are updated together: one round trip.
+    let shared = async {
+        if let Some(shared) = &state.shared_spend {
+            shared.add(&meta.entities, cost).await;
+        }
+    };
     let tokens = usage.prompt_tokens + usage.completion_tokens;
-    if tokens > 0 && !meta.rate_keys.is_empty() {
-        state.limiter.add_tokens(&meta.rate_keys, tokens).await;
-    }
+    let rate = async {
+        if tokens > 0 && !meta.rate_keys.is_empty() {
+            state.limiter.add_tokens(&meta.rate_keys, tokens).await;
+        }
+    };
+    tokio::join!(shared, rate);
     state
         .spend
         .record(event(meta, &outcome, &usage, cost))

@@ -1,55 +1,63 @@
 //! The spend journal: a local, append-only log of spend events, so that spend a replica accepted
 //! survives `kill -9` before the batching writer reached the database.
 //!
-//! Each record is one line of JSON holding a [`SpendEvent`]. One thread owns the files: it takes
-//! every append that is queued, writes them, calls `sync_data` once, and only then acknowledges
-//! each waiter of that group (group commit). Records go to numbered segment files
-//! (`segment-<n>.jsonl`). The writer confirms events once they are in the store; a segment is
-//! deleted when it is no longer the active one and every event in it is confirmed. When the
-//! active segment becomes fully confirmed, a new one is started and the old one deleted.
+//! Each record is one line of JSON holding a [`SpendEvent`]. An append writes its line to the
+//! active segment file (`segment-<n>.jsonl`) from the calling task, under a short lock: once
+//! `append` returns, the record is in the operating system's hands and survives the process
+//! being killed. A sync thread makes the files durable against power loss with `fdatasync`:
+//! with [`Durability::EachCall`] every append waits for the sync that covers it (group commit:
+//! one sync acknowledges every record written before it); with [`Durability::Every`] the thread
+//! syncs at that interval and appends do not wait, so at most one interval of records can be
+//! lost if the machine (not the process) goes down.
+//!
+//! The writer confirms events once they are in the store; a segment is deleted when it is no
+//! longer the active one and every event in it is confirmed. When the active segment becomes
+//! fully confirmed, a new one is started and the old one deleted.
 //!
 //! On start, [`super::replay`] reads the segments left by a previous run and records them
 //! (idempotently, by request id) before serving. One directory belongs to one replica: it is
-//! locked while the journal runs.
+//! locked while the journal is open.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::watch;
 use tollgate_store::SpendEvent;
 
 /// The active segment is sealed once it grows past this.
 const MAX_SEGMENT_BYTES: u64 = 64 << 20;
-/// Appends written in one group at most.
-const MAX_GROUP: usize = 4_096;
 const LOCK_FILE: &str = "LOCK";
+/// How often an idle sync thread checks that its journal still exists.
+const IDLE_CHECK: Duration = Duration::from_millis(200);
 
-enum Msg {
-    Append {
-        line: Vec<u8>,
-        ack: oneshot::Sender<Option<u64>>,
-    },
-    Confirm {
-        segment: u64,
-        count: u64,
-    },
+/// When journal records are made durable against power loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Each append waits for the `fdatasync` that covers it.
+    EachCall,
+    /// A sync at most this often; appends do not wait for it.
+    Every(Duration),
 }
 
 /// Appends spend events to the journal; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Journal {
-    tx: mpsc::UnboundedSender<Msg>,
+    inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for Msg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Msg::Append { .. } => "Append",
-            Msg::Confirm { .. } => "Confirm",
-        })
-    }
+#[derive(Debug)]
+struct Inner {
+    files: Mutex<Segments>,
+    /// Raised by appends for the sync thread.
+    dirty: (Mutex<bool>, Condvar),
+    /// The highest record number known to be on disk.
+    synced: watch::Sender<u64>,
+    durability: Durability,
+    _lock: File,
 }
 
 /// Segments a previous run left behind, and the events they hold.
@@ -73,8 +81,8 @@ impl Backlog {
 
 impl Journal {
     /// Locks `dir` (creating it), reads what an earlier run left, and starts a new segment and
-    /// the journal thread. The backlog's files are left in place for the caller to replay.
-    pub fn open(dir: &Path) -> io::Result<(Self, Backlog)> {
+    /// the sync thread. The backlog's files are left in place for the caller to replay.
+    pub fn open(dir: &Path, durability: Durability) -> io::Result<(Self, Backlog)> {
         std::fs::create_dir_all(dir)?;
         let lock = OpenOptions::new()
             .create(true)
@@ -95,28 +103,23 @@ impl Journal {
             read_segment(&path, &mut backlog)?;
             backlog.files.push(path);
         }
-        let mut files = Segments::new(dir.to_path_buf(), next)?;
-        let (tx, mut rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            files: Mutex::new(Segments::new(dir.to_path_buf(), next)?),
+            dirty: (Mutex::new(false), Condvar::new()),
+            synced: watch::Sender::new(0),
+            durability,
+            _lock: lock,
+        });
+        let weak = Arc::downgrade(&inner);
         std::thread::Builder::new()
-            .name("spend-journal".into())
-            .spawn(move || {
-                let _lock = lock;
-                while let Some(first) = rx.blocking_recv() {
-                    let mut group = vec![first];
-                    while group.len() < MAX_GROUP {
-                        match rx.try_recv() {
-                            Ok(m) => group.push(m),
-                            Err(_) => break,
-                        }
-                    }
-                    files.handle(group);
-                }
-            })?;
-        Ok((Self { tx }, backlog))
+            .name("spend-journal-sync".into())
+            .spawn(move || sync_loop(&weak))?;
+        Ok((Self { inner }, backlog))
     }
 
-    /// Writes `event` durably; resolves once it is on disk. Returns the segment that holds it,
-    /// or `None` when the journal could not write it (logged; the event still goes to the store).
+    /// Writes `event` to the journal; with [`Durability::EachCall`], resolves once it is on
+    /// disk. Returns the segment that holds it, or `None` when the journal could not write it
+    /// (logged; the event still goes to the store).
     pub async fn append(&self, event: &SpendEvent) -> Option<u64> {
         let mut line = match serde_json::to_vec(event) {
             Ok(l) => l,
@@ -126,17 +129,96 @@ impl Journal {
             }
         };
         line.push(b'\n');
-        let (ack, done) = oneshot::channel();
-        if self.tx.send(Msg::Append { line, ack }).is_err() {
-            tracing::error!("the spend journal is gone; an event was not journaled");
-            return None;
+        let (segment, seq) = self.inner.files().write(&line)?;
+        self.inner.raise();
+        if self.inner.durability == Durability::EachCall {
+            let mut synced = self.inner.synced.subscribe();
+            if synced.wait_for(|s| *s >= seq).await.is_err() {
+                return None;
+            }
         }
-        done.await.ok().flatten()
+        Some(segment)
     }
 
     /// Says that `count` events of `segment` are in the store.
     pub fn confirm(&self, segment: u64, count: u64) {
-        let _ = self.tx.send(Msg::Confirm { segment, count });
+        let mut files = self.inner.files();
+        files.counts.entry(segment).or_default().confirmed += count;
+        files.collect();
+    }
+}
+
+impl Inner {
+    fn files(&self) -> MutexGuard<'_, Segments> {
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn raise(&self) {
+        let (flag, cv) = &self.dirty;
+        *flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        cv.notify_one();
+    }
+
+    /// Waits until an append raised the flag (or a while passed); `true` when it was raised.
+    fn wait_dirty(&self) -> bool {
+        let (flag, cv) = &self.dirty;
+        let guard = flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (mut guard, _) = cv
+            .wait_timeout_while(guard, IDLE_CHECK, |dirty| !*dirty)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::replace(&mut *guard, false)
+    }
+
+    /// Syncs everything written so far and publishes how far that reaches.
+    fn sync(&self) {
+        let (file, seq) = {
+            let files = self.files();
+            (Arc::clone(&files.file), files.seq)
+        };
+        match file.sync_data() {
+            Ok(()) => self.synced.send_replace(seq),
+            Err(e) => {
+                tracing::error!("spend journal sync failed: {e}");
+                // Waiters are released; their records are written, just not known durable.
+                self.synced.send_replace(seq)
+            }
+        };
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let files = self.files();
+        if let Err(e) = files.file.sync_data() {
+            tracing::error!("spend journal sync at close failed: {e}");
+        }
+    }
+}
+
+/// The sync thread: runs until the journal is dropped.
+fn sync_loop(journal: &Weak<Inner>) {
+    loop {
+        let Some(inner) = journal.upgrade() else {
+            return;
+        };
+        if inner.wait_dirty() {
+            if let Durability::Every(pause) = inner.durability {
+                drop(inner);
+                std::thread::sleep(pause);
+                let Some(inner) = journal.upgrade() else {
+                    return;
+                };
+                inner.sync();
+                continue;
+            }
+            inner.sync();
+        }
     }
 }
 
@@ -189,80 +271,65 @@ struct Counts {
     confirmed: u64,
 }
 
-/// The journal thread's files.
+/// The journal's files.
+#[derive(Debug)]
 struct Segments {
     dir: PathBuf,
     active: u64,
-    file: File,
+    /// Shared with the sync thread, which syncs it outside the lock.
+    file: Arc<File>,
     bytes: u64,
+    /// Records written since open.
+    seq: u64,
     counts: BTreeMap<u64, Counts>,
 }
 
 impl Segments {
     fn new(dir: PathBuf, active: u64) -> io::Result<Self> {
-        let file = create(&dir, active)?;
+        let file = Arc::new(create(&dir, active)?);
         Ok(Self {
             dir,
             active,
             file,
             bytes: 0,
+            seq: 0,
             counts: BTreeMap::from([(active, Counts::default())]),
         })
     }
 
-    fn handle(&mut self, group: Vec<Msg>) {
-        let mut acks = Vec::new();
-        let mut buf = Vec::new();
-        for m in group {
-            match m {
-                Msg::Append { line, ack } => {
-                    buf.extend_from_slice(&line);
-                    acks.push(ack);
-                }
-                Msg::Confirm { segment, count } => {
-                    self.counts.entry(segment).or_default().confirmed += count;
-                }
-            }
-        }
-        if !acks.is_empty() {
-            let at = self.write(&buf, acks.len() as u64);
-            for ack in acks {
-                let _ = ack.send(at);
-            }
-        }
-        self.collect();
-    }
-
-    /// Writes a group and syncs it; the segment it went to, or `None` on failure.
-    fn write(&mut self, buf: &[u8], n: u64) -> Option<u64> {
+    /// Writes one record; the segment it went to and its number, or `None` on failure.
+    fn write(&mut self, line: &[u8]) -> Option<(u64, u64)> {
         if self.bytes >= MAX_SEGMENT_BYTES {
-            self.rotate();
+            self.rotate(true);
         }
-        let written = self
-            .file
-            .write_all(buf)
-            .and_then(|()| self.file.sync_data());
-        match written {
+        match (&*self.file).write_all(line) {
             Ok(()) => {
-                self.bytes += buf.len() as u64;
-                self.counts.entry(self.active).or_default().appended += n;
-                Some(self.active)
+                self.bytes += line.len() as u64;
+                self.seq += 1;
+                self.counts.entry(self.active).or_default().appended += 1;
+                Some((self.active, self.seq))
             }
             Err(e) => {
                 tracing::error!(dir = %self.dir.display(), "spend journal write failed: {e}");
                 // The segment may now end in a partial line; later records go to a new one.
-                self.rotate();
+                self.rotate(true);
                 None
             }
         }
     }
 
-    /// Starts a new active segment; the old one is sealed.
-    fn rotate(&mut self) {
+    /// Starts a new active segment; the old one is sealed, and synced first when it still
+    /// holds records the store has not confirmed (the sync thread only syncs the active one).
+    fn rotate(&mut self, sync_old: bool) {
+        if sync_old {
+            if let Err(e) = self.file.sync_data() {
+                tracing::error!("spend journal sync of a sealed segment failed: {e}");
+            }
+        }
         match create(&self.dir, self.active + 1) {
             Ok(f) => {
                 self.active += 1;
-                self.file = f;
+                self.file = Arc::new(f);
                 self.bytes = 0;
                 self.counts.entry(self.active).or_default();
             }
@@ -278,7 +345,7 @@ impl Segments {
             .get(&self.active)
             .is_some_and(|c| c.appended > 0 && done(c))
         {
-            self.rotate();
+            self.rotate(false);
         }
         let confirmed: Vec<u64> = self
             .counts

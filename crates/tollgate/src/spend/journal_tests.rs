@@ -41,7 +41,7 @@ fn event(id: &str) -> SpendEvent {
 fn reopen(dir: &Path) -> (Journal, Backlog) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match Journal::open(dir) {
+        match Journal::open(dir, Durability::EachCall) {
             Ok(j) => return j,
             Err(e) if Instant::now() > deadline => panic!("reopen: {e}"),
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
@@ -60,7 +60,7 @@ fn wait_until(what: &str, f: impl Fn() -> bool) {
 #[tokio::test]
 async fn appended_events_are_read_back_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (j, backlog) = Journal::open(dir.path()).unwrap();
+    let (j, backlog) = Journal::open(dir.path(), Durability::EachCall).unwrap();
     assert!(backlog.events.is_empty());
     for id in ["a", "b", "c"] {
         assert_eq!(j.append(&event(id)).await, Some(0));
@@ -93,7 +93,7 @@ async fn a_torn_last_line_is_skipped() {
     let torn = serde_json::to_string(&event("torn")).unwrap();
     text.push_str(&torn[..torn.len() / 2]);
     std::fs::write(segment_path(dir.path(), 7), text).unwrap();
-    let (j, backlog) = Journal::open(dir.path()).unwrap();
+    let (j, backlog) = Journal::open(dir.path(), Durability::EachCall).unwrap();
     assert_eq!(backlog.events.len(), 1);
     assert_eq!(backlog.events[0].request_id, "whole");
     assert_eq!(backlog.skipped, 1);
@@ -104,7 +104,7 @@ async fn a_torn_last_line_is_skipped() {
 #[tokio::test]
 async fn group_commit_acknowledges_every_waiter() {
     let dir = tempfile::tempdir().unwrap();
-    let (j, _) = Journal::open(dir.path()).unwrap();
+    let (j, _) = Journal::open(dir.path(), Durability::EachCall).unwrap();
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let j = j.clone();
@@ -121,12 +121,11 @@ async fn group_commit_acknowledges_every_waiter() {
 #[tokio::test]
 async fn a_segment_is_deleted_only_when_all_its_events_are_confirmed() {
     let dir = tempfile::tempdir().unwrap();
-    let (j, _) = Journal::open(dir.path()).unwrap();
+    let (j, _) = Journal::open(dir.path(), Durability::EachCall).unwrap();
     let first = segment_path(dir.path(), 0);
     assert_eq!(j.append(&event("a")).await, Some(0));
     assert_eq!(j.append(&event("b")).await, Some(0));
     j.confirm(0, 1);
-    // The append is handled after the confirmation: a barrier.
     assert_eq!(j.append(&event("c")).await, Some(0));
     assert!(first.exists(), "deleted with two events unconfirmed");
     j.confirm(0, 2);
@@ -143,11 +142,38 @@ async fn a_segment_is_deleted_only_when_all_its_events_are_confirmed() {
     assert_eq!(ids, ["d"]);
 }
 
+#[tokio::test]
+async fn with_an_interval_a_record_is_in_the_file_when_append_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = Journal::open(dir.path(), Durability::Every(Duration::from_secs(3600))).unwrap();
+    for id in ["a", "b"] {
+        assert_eq!(j.append(&event(id)).await, Some(0));
+    }
+    // No sync has run (the interval is an hour), yet the records are written: a killed process
+    // leaves them to the next start.
+    let text = std::fs::read_to_string(segment_path(dir.path(), 0)).unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<SpendEvent>(l).unwrap().request_id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+}
+
+#[tokio::test]
+async fn each_call_durability_waits_for_a_sync_that_covers_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = Journal::open(dir.path(), Durability::EachCall).unwrap();
+    assert_eq!(j.append(&event("a")).await, Some(0));
+    assert!(*j.inner.synced.borrow() >= 1);
+    assert_eq!(j.append(&event("b")).await, Some(0));
+    assert!(*j.inner.synced.borrow() >= 2);
+}
+
 #[test]
 fn a_second_process_cannot_share_the_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let _j = Journal::open(dir.path()).unwrap();
-    let err = Journal::open(dir.path()).unwrap_err();
+    let _j = Journal::open(dir.path(), Durability::EachCall).unwrap();
+    let err = Journal::open(dir.path(), Durability::EachCall).unwrap_err();
     assert!(err.to_string().contains("TOLLGATE_JOURNAL_DIR"), "{err}");
 }
 
@@ -155,9 +181,14 @@ fn a_second_process_cannot_share_the_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn journal_cost() {
-    for appenders in [1usize, 32] {
+    for (appenders, durability) in [
+        (1usize, Durability::EachCall),
+        (32, Durability::EachCall),
+        (1, Durability::Every(Duration::from_millis(50))),
+        (32, Durability::Every(Duration::from_millis(50))),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let (j, _) = Journal::open(dir.path()).unwrap();
+        let (j, _) = Journal::open(dir.path(), durability).unwrap();
         let per_task = 4_000 / appenders;
         let started = Instant::now();
         let tasks: Vec<_> = (0..appenders)
@@ -182,7 +213,7 @@ async fn journal_cost() {
         let total = started.elapsed();
         lat.sort();
         eprintln!(
-            "journal: {appenders} appenders: {:.0} appends/s, p50 ack {:?}, p99 ack {:?}",
+            "journal {durability:?}: {appenders} appenders: {:.0} appends/s, p50 ack {:?}, p99 ack {:?}",
             lat.len() as f64 / total.as_secs_f64(),
             lat[lat.len() / 2],
             lat[lat.len() * 99 / 100],

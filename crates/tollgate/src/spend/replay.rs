@@ -7,14 +7,18 @@ use std::path::Path;
 use anyhow::Context as _;
 use tollgate_store::Store;
 
-use super::journal::Journal;
+use super::journal::{Durability, Journal};
 
 /// Events per store write during replay.
 const BATCH: usize = 1_000;
 
 /// Opens the journal in `dir`, replays what it holds into `store`, and returns it running.
-pub async fn recover(dir: &Path, store: &dyn Store) -> anyhow::Result<Journal> {
-    let (journal, backlog) = Journal::open(dir)
+pub async fn recover(
+    dir: &Path,
+    durability: Durability,
+    store: &dyn Store,
+) -> anyhow::Result<Journal> {
+    let (journal, backlog) = Journal::open(dir, durability)
         .with_context(|| format!("could not open the spend journal {}", dir.display()))?;
     if backlog.skipped > 0 {
         tracing::warn!(

@@ -1,0 +1,359 @@
+//! The scale cases (`--scale`): auth with 100,000 keys against 10, the 30-day aggregated
+//! analytics query on SQLite and PostgreSQL, and RSS over a million requests.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate, TimeZone, Utc};
+use serde::Serialize;
+use tollgate_store::{ConnectOptions, SpendEvent};
+
+use crate::load::{self, Target};
+use crate::procs;
+use crate::stats::percentile;
+use crate::tollgate::{self as tg, Env, Variant, MASTER_KEY};
+
+/// Keys in the large auth case.
+const MANY_KEYS: usize = 100_000;
+/// Requests per auth measurement.
+const AUTH_SAMPLES: usize = 2_000;
+/// Analytics seed: days × keys × models.
+const DAYS: u64 = 30;
+const SEED_KEYS: usize = 1_000;
+const MODELS: usize = 10;
+
+/// Auth latency with a number of keys in the database, µs.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuthCase {
+    pub keys_in_db: usize,
+    /// Valid keys already in the cache: p50, p99.
+    pub cached_p50_us: u64,
+    pub cached_p99_us: u64,
+    /// First use of a valid key (cache miss, database lookup): p50, p99.
+    pub first_use_p50_us: u64,
+    pub first_use_p99_us: u64,
+    /// Unknown keys (always a database lookup, answered 401): p50, p99.
+    pub unknown_p50_us: u64,
+    pub unknown_p99_us: u64,
+}
+
+/// The 30-day aggregated query on one backend.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyticsCase {
+    pub backend: String,
+    pub daily_rows: u64,
+    pub p50_ms: f64,
+    pub max_ms: f64,
+    pub response_bytes: usize,
+}
+
+/// RSS along a long run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RssGrowth {
+    pub idle_kb: u64,
+    /// (requests so far, VmRSS kB) after each slice of the run.
+    pub samples: Vec<(u64, u64)>,
+    /// Growth from the first slice (warm) to the end, percent.
+    pub growth_pct: f64,
+}
+
+/// Everything `--scale` measured.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ScaleReport {
+    pub auth: Vec<AuthCase>,
+    pub analytics: Vec<AnalyticsCase>,
+    pub rss: Option<RssGrowth>,
+    /// Cases that could not run, and why.
+    pub skipped: Vec<String>,
+}
+
+fn say(msg: &str) {
+    crate::say(msg);
+}
+
+/// Runs the scale cases.
+pub async fn run(
+    env: &Env,
+    upstream: SocketAddr,
+    rss_requests: u64,
+) -> anyhow::Result<ScaleReport> {
+    let mut report = ScaleReport::default();
+    match auth(env, upstream).await {
+        Ok(cases) => report.auth = cases,
+        Err(e) => report.skipped.push(format!("auth: {e:#}")),
+    }
+    for backend in ["sqlite", "postgres"] {
+        match analytics(env, upstream, backend).await {
+            Ok(case) => report.analytics.push(case),
+            Err(e) => report
+                .skipped
+                .push(format!("analytics on {backend}: {e:#}")),
+        }
+    }
+    match rss(env, upstream, rss_requests).await {
+        Ok(r) => report.rss = Some(r),
+        Err(e) => report.skipped.push(format!("RSS growth: {e:#}")),
+    }
+    Ok(report)
+}
+
+/// Latencies (µs) of one request per key, in order, on one connection.
+async fn timed_calls(addr: SocketAddr, keys: &[String]) -> anyhow::Result<Vec<u64>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let start = Instant::now();
+        let (status, text) =
+            load::call(addr, "POST", "/v1/chat/completions", key, load::CHAT_BODY).await?;
+        out.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+        anyhow::ensure!(
+            status.is_success() || status.as_u16() == 401,
+            "auth case: {status} {text}"
+        );
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+fn unknown_keys(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| format!("sk-unknown-{}", uuid::Uuid::new_v4().simple()))
+        .collect()
+}
+
+/// Makes keys through the API, 16 at a time, until the database holds `n` of the bench's.
+async fn make_keys(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
+    let started = Instant::now();
+    let mut keys = Vec::with_capacity(n);
+    while keys.len() < n {
+        let batch = (n - keys.len()).min(16);
+        let tasks: Vec<_> = (0..batch)
+            .map(|_| tokio::spawn(tg::generate_key(addr)))
+            .collect();
+        for t in tasks {
+            keys.push(t.await??);
+        }
+        if keys.len() % 10_000 == 0 {
+            say(&format!("scale: {} keys made", keys.len()));
+        }
+    }
+    say(&format!(
+        "scale: {n} keys in {:.1} s",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(keys)
+}
+
+/// Auth figures for the keys `keys` of a database holding `in_db` keys. `fresh` are keys not
+/// used yet (their first call misses the cache).
+async fn auth_case(
+    addr: SocketAddr,
+    in_db: usize,
+    fresh: &[String],
+    cached: &[String],
+) -> anyhow::Result<AuthCase> {
+    let first = timed_calls(addr, fresh).await?;
+    let cycle: Vec<String> = cached.iter().cycle().take(AUTH_SAMPLES).cloned().collect();
+    let warm = timed_calls(addr, &cycle).await?;
+    let unknown = timed_calls(addr, &unknown_keys(AUTH_SAMPLES)).await?;
+    Ok(AuthCase {
+        keys_in_db: in_db,
+        cached_p50_us: percentile(&warm, 50.0),
+        cached_p99_us: percentile(&warm, 99.0),
+        first_use_p50_us: percentile(&first, 50.0),
+        first_use_p99_us: percentile(&first, 99.0),
+        unknown_p50_us: percentile(&unknown, 50.0),
+        unknown_p99_us: percentile(&unknown, 99.0),
+    })
+}
+
+async fn auth(env: &Env, upstream: SocketAddr) -> anyhow::Result<Vec<AuthCase>> {
+    let running = tg::start(Variant::SqliteJournalTmpfs, env, upstream).await?;
+    let addr = running.server.addr;
+    let result = async {
+        // The bench key counts as one of the ten.
+        let mut few = make_keys(addr, 9).await?;
+        few.push(running.key.clone());
+        let small = auth_case(addr, 10, &few, &few).await?;
+        let mut many = make_keys(addr, MANY_KEYS - few.len()).await?;
+        // Fresh keys from all over the table; cached ones from the rest.
+        let fresh: Vec<String> = many.iter().step_by(97).take(1_000).cloned().collect();
+        many.retain(|k| !fresh.contains(k));
+        let warm: Vec<String> = many.iter().step_by(89).take(1_000).cloned().collect();
+        timed_calls(addr, &warm).await?;
+        let large = auth_case(addr, MANY_KEYS, &fresh, &warm).await?;
+        anyhow::Ok(vec![small, large])
+    }
+    .await;
+    running.stop();
+    result
+}
+
+/// The seed: one event per day, key and model, attributed to 100 users.
+fn seed_events(day: u64, first_day: NaiveDate) -> anyhow::Result<Vec<SpendEvent>> {
+    let date = first_day
+        .checked_add_days(Days::new(day))
+        .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
+    let noon = date
+        .and_hms_opt(12, 0, 0)
+        .ok_or_else(|| anyhow::anyhow!("bad time"))?;
+    let at = Utc.from_utc_datetime(&noon);
+    let mut out = Vec::with_capacity(SEED_KEYS * MODELS);
+    for k in 0..SEED_KEYS {
+        for m in 0..MODELS {
+            out.push(SpendEvent {
+                request_id: format!("seed-{day}-{k}-{m}"),
+                call_type: "chat_completion".into(),
+                api_key: format!("{k:064x}"),
+                key_id: Some(format!("key-{k}")),
+                key_alias: Some(format!("alias-{k}")),
+                user_id: Some(format!("user-{}", k % 100)),
+                team_id: Some(format!("team-{}", k % 20)),
+                organization_id: None,
+                end_user: None,
+                tags: Vec::new(),
+                model: format!("model-{m}"),
+                model_id: None,
+                model_group: format!("model-{m}"),
+                provider: "openai".into(),
+                api_base: None,
+                endpoint: "/v1/chat/completions".into(),
+                success: true,
+                spend: 0.001,
+                prompt_tokens: 10,
+                completion_tokens: 20,
+                cache_read_input_tokens: 0,
+                cache_creation_input_tokens: 0,
+                start_time: at,
+                end_time: at,
+                completion_start_time: None,
+                metadata: Default::default(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Seeds 30 days × 1,000 keys × 10 models into a fresh database, then times the query.
+async fn analytics(
+    env: &Env,
+    upstream: SocketAddr,
+    backend: &str,
+) -> anyhow::Result<AnalyticsCase> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (url, drop_db) = match backend {
+        "sqlite" => (
+            format!(
+                "sqlite://{}",
+                env.disk_dir.join(format!("analytics-{id}.db")).display()
+            ),
+            None,
+        ),
+        _ => {
+            let db = format!("tollgate_bench_analytics_{id}");
+            tg::psql(&env.postgres, &format!("CREATE DATABASE {db}"))?;
+            (format!("{}/{db}", env.postgres), Some(db))
+        }
+    };
+    let result = seed_and_query(env, upstream, backend, &url).await;
+    if let Some(db) = drop_db {
+        let _ = tg::psql(
+            &env.postgres,
+            &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+        );
+    }
+    result
+}
+
+async fn seed_and_query(
+    env: &Env,
+    upstream: SocketAddr,
+    backend: &str,
+    url: &str,
+) -> anyhow::Result<AnalyticsCase> {
+    let first_day = Utc::now()
+        .date_naive()
+        .checked_sub_days(Days::new(DAYS))
+        .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
+    let started = Instant::now();
+    {
+        let store = tollgate_store::open(&ConnectOptions::new(url)).await?;
+        for day in 0..DAYS {
+            for chunk in seed_events(day, first_day)?.chunks(2_000) {
+                store.record_spend(chunk).await?;
+            }
+        }
+    }
+    say(&format!(
+        "scale: seeded {} daily rows on {backend} in {:.1} s",
+        DAYS * (SEED_KEYS * MODELS) as u64,
+        started.elapsed().as_secs_f64()
+    ));
+    let running = tg::start_on(env, upstream, &format!("tollgate on {backend}"), url)?;
+    let addr = running.server.addr;
+    let last_day = first_day
+        .checked_add_days(Days::new(DAYS - 1))
+        .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
+    let path =
+        format!("/user/daily/activity/aggregated?start_date={first_day}&end_date={last_day}");
+    let result = async {
+        let mut times = Vec::new();
+        let mut bytes = 0;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let (status, text) = load::call(addr, "GET", &path, MASTER_KEY, "").await?;
+            times.push(start.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(
+                status.is_success(),
+                "{path}: {status} {}",
+                &text[..text.len().min(300)]
+            );
+            bytes = text.len();
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(AnalyticsCase {
+            backend: backend.to_owned(),
+            daily_rows: DAYS * (SEED_KEYS * MODELS) as u64,
+            p50_ms: times[times.len() / 2],
+            max_ms: times.last().copied().unwrap_or(0.0),
+            response_bytes: bytes,
+        })
+    }
+    .await;
+    running.stop();
+    result
+}
+
+/// RSS of one process from start through `total` requests at 32 connections.
+async fn rss(env: &Env, upstream: SocketAddr, total: u64) -> anyhow::Result<RssGrowth> {
+    let running = tg::start(Variant::SqliteJournalTmpfs, env, upstream).await?;
+    let pid = running.server.pid();
+    let idle_kb = procs::rss_kb(pid).unwrap_or(0);
+    let target = Target {
+        addr: running.server.addr,
+        key: Some(running.key.clone()),
+        stream: false,
+    };
+    let result = async {
+        let (mut done, mut samples) = (0u64, Vec::new());
+        while done < total {
+            let s = load::run(&target, 32, Duration::ZERO, Duration::from_secs(5)).await?;
+            anyhow::ensure!(s.requests > 0, "no request succeeded");
+            done += s.requests + s.errors;
+            samples.push((done, procs::rss_kb(pid).unwrap_or(0)));
+        }
+        anyhow::Ok(samples)
+    }
+    .await;
+    running.stop();
+    let samples = result?;
+    let first = samples.first().map_or(0, |s| s.1).max(1);
+    let last = samples.last().map_or(0, |s| s.1);
+    say(&format!(
+        "scale: RSS {idle_kb} kB idle, {first} kB warm, {last} kB after {total} requests"
+    ));
+    Ok(RssGrowth {
+        idle_kb,
+        growth_pct: (last as f64 - first as f64) / first as f64 * 100.0,
+        samples,
+    })
+}
