@@ -197,6 +197,7 @@ pub fn markdown(report: &Report) -> String {
             );
         }
     }
+    bars(&mut s, report);
     streams(&mut s, report);
     litellm(&mut s, report);
     memory(&mut s, report);
@@ -211,6 +212,156 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     s
+}
+
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "**not met**",
+        None => "not measured",
+    }
+}
+
+/// One line of the bars table.
+fn bar(s: &mut String, name: &str, figure: String, ok: Option<bool>) {
+    let _ = writeln!(s, "| {name} | {figure} | {} |", verdict(ok));
+}
+
+/// Issue 5's bars, judged for each Tollgate variant from this run's figures.
+fn bars(s: &mut String, report: &Report) {
+    let rows = &report.rows;
+    let variants: Vec<(&str, &str)> = {
+        let mut v: Vec<(&str, &str)> = rows
+            .iter()
+            .filter(|r| r.id.starts_with("tollgate"))
+            .map(|r| (r.id.as_str(), r.label.as_str()))
+            .collect();
+        v.dedup();
+        v
+    };
+    if variants.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Bars (issue 5), judged from this run\n");
+    let _ = writeln!(s, "| bar | figure | verdict |");
+    let _ = writeln!(s, "|---|---|---|");
+    let floor1 = find(rows, "floor", 1);
+    let floor_stream = rows.iter().find(|r| r.id == "floor" && r.streaming);
+    let lite32 = find(rows, "litellm", 32);
+    let gap_ms = report.meta["chunk_gap_ms"].as_f64().unwrap_or(0.0);
+    for (id, label) in variants {
+        let one = find(rows, id, 1);
+        let q = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(a), Some(b)) if b > 0 => Some(a as f64 / b as f64),
+            _ => None,
+        };
+        let p50 = one
+            .zip(floor1)
+            .and_then(|(r, f)| q(r.added_p50_us, f.added_p50_us));
+        let p99 = one
+            .zip(floor1)
+            .and_then(|(r, f)| q(r.added_p99_us, f.added_p99_us));
+        bar(
+            s,
+            &format!("{label}: added p50 at 1 conn ≤ 1.5× floor"),
+            opt_f(p50, 2),
+            p50.map(|x| x <= 1.5),
+        );
+        bar(
+            s,
+            &format!("{label}: added p99 at 1 conn ≤ 2× floor"),
+            opt_f(p99, 2),
+            p99.map(|x| x <= 2.0),
+        );
+        for conns in [1, 32] {
+            let cpu = find(rows, id, conns)
+                .zip(find(rows, "floor", conns))
+                .and_then(|(r, f)| r.cpu_us_per_req.zip(f.cpu_us_per_req))
+                .and_then(|(a, b)| ratio(a, b));
+            bar(
+                s,
+                &format!("{label}: CPU/request at {conns} conns ≤ 2× floor"),
+                opt_f(cpu, 2),
+                cpu.map(|x| x <= 2.0),
+            );
+        }
+        let thr = find(rows, id, 32)
+            .zip(lite32)
+            .and_then(|(r, l)| ratio(r.summary.rps, l.summary.rps));
+        bar(
+            s,
+            &format!("{label}: req/s at 32 conns ≥ 100× LiteLLM"),
+            opt_f(thr, 1),
+            thr.map(|x| x >= 100.0),
+        );
+        let st = rows
+            .iter()
+            .find(|r| r.id == id && r.streaming)
+            .and_then(|r| r.summary.stream);
+        let stall = st.map(|x| x.max_gap_us as f64 / 1000.0 - gap_ms);
+        bar(
+            s,
+            &format!("{label}: largest chunk gap ≤ upstream's + 5 ms"),
+            stall.map_or_else(|| "–".into(), |x| format!("{x:+.2} ms")),
+            stall.map(|x| x <= 5.0),
+        );
+        let ttfb = st
+            .zip(floor_stream.and_then(|f| f.summary.stream))
+            .map(|(a, f)| (a.first_byte_p50_us as f64 - f.first_byte_p50_us as f64) / 1000.0);
+        bar(
+            s,
+            &format!("{label}: first byte (p50) ≤ floor's + 0.2 ms"),
+            ttfb.map_or_else(|| "–".into(), |x| format!("{x:+.2} ms")),
+            ttfb.map(|x| x <= 0.2),
+        );
+        let idle = report
+            .idle
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.rss_kb as f64 / 1024.0);
+        bar(
+            s,
+            &format!("{label}: idle RSS ≤ 50 MB"),
+            opt_f(idle, 1),
+            idle.map(|x| x <= 50.0),
+        );
+    }
+    if let Some(scale) = &report.scale {
+        let growth = scale.rss.as_ref().map(|r| r.growth_pct);
+        bar(
+            s,
+            "RSS growth over the long run ≤ 10 %",
+            growth.map_or_else(|| "–".into(), |g| format!("{g:+.1} %")),
+            growth.map(|g| g <= 10.0),
+        );
+        if let [small, large] = scale.auth.as_slice() {
+            let r = ratio(large.cached_p50_us as f64, small.cached_p50_us as f64);
+            bar(
+                s,
+                "auth p50 with 100,000 keys ÷ with 10 (cached)",
+                opt_f(r, 2),
+                r.map(|x| x <= 1.1),
+            );
+            let r = ratio(large.unknown_p50_us as f64, small.unknown_p50_us as f64);
+            bar(
+                s,
+                "auth p50 with 100,000 keys ÷ with 10 (database lookup)",
+                opt_f(r, 2),
+                r.map(|x| x <= 1.1),
+            );
+        }
+        for a in &scale.analytics {
+            bar(
+                s,
+                &format!(
+                    "30-day aggregated analytics on {} ≤ 200 ms (p50)",
+                    a.backend
+                ),
+                format!("{:.0} ms", a.p50_ms),
+                Some(a.p50_ms <= 200.0),
+            );
+        }
+    }
 }
 
 fn ms(us: u64) -> String {

@@ -155,12 +155,19 @@ impl Inner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Raises the flag; only the append that raises it wakes the sync thread (a wake-up is a
+    /// system call, too dear for every append).
     fn raise(&self) {
         let (flag, cv) = &self.dirty;
-        *flag
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
-        cv.notify_one();
+        let was = std::mem::replace(
+            &mut *flag
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            true,
+        );
+        if !was {
+            cv.notify_one();
+        }
     }
 
     /// Waits until an append raised the flag (or a while passed); `true` when it was raised.

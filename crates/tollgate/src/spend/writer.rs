@@ -1,7 +1,8 @@
-//! The spend writer: calls hand their spend events to a channel, and one task writes them to the
-//! store in batches every `proxy_batch_write_at` seconds, or sooner when a batch fills. A failed
-//! write keeps the batch for the next attempt. Shutdown drains the channel and flushes before the
-//! process exits.
+//! The spend writer: calls put their spend events in an inbox, and one task writes them to the
+//! store in batches every `proxy_batch_write_at` seconds, or sooner when a batch fills. Adding an
+//! event wakes nobody (the task is woken only by a full batch, the timer or a flush), so the
+//! request path pays a short lock and no task switch. A failed write keeps the batch for the
+//! next attempt. Shutdown drains the inbox and flushes before the process exits.
 //!
 //! With a [`Journal`], [`SpendWriter::record`] first waits until the event is durable in the
 //! journal; once a batch is in the store, the writer confirms its events to the journal so that
@@ -21,33 +22,62 @@ const MAX_BATCH: usize = 1_000;
 /// How long shutdown keeps retrying a failing flush.
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(15);
 
-enum Cmd {
-    /// An event and the journal segment that holds it.
-    Event(Box<SpendEvent>, Option<u64>),
-    Flush(oneshot::Sender<bool>),
+/// Asks the writer task to write everything recorded so far.
+#[derive(Debug)]
+struct Flush(oneshot::Sender<bool>);
+
+/// Events waiting for the writer task, each with the journal segment that holds it.
+#[derive(Debug, Default)]
+struct Inbox {
+    pending: std::sync::Mutex<Vec<(SpendEvent, Option<u64>)>>,
+    full: tokio::sync::Notify,
+}
+
+impl Inbox {
+    fn push(&self, event: SpendEvent, segment: Option<u64>) {
+        let len = {
+            let mut pending = self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            pending.push((event, segment));
+            pending.len()
+        };
+        if len == MAX_BATCH {
+            self.full.notify_one();
+        }
+    }
+
+    /// Moves every pending event into `batch`.
+    fn drain_into(&self, batch: &mut Batch) {
+        let taken = std::mem::take(
+            &mut *self
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (event, segment) in taken {
+            batch.events.push(event);
+            batch.segments.push(segment);
+        }
+    }
 }
 
 /// Hands spend events to the writer task.
 #[derive(Debug, Clone)]
 pub struct SpendWriter {
-    tx: mpsc::UnboundedSender<Cmd>,
+    inbox: Arc<Inbox>,
+    /// Flush requests; the task ends when every writer is dropped.
+    tx: mpsc::UnboundedSender<Flush>,
     journal: Option<Journal>,
     failures: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for Cmd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Cmd::Event(..) => "Event",
-            Cmd::Flush(_) => "Flush",
-        })
-    }
 }
 
 impl SpendWriter {
     /// Starts the writer task on the current runtime.
     pub fn start(store: Arc<dyn Store>, interval: Duration, journal: Option<Journal>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Inbox::default());
         let failures = Arc::new(AtomicU64::new(0));
         let batch = Batch {
             events: Vec::new(),
@@ -57,11 +87,13 @@ impl SpendWriter {
         };
         tokio::spawn(run(
             store,
+            inbox.clone(),
             rx,
             batch,
             interval.max(Duration::from_millis(10)),
         ));
         Self {
+            inbox,
             tx,
             journal,
             failures,
@@ -79,15 +111,17 @@ impl SpendWriter {
             Some(j) => j.append(&event).await,
             None => None,
         };
-        if self.tx.send(Cmd::Event(Box::new(event), segment)).is_err() {
+        if self.tx.is_closed() {
             tracing::error!("spend writer is gone; an event was not recorded");
+            return;
         }
+        self.inbox.push(event, segment);
     }
 
     /// Writes everything queued so far; `true` when it all reached the store.
     pub async fn flush(&self) -> bool {
         let (ack, done) = oneshot::channel();
-        if self.tx.send(Cmd::Flush(ack)).is_err() {
+        if self.tx.send(Flush(ack)).is_err() {
             return false;
         }
         done.await.unwrap_or(false)
@@ -129,7 +163,8 @@ impl Batch {
 
 async fn run(
     store: Arc<dyn Store>,
-    mut rx: mpsc::UnboundedReceiver<Cmd>,
+    inbox: Arc<Inbox>,
+    mut rx: mpsc::UnboundedReceiver<Flush>,
     mut buffer: Batch,
     interval: Duration,
 ) {
@@ -137,27 +172,23 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            cmd = rx.recv() => match cmd {
-                Some(Cmd::Event(e, segment)) => {
-                    buffer.events.push(*e);
-                    buffer.segments.push(segment);
-                    if buffer.len() >= MAX_BATCH {
-                        write(&*store, &mut buffer).await;
+            cmd = rx.recv() => {
+                inbox.drain_into(&mut buffer);
+                let ok = flush_hard(&*store, &mut buffer).await;
+                match cmd {
+                    Some(Flush(ack)) => {
+                        let _ = ack.send(ok);
                     }
+                    None => return,
                 }
-                Some(Cmd::Flush(ack)) => {
-                    let ok = flush_hard(&*store, &mut buffer).await;
-                    let _ = ack.send(ok);
-                }
-                None => {
-                    flush_hard(&*store, &mut buffer).await;
-                    return;
-                }
-            },
+            }
+            () = inbox.full.notified() => {
+                inbox.drain_into(&mut buffer);
+                while buffer.len() >= MAX_BATCH && write(&*store, &mut buffer).await {}
+            }
             _ = tick.tick() => {
-                if !buffer.is_empty() {
-                    write(&*store, &mut buffer).await;
-                }
+                inbox.drain_into(&mut buffer);
+                while !buffer.is_empty() && write(&*store, &mut buffer).await {}
             }
         }
     }
