@@ -1,0 +1,11 @@
+//! Integration tests: the real `terraform` CLI drives the provider binary against a real
+//! gateway on loopback.
+
+#[cfg(test)]
+mod harness;
+#[cfg(test)]
+mod lifecycle;
+#[cfg(test)]
+mod walk;
+#[cfg(test)]
+mod regressions;
