@@ -131,7 +131,14 @@ impl Plan {
     }
 
     pub fn assert_empty(&self) {
-        assert_eq!(self.code, 0, "plan is not empty: {:?}", self.actions);
+        let changes: Vec<&Value> = self.json["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|rc| self.actions.contains_key(rc["address"].as_str().unwrap_or_default()))
+            .map(|rc| &rc["change"])
+            .collect();
+        assert_eq!(self.code, 0, "plan is not empty: {:?}\n{changes:#?}", self.actions);
     }
 
     pub fn assert_action(&self, addr: &str, actions: &[&str]) {
