@@ -38,6 +38,11 @@ pub trait Object: Send + Sync + 'static {
     async fn delete(api: &Client, state: &Val) -> Result<()>;
     /// Marks attributes unknown that an update will change (beyond what the user changed).
     fn plan_update(_prior: &Val, _planned: &mut BTreeMap<String, Val>) {}
+    /// Checks the gateway when a plan finds no change: lets an object that vanished during this
+    /// apply (deleted with an object it depended on) plan its re-creation.
+    async fn recheck(_api: &Client, _prior: &Val, _planned: &mut BTreeMap<String, Val>) -> Result<()> {
+        Ok(())
+    }
     /// Marks attributes unknown on create beyond the computed ones.
     fn plan_create(_planned: &mut BTreeMap<String, Val>) {}
 }
@@ -160,6 +165,8 @@ impl<O: Object> ManagedResource for Engine<O> {
             .any(|a| a.mode != Mode::Computed && prior.get(a.name) != planned.get(a.name).unwrap_or(&Val::Null));
         if changed && replace.is_empty() {
             O::plan_update(&prior, &mut planned);
+        } else if replace.is_empty() {
+            O::recheck(&self.conn.client()?, &prior, &mut planned).await?;
         }
         Ok((Val::Map(planned), replace))
     }

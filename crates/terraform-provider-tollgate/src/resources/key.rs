@@ -140,9 +140,10 @@ impl Object for Key {
         changes: Map<String, Json>,
     ) -> Result<Update> {
         let mut token = super::need(prior, "id")?;
-        let mut out = json!({"id": token});
+        // Unless the key is re-created or rotated, its value stays what it was.
+        let mut out = json!({"id": token, "key": crate::spec::to_json(Ty::Str, prior.get("key"))});
         let mut warning = None;
-        if !changes.is_empty() {
+        if !changes.is_empty() || planned.get("id").is_unknown() {
             let mut body = changes;
             body.insert("key".into(), Json::from(token.clone()));
             match api.post("/key/update", &Json::Object(body)).await {
@@ -181,6 +182,26 @@ impl Object for Key {
         let token = super::need(state, "id")?;
         api.post("/key/delete", &json!({"keys": [token]})).await?;
         Ok(())
+    }
+
+    /// A key is deleted with its team or its user. When one of them was replaced earlier in
+    /// this apply, Terraform plans the key again with the same team id and no change; the
+    /// key is gone by then, so plan its re-creation (the update generates it anew).
+    async fn recheck(api: &Client, prior: &Val, planned: &mut BTreeMap<String, Val>) -> Result<()> {
+        if prior.get("team_id").is_null() && prior.get("user_id").is_null() {
+            return Ok(());
+        }
+        let id = super::need(prior, "id")?;
+        match read_key(api, &id).await {
+            Err(e) if e.is_gone() => {
+                for name in ["id", "key", "token", "spend", "expires"] {
+                    planned.insert(name.to_owned(), Val::Unknown);
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+            Ok(_) => Ok(()),
+        }
     }
 
     fn plan_update(prior: &Val, planned: &mut BTreeMap<String, Val>) {
