@@ -37,7 +37,8 @@ impl Client {
     }
 
     pub async fn patch(&self, path: &str, body: &Json) -> Result<Json> {
-        self.send(Method::PATCH, "PATCH", path, &[], Some(body)).await
+        self.send(Method::PATCH, "PATCH", path, &[], Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str, body: &Json) -> Result<Json> {

@@ -40,7 +40,11 @@ pub trait Object: Send + Sync + 'static {
     fn plan_update(_prior: &Val, _planned: &mut BTreeMap<String, Val>) {}
     /// Checks the gateway when a plan finds no change: lets an object that vanished during this
     /// apply (deleted with an object it depended on) plan its re-creation.
-    async fn recheck(_api: &Client, _prior: &Val, _planned: &mut BTreeMap<String, Val>) -> Result<()> {
+    async fn recheck(
+        _api: &Client,
+        _prior: &Val,
+        _planned: &mut BTreeMap<String, Val>,
+    ) -> Result<()> {
         Ok(())
     }
     /// Marks attributes unknown on create beyond the computed ones.
@@ -160,9 +164,10 @@ impl<O: Object> ManagedResource for Engine<O> {
             .map(|a| a.name)
             .collect();
         let mut planned = map_of(proposed);
-        let changed = O::attrs()
-            .iter()
-            .any(|a| a.mode != Mode::Computed && prior.get(a.name) != planned.get(a.name).unwrap_or(&Val::Null));
+        let changed = O::attrs().iter().any(|a| {
+            a.mode != Mode::Computed
+                && prior.get(a.name) != planned.get(a.name).unwrap_or(&Val::Null)
+        });
         if changed && replace.is_empty() {
             O::plan_update(&prior, &mut planned);
         } else if replace.is_empty() {
@@ -199,7 +204,9 @@ impl<O: Object> ManagedResource for Engine<O> {
         let api = self.conn.client()?;
         let view = O::read(&api, &id).await.map_err(|e| {
             if e.is_gone() {
-                Error::Invalid(format!("cannot import {id}: the gateway has no such object"))
+                Error::Invalid(format!(
+                    "cannot import {id}: the gateway has no such object"
+                ))
             } else {
                 e
             }

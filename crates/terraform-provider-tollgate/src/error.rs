@@ -55,8 +55,7 @@ impl Error {
             Error::Api { status, kind, .. } => {
                 matches!(
                     (*status, kind.as_str()),
-                    (404, "not_found" | "not_found_error")
-                        | (400 | 401, "token_not_found_in_db")
+                    (404, "not_found" | "not_found_error") | (400 | 401, "token_not_found_in_db")
                 )
             }
             _ => false,
@@ -86,7 +85,12 @@ mod tests {
             &json!({"error": {"message": "Team not found for team_id=x", "type": "bad_request_error"}}),
         );
         assert!(!bad.is_gone());
-        let other = Error::from_envelope("GET", "/x", 404, &json!({"error": {"message": "not found", "type": "weird"}}));
+        let other = Error::from_envelope(
+            "GET",
+            "/x",
+            404,
+            &json!({"error": {"message": "not found", "type": "weird"}}),
+        );
         assert!(!other.is_gone());
         assert!(!Error::Invalid("not found".into()).is_gone());
     }

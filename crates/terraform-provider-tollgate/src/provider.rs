@@ -21,9 +21,10 @@ pub struct Connection {
 
 impl Connection {
     pub fn client(&self) -> Result<Client> {
-        self.client.get().cloned().ok_or_else(|| {
-            Error::Config("the provider was used before it was configured".into())
-        })
+        self.client
+            .get()
+            .cloned()
+            .ok_or_else(|| Error::Config("the provider was used before it was configured".into()))
     }
 }
 
@@ -48,7 +49,11 @@ pub struct Tollgate {
 }
 
 /// The first non-empty value among the argument and the environment variables.
-pub fn setting(given: Option<String>, vars: &[&str], env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+pub fn setting(
+    given: Option<String>,
+    vars: &[&str],
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
     given
         .into_iter()
         .chain(vars.iter().filter_map(|v| env(v)))
@@ -88,13 +93,31 @@ impl ProviderSpec for Tollgate {
         vec![
             ("key", Arc::new(Engine::<resources::key::Key>::new(c()))),
             ("team", Arc::new(Engine::<resources::team::Team>::new(c()))),
-            ("team_member", Arc::new(Engine::<resources::team::TeamMember>::new(c()))),
+            (
+                "team_member",
+                Arc::new(Engine::<resources::team::TeamMember>::new(c())),
+            ),
             ("user", Arc::new(Engine::<resources::user::User>::new(c()))),
-            ("organization", Arc::new(Engine::<resources::org::Org>::new(c()))),
-            ("organization_member", Arc::new(Engine::<resources::org::OrgMember>::new(c()))),
-            ("budget", Arc::new(Engine::<resources::budget::Budget>::new(c()))),
-            ("model", Arc::new(Engine::<resources::model::Model>::new(c()))),
-            ("customer", Arc::new(Engine::<resources::customer::Customer>::new(c()))),
+            (
+                "organization",
+                Arc::new(Engine::<resources::org::Org>::new(c())),
+            ),
+            (
+                "organization_member",
+                Arc::new(Engine::<resources::org::OrgMember>::new(c())),
+            ),
+            (
+                "budget",
+                Arc::new(Engine::<resources::budget::Budget>::new(c())),
+            ),
+            (
+                "model",
+                Arc::new(Engine::<resources::model::Model>::new(c())),
+            ),
+            (
+                "customer",
+                Arc::new(Engine::<resources::customer::Customer>::new(c())),
+            ),
         ]
     }
 
@@ -116,9 +139,15 @@ mod tests {
             _ => None,
         };
         let vars = ["TOLLGATE_API_BASE", "LITELLM_API_BASE"];
-        assert_eq!(setting(Some("http://a".into()), &vars, &env).as_deref(), Some("http://a"));
+        assert_eq!(
+            setting(Some("http://a".into()), &vars, &env).as_deref(),
+            Some("http://a")
+        );
         assert_eq!(setting(None, &vars, &env).as_deref(), Some("http://t"));
-        assert_eq!(setting(Some(String::new()), &["LITELLM_API_BASE"], &env).as_deref(), Some("http://l"));
+        assert_eq!(
+            setting(Some(String::new()), &["LITELLM_API_BASE"], &env).as_deref(),
+            Some("http://l")
+        );
         let keys = ["TOLLGATE_API_KEY", "LITELLM_API_KEY"];
         assert_eq!(setting(None, &keys, &env).as_deref(), Some("sk-l"));
         assert_eq!(setting(None, &["NOTHING"], &env), None);

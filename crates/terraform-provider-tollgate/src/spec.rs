@@ -125,11 +125,7 @@ fn plain_json(v: &Val) -> Json {
         Val::Num(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
         Val::Str(s) => Json::String(s.clone()),
         Val::List(items) => Json::Array(items.iter().map(plain_json).collect()),
-        Val::Map(m) => Json::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), plain_json(v)))
-                .collect(),
-        ),
+        Val::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
     }
 }
 
@@ -159,7 +155,10 @@ pub fn from_json(ty: Ty, j: &Json) -> Val {
                 .collect(),
         ),
         (Ty::Objects(attrs), Json::Array(items)) => Val::List(
-            items.iter().map(|i| from_json(Ty::Block(attrs), i)).collect(),
+            items
+                .iter()
+                .map(|i| from_json(Ty::Block(attrs), i))
+                .collect(),
         ),
         (Ty::Block(attrs), Json::Object(m)) => Val::Map(
             attrs
@@ -249,7 +248,9 @@ pub fn settle(attrs: &[Attr], planned: &Val, view: &Json) -> Val {
         let api = || view.get(a.name).map_or(Val::Null, |j| from_json(a.ty, j));
         let v = match (a.ty, p) {
             (_, Val::Unknown) => api(),
-            (Ty::Block(inner), Val::Map(_)) => settle(inner, p, view.get(a.name).unwrap_or(&Json::Null)),
+            (Ty::Block(inner), Val::Map(_)) => {
+                settle(inner, p, view.get(a.name).unwrap_or(&Json::Null))
+            }
             _ => p.clone(),
         };
         out.insert(a.name.to_owned(), v);
@@ -305,10 +306,7 @@ mod tests {
             reconcile(&NUM, &Val::Num(10.0), from_json(Ty::Float, &json!(10))),
             Val::Num(10.0)
         );
-        assert_eq!(
-            reconcile(&FLAG, &Val::Null, Val::Bool(false)),
-            Val::Null
-        );
+        assert_eq!(reconcile(&FLAG, &Val::Null, Val::Bool(false)), Val::Null);
         assert_eq!(
             reconcile(&NUM, &Val::Num(10.0), Val::Num(11.0)),
             Val::Num(11.0)
@@ -324,10 +322,7 @@ mod tests {
     #[test]
     fn unset_values_are_not_sent() {
         let attrs = [LIST, NUM, Attr::computed("spend", Ty::Float, "")];
-        let planned = from_json(
-            Ty::Block(&[]),
-            &json!({}),
-        );
+        let planned = from_json(Ty::Block(&[]), &json!({}));
         assert!(body(&attrs, &planned).is_empty());
         let mut m = BTreeMap::new();
         m.insert("max_budget".to_owned(), Val::Num(5.0));

@@ -23,7 +23,9 @@ pub fn terraform_available() -> bool {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
             panic!("the terraform CLI is required when CI=true but is not on PATH");
         }
-        eprintln!("SKIPPED: terraform CLI not on PATH; install Terraform >= 1.8 to run these tests");
+        eprintln!(
+            "SKIPPED: terraform CLI not on PATH; install Terraform >= 1.8 to run these tests"
+        );
     }
     ok
 }
@@ -52,7 +54,11 @@ impl Gateway {
             ("LITELLM_MASTER_KEY", MASTER.to_owned()),
             ("STORE_MODEL_IN_DB", "True".to_owned()),
         ];
-        let lookup = move |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        let lookup = move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        };
         let mut settings = tollgate::config::load(yaml.map(|_| path.as_path()), &lookup)
             .unwrap()
             .settings;
@@ -90,7 +96,10 @@ impl Gateway {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// A call that must answer 200.
@@ -135,14 +144,26 @@ impl Plan {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|rc| self.actions.contains_key(rc["address"].as_str().unwrap_or_default()))
+            .filter(|rc| {
+                self.actions
+                    .contains_key(rc["address"].as_str().unwrap_or_default())
+            })
             .map(|rc| &rc["change"])
             .collect();
-        assert_eq!(self.code, 0, "plan is not empty: {:?}\n{changes:#?}", self.actions);
+        assert_eq!(
+            self.code, 0,
+            "plan is not empty: {:?}\n{changes:#?}",
+            self.actions
+        );
     }
 
     pub fn assert_action(&self, addr: &str, actions: &[&str]) {
-        assert_eq!(self.action(addr), actions, "plan of {addr}: {:?}", self.actions);
+        assert_eq!(
+            self.action(addr),
+            actions,
+            "plan of {addr}: {:?}",
+            self.actions
+        );
     }
 }
 
@@ -217,9 +238,8 @@ impl Tf {
             .run(&["plan", "-detailed-exitcode", "-no-color", "-out=tfplan"])
             .await;
         assert!(code == 0 || code == 2, "plan failed:\n{out}\n{err}");
-        let json: Value =
-            serde_json::from_str(&self.must(&["show", "-json", "tfplan"]).await.lines().next().unwrap_or_default())
-                .unwrap();
+        let shown = self.must(&["show", "-json", "tfplan"]).await;
+        let json: Value = serde_json::from_str(shown.lines().next().unwrap_or_default()).unwrap();
         let mut actions = BTreeMap::new();
         for rc in json["resource_changes"].as_array().into_iter().flatten() {
             let acts: Vec<String> = rc["change"]["actions"]
@@ -232,7 +252,11 @@ impl Tf {
                 actions.insert(rc["address"].as_str().unwrap().to_owned(), acts);
             }
         }
-        Plan { code, actions, json }
+        Plan {
+            code,
+            actions,
+            json,
+        }
     }
 
     /// The state's attribute values of one resource (or data source) address.

@@ -18,7 +18,13 @@ async fn key_lifecycle() {
         replace: None,
         probe: |id| ("POST", "/key/update".into(), Some(json!({"key": id}))),
         delete: |id| ("POST", "/key/delete".into(), Some(json!({"keys": [id]}))),
-        change: |id| ("POST", "/key/update".into(), Some(json!({"key": id, "max_budget": 99}))),
+        change: |id| {
+            (
+                "POST",
+                "/key/update".into(),
+                Some(json!({"key": id, "max_budget": 99})),
+            )
+        },
     }
     .run()
     .await;
@@ -37,8 +43,20 @@ async fn team_lifecycle() {
         update: team("eng", "Engineering 2"),
         replace: Some(team("eng2", "Engineering 2")),
         probe: |id| ("GET", format!("/team/info?team_id={id}"), None),
-        delete: |id| ("POST", "/team/delete".into(), Some(json!({"team_ids": [id]}))),
-        change: |id| ("POST", "/team/update".into(), Some(json!({"team_id": id, "max_budget": 5}))),
+        delete: |id| {
+            (
+                "POST",
+                "/team/delete".into(),
+                Some(json!({"team_ids": [id]})),
+            )
+        },
+        change: |id| {
+            (
+                "POST",
+                "/team/update".into(),
+                Some(json!({"team_id": id, "max_budget": 5})),
+            )
+        },
     }
     .run()
     .await;
@@ -59,15 +77,27 @@ async fn team_member_lifecycle() {
         replace: Some(member("b", 20)),
         probe: |id| {
             let (t, u) = id.split_once(':').unwrap();
-            ("POST", "/team/member_update".into(), Some(json!({"team_id": t, "user_id": u})))
+            (
+                "POST",
+                "/team/member_update".into(),
+                Some(json!({"team_id": t, "user_id": u})),
+            )
         },
         delete: |id| {
             let (t, u) = id.split_once(':').unwrap();
-            ("POST", "/team/member_delete".into(), Some(json!({"team_id": t, "user_id": u})))
+            (
+                "POST",
+                "/team/member_delete".into(),
+                Some(json!({"team_id": t, "user_id": u})),
+            )
         },
         change: |id| {
             let (t, u) = id.split_once(':').unwrap();
-            ("POST", "/team/member_update".into(), Some(json!({"team_id": t, "user_id": u, "role": "admin"})))
+            (
+                "POST",
+                "/team/member_update".into(),
+                Some(json!({"team_id": t, "user_id": u, "role": "admin"})),
+            )
         },
     }
     .run()
@@ -87,8 +117,20 @@ async fn user_lifecycle() {
         update: user("ann", "Annie"),
         replace: Some(user("bob", "Annie")),
         probe: |id| ("GET", format!("/v2/user/info?user_id={id}"), None),
-        delete: |id| ("POST", "/user/delete".into(), Some(json!({"user_ids": [id]}))),
-        change: |id| ("POST", "/user/update".into(), Some(json!({"user_id": id, "max_budget": 1}))),
+        delete: |id| {
+            (
+                "POST",
+                "/user/delete".into(),
+                Some(json!({"user_ids": [id]})),
+            )
+        },
+        change: |id| {
+            (
+                "POST",
+                "/user/update".into(),
+                Some(json!({"user_id": id, "max_budget": 1})),
+            )
+        },
     }
     .run()
     .await;
@@ -106,9 +148,27 @@ async fn organization_lifecycle() {
         create: org("acme", "Acme"),
         update: org("acme", "Acme Inc"),
         replace: Some(org("acme2", "Acme Inc")),
-        probe: |id| ("GET", format!("/organization/info?organization_id={id}"), None),
-        delete: |id| ("DELETE", "/organization/delete".into(), Some(json!({"organization_ids": [id]}))),
-        change: |id| ("PATCH", "/organization/update".into(), Some(json!({"organization_id": id, "max_budget": 5}))),
+        probe: |id| {
+            (
+                "GET",
+                format!("/organization/info?organization_id={id}"),
+                None,
+            )
+        },
+        delete: |id| {
+            (
+                "DELETE",
+                "/organization/delete".into(),
+                Some(json!({"organization_ids": [id]})),
+            )
+        },
+        change: |id| {
+            (
+                "PATCH",
+                "/organization/update".into(),
+                Some(json!({"organization_id": id, "max_budget": 5})),
+            )
+        },
     }
     .run()
     .await;
@@ -129,15 +189,27 @@ async fn organization_member_lifecycle() {
         replace: Some(member("b", "org_admin")),
         probe: |id| {
             let (o, u) = id.split_once(':').unwrap();
-            ("PATCH", "/organization/member_update".into(), Some(json!({"organization_id": o, "user_id": u})))
+            (
+                "PATCH",
+                "/organization/member_update".into(),
+                Some(json!({"organization_id": o, "user_id": u})),
+            )
         },
         delete: |id| {
             let (o, u) = id.split_once(':').unwrap();
-            ("DELETE", "/organization/member_delete".into(), Some(json!({"organization_id": o, "user_id": u})))
+            (
+                "DELETE",
+                "/organization/member_delete".into(),
+                Some(json!({"organization_id": o, "user_id": u})),
+            )
         },
         change: |id| {
             let (o, u) = id.split_once(':').unwrap();
-            ("PATCH", "/organization/member_update".into(), Some(json!({"organization_id": o, "user_id": u, "role": "internal_user_viewer"})))
+            (
+                "PATCH",
+                "/organization/member_update".into(),
+                Some(json!({"organization_id": o, "user_id": u, "role": "internal_user_viewer"})),
+            )
         },
     }
     .run()
@@ -156,9 +228,21 @@ async fn budget_lifecycle() {
         create: budget("gold", 100),
         update: budget("gold", 200),
         replace: Some(budget("platinum", 200)),
-        probe: |id| ("POST", "/budget/info".into(), Some(json!({"budgets": [id]}))),
+        probe: |id| {
+            (
+                "POST",
+                "/budget/info".into(),
+                Some(json!({"budgets": [id]})),
+            )
+        },
         delete: |id| ("POST", "/budget/delete".into(), Some(json!({"id": id}))),
-        change: |id| ("POST", "/budget/update".into(), Some(json!({"budget_id": id, "max_budget": 1}))),
+        change: |id| {
+            (
+                "POST",
+                "/budget/update".into(),
+                Some(json!({"budget_id": id, "max_budget": 1})),
+            )
+        },
     }
     .run()
     .await;
@@ -178,7 +262,13 @@ async fn model_lifecycle() {
         replace: None,
         probe: |id| ("GET", format!("/model/{id}/info"), None),
         delete: |id| ("POST", "/model/delete".into(), Some(json!({"id": id}))),
-        change: |id| ("PATCH", format!("/model/{id}/update"), Some(json!({"model_name": "renamed"}))),
+        change: |id| {
+            (
+                "PATCH",
+                format!("/model/{id}/update"),
+                Some(json!({"model_name": "renamed"})),
+            )
+        },
     }
     .run()
     .await;
@@ -197,8 +287,20 @@ async fn customer_lifecycle() {
         update: customer("cust-1", "Uno"),
         replace: Some(customer("cust-2", "Uno")),
         probe: |id| ("GET", format!("/customer/info?end_user_id={id}"), None),
-        delete: |id| ("POST", "/customer/delete".into(), Some(json!({"user_ids": [id]}))),
-        change: |id| ("POST", "/customer/update".into(), Some(json!({"user_id": id, "alias": "other"}))),
+        delete: |id| {
+            (
+                "POST",
+                "/customer/delete".into(),
+                Some(json!({"user_ids": [id]})),
+            )
+        },
+        change: |id| {
+            (
+                "POST",
+                "/customer/update".into(),
+                Some(json!({"user_id": id, "alias": "other"})),
+            )
+        },
     }
     .run()
     .await;

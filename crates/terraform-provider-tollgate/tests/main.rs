@@ -6,6 +6,8 @@ mod harness;
 #[cfg(test)]
 mod lifecycle;
 #[cfg(test)]
+mod regressions;
+#[cfg(test)]
 mod walk;
 #[cfg(test)]
-mod regressions;
+mod data_sources;

@@ -36,7 +36,9 @@ fn s(v: &serde_json::Value) -> String {
 /// re-creates the key under the new team and the next plan is empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn team_replaced_while_a_key_points_at_it_converges_in_one_apply() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     let config = |team_id: &str| {
         format!(
             "resource \"tollgate_team\" \"t\" {{\n  team_id = \"{team_id}\"\n  team_alias = \"eng\"\n}}\n\
@@ -50,14 +52,19 @@ async fn team_replaced_while_a_key_points_at_it_converges_in_one_apply() {
 
     // Replaced with the same fixed id: the key is re-created in the same apply.
     let out = tf.apply_args(&["-replace=tollgate_team.t"]).await;
-    assert!(out.contains("re-created") || out.contains("new key"), "{out}");
+    assert!(
+        out.contains("re-created") || out.contains("new key"),
+        "{out}"
+    );
     tf.plan().await.assert_empty();
     let new = tf.state("tollgate_key.k").await;
     assert_ne!(new["id"], old["id"]);
     assert_eq!(new["team_id"], "eng");
     assert_eq!(new["key_alias"], "svc");
     assert_eq!(chat(&gw, &s(&new["key"])).await, 200, "the new key works");
-    let info = gw.ok("GET", &format!("/key/info?key={}", s(&new["id"])), None).await;
+    let info = gw
+        .ok("GET", &format!("/key/info?key={}", s(&new["id"])), None)
+        .await;
     assert_eq!(info["info"]["team_id"], "eng");
 
     // Replaced by a change of team_id: same story.
@@ -74,7 +81,9 @@ async fn team_replaced_while_a_key_points_at_it_converges_in_one_apply() {
 /// Moving a key between two live teams is an in-place update that keeps its value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_moved_between_live_teams_keeps_its_value() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     let config = |team: &str| {
         format!(
             "resource \"tollgate_team\" \"a\" {{\n  team_alias = \"a\"\n}}\nresource \"tollgate_team\" \"b\" {{\n  team_alias = \"b\"\n}}\n\
@@ -100,7 +109,9 @@ async fn key_moved_between_live_teams_keeps_its_value() {
 /// attributes the user did not set are never sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn teamless_and_aliasless_keys_update_and_coexist() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     let config = |budget: u32| {
         format!(
             "resource \"tollgate_key\" \"a\" {{\n  max_budget = {budget}\n}}\nresource \"tollgate_key\" \"b\" {{\n  max_budget = {budget}\n}}\n"
@@ -115,7 +126,9 @@ async fn teamless_and_aliasless_keys_update_and_coexist() {
     for k in ["tollgate_key.a", "tollgate_key.b"] {
         let st = tf.state(k).await;
         assert!(st["key_alias"].is_null() && st["team_id"].is_null(), "{st}");
-        let info = gw.ok("GET", &format!("/key/info?key={}", s(&st["id"])), None).await;
+        let info = gw
+            .ok("GET", &format!("/key/info?key={}", s(&st["id"])), None)
+            .await;
         assert_eq!(info["info"]["max_budget"], 2.0);
         assert!(info["info"]["key_alias"].is_null() && info["info"]["team_id"].is_null());
     }
@@ -125,21 +138,29 @@ async fn teamless_and_aliasless_keys_update_and_coexist() {
 /// A key rotated or deleted outside Terraform never blocks a plan (LiteLLM provider #51, #44).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_rotated_or_deleted_outside_never_blocks_a_plan() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     tf.config("resource \"tollgate_key\" \"k\" {\n  key_alias = \"x\"\n}\n");
     tf.apply().await;
     let before = tf.state("tollgate_key.k").await;
     let rotated = gw
-        .ok("POST", "/key/regenerate", Some(json!({"key": before["id"]})))
+        .ok(
+            "POST",
+            "/key/regenerate",
+            Some(json!({"key": before["id"]})),
+        )
         .await;
     // The state follows the key to its new token; its value is no longer known.
     tf.plan().await.assert_empty();
-    tf.must(&["apply", "-refresh-only", "-auto-approve", "-no-color"]).await;
+    tf.must(&["apply", "-refresh-only", "-auto-approve", "-no-color"])
+        .await;
     let after = tf.state("tollgate_key.k").await;
     assert_eq!(after["id"], rotated["token"]);
     assert!(after["key"].is_null(), "{after}");
     // Deleted outside: the plan shows a create.
-    gw.ok("POST", "/key/delete", Some(json!({"keys": [after["id"]]}))).await;
+    gw.ok("POST", "/key/delete", Some(json!({"keys": [after["id"]]})))
+        .await;
     tf.plan().await.assert_action("tollgate_key.k", &["create"]);
     tf.apply().await;
     tf.plan().await.assert_empty();
@@ -149,7 +170,9 @@ async fn key_rotated_or_deleted_outside_never_blocks_a_plan() {
 /// `rotation_keepers` regenerates the key in place: new value, same alias, budget and spend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_keepers_rotate_in_place_and_keep_spend() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     let config = |v: &str| {
         format!(
             "resource \"tollgate_key\" \"k\" {{\n  key_alias = \"rotating\"\n  max_budget = 50\n  rotation_keepers = {{ v = \"{v}\" }}\n}}\n"
@@ -159,7 +182,9 @@ async fn rotation_keepers_rotate_in_place_and_keep_spend() {
     tf.apply().await;
     let before = tf.state("tollgate_key.k").await;
     assert_eq!(chat(&gw, &s(&before["key"])).await, 200);
-    let spent = gw.ok("GET", &format!("/key/info?key={}", s(&before["id"])), None).await["info"]["spend"]
+    let spent = gw
+        .ok("GET", &format!("/key/info?key={}", s(&before["id"])), None)
+        .await["info"]["spend"]
         .as_f64()
         .unwrap();
     assert!(spent > 0.0);
@@ -171,9 +196,16 @@ async fn rotation_keepers_rotate_in_place_and_keep_spend() {
     assert_ne!(after["id"], before["id"]);
     assert_eq!(after["key_alias"], "rotating");
     assert_eq!(after["max_budget"], 50.0);
-    assert!(after["spend"].as_f64().unwrap() >= spent, "spend kept: {after}");
+    assert!(
+        after["spend"].as_f64().unwrap() >= spent,
+        "spend kept: {after}"
+    );
     assert_eq!(chat(&gw, &s(&after["key"])).await, 200, "new value works");
-    assert_eq!(chat(&gw, &s(&before["key"])).await, 401, "old value is retired");
+    assert_eq!(
+        chat(&gw, &s(&before["key"])).await,
+        401,
+        "old value is retired"
+    );
     tf.plan().await.assert_empty();
     gw.stop().await;
 }
@@ -182,7 +214,9 @@ async fn rotation_keepers_rotate_in_place_and_keep_spend() {
 /// are known after apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn normalised_values_and_computed_ids_give_empty_plans() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     tf.config(
         "resource \"tollgate_team\" \"t\" {\n  models = []\n  metadata = {}\n  max_budget = 10\n  blocked = false\n}\n\
          resource \"tollgate_key\" \"k\" {\n  team_id = tollgate_team.t.id\n  models = []\n  tags = []\n  max_budget = 1.50\n  key_alias = \"\"\n}\n\
@@ -195,7 +229,10 @@ async fn normalised_values_and_computed_ids_give_empty_plans() {
     let out = tf.must(&["output", "-json", "ids"]).await;
     let ids: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     for v in ids.as_array().unwrap() {
-        assert!(v.as_str().is_some_and(|s| !s.is_empty()), "known after apply: {ids}");
+        assert!(
+            v.as_str().is_some_and(|s| !s.is_empty()),
+            "known after apply: {ids}"
+        );
     }
     assert_eq!(ids[2], "internal_user");
     gw.stop().await;

@@ -28,7 +28,10 @@ async fn call(gw: &Gateway, c: Call) -> (u16, Value) {
 
 async fn id_of(tf: &Tf, addr: &str) -> String {
     let s = tf.state(addr).await;
-    s["id"].as_str().unwrap_or_else(|| panic!("no id for {addr}: {s}")).to_owned()
+    s["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id for {addr}: {s}"))
+        .to_owned()
 }
 
 impl Walk {
@@ -44,7 +47,11 @@ impl Walk {
         tf.config(&self.create);
         tf.apply().await;
         let id = id_of(&tf, addr).await;
-        assert_eq!(call(&gw, (self.probe)(&id)).await.0, 200, "created object is there");
+        assert_eq!(
+            call(&gw, (self.probe)(&id)).await.0,
+            200,
+            "created object is there"
+        );
         tf.plan().await.assert_empty();
 
         // 2. update in place, same id
@@ -62,7 +69,11 @@ impl Walk {
             tf.apply().await;
             let new_id = id_of(&tf, addr).await;
             assert_ne!(new_id, id, "a replacement has a new id");
-            assert_eq!(call(&gw, (self.probe)(&id)).await.0, 404, "the replaced object is gone");
+            assert_eq!(
+                call(&gw, (self.probe)(&id)).await.0,
+                404,
+                "the replaced object is gone"
+            );
             tf.plan().await.assert_empty();
             config = replace.clone();
         }
@@ -90,7 +101,9 @@ impl Walk {
         tf.plan().await.assert_empty();
         assert_eq!(tf.state(addr).await["id"], before["id"]);
         tf.must(&["state", "rm", addr]).await;
-        tf.config(&format!("{config}\nimport {{\n  to = {addr}\n  id = \"{id}\"\n}}\n"));
+        tf.config(&format!(
+            "{config}\nimport {{\n  to = {addr}\n  id = \"{id}\"\n}}\n"
+        ));
         let plan = tf.plan().await;
         let importing = plan.json["resource_changes"]
             .as_array()
@@ -98,14 +111,22 @@ impl Walk {
             .iter()
             .any(|rc| rc["address"] == addr && rc["change"]["importing"].is_object());
         assert!(importing, "the import block imports {addr}");
-        assert!(plan.actions.get(addr).is_none(), "import then no change: {:?}", plan.actions);
+        assert!(
+            !plan.actions.contains_key(addr),
+            "import then no change: {:?}",
+            plan.actions
+        );
         tf.apply().await;
         tf.config(&config);
         tf.plan().await.assert_empty();
 
         // 7. destroy, then the gateway answers 404
         tf.destroy().await;
-        assert_eq!(call(&gw, (self.probe)(&id)).await.0, 404, "destroyed object is gone");
+        assert_eq!(
+            call(&gw, (self.probe)(&id)).await.0,
+            404,
+            "destroyed object is gone"
+        );
         gw.stop().await;
     }
 }

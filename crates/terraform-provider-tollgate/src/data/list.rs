@@ -35,7 +35,11 @@ fn attrs(filters: &[&'static str], result: &'static str, item: &[Attr]) -> &'sta
         .iter()
         .map(|f| Attr::opt(f, Ty::Str, "Filter."))
         .collect();
-    out.push(Attr::computed(result, Ty::Objects(item), "The objects found."));
+    out.push(Attr::computed(
+        result,
+        Ty::Objects(item),
+        "The objects found.",
+    ));
     out.push(Attr::computed("id", Ty::Str, "Always `list`."));
     Box::leak(out.into_boxed_slice())
 }
@@ -49,10 +53,28 @@ pub fn all(conn: &Arc<Connection>) -> Vec<(&'static str, Arc<dyn DataRead>)> {
         })
     };
     vec![
-        ("keys", make(Kind::Keys, attrs(&["team_id", "user_id"], "keys", key::Key::attrs()))),
-        ("teams", make(Kind::Teams, attrs(&["organization_id"], "teams", team::Team::attrs()))),
-        ("users", make(Kind::Users, attrs(&["role"], "users", user::User::attrs()))),
-        ("models", make(Kind::Models, attrs(&[], "models", model::Model::attrs()))),
+        (
+            "keys",
+            make(
+                Kind::Keys,
+                attrs(&["team_id", "user_id"], "keys", key::Key::attrs()),
+            ),
+        ),
+        (
+            "teams",
+            make(
+                Kind::Teams,
+                attrs(&["organization_id"], "teams", team::Team::attrs()),
+            ),
+        ),
+        (
+            "users",
+            make(Kind::Users, attrs(&["role"], "users", user::User::attrs())),
+        ),
+        (
+            "models",
+            make(Kind::Models, attrs(&[], "models", model::Model::attrs())),
+        ),
     ]
 }
 
@@ -66,14 +88,25 @@ async fn fetch(kind: Kind, api: &Client, config: &Val) -> Result<Vec<Json>> {
     let mut out = Vec::new();
     match kind {
         Kind::Keys => {
-            let filters: Vec<(&str, String)> = ["team_id", "user_id"].into_iter().filter_map(filter).collect();
+            let filters: Vec<(&str, String)> = ["team_id", "user_id"]
+                .into_iter()
+                .filter_map(filter)
+                .collect();
             let mut page = 1u32;
             loop {
                 let p = page.to_string();
-                let mut q: Vec<(&str, &str)> = vec![("return_full_object", "true"), ("size", "100"), ("page", &p)];
+                let mut q: Vec<(&str, &str)> = vec![
+                    ("return_full_object", "true"),
+                    ("size", "100"),
+                    ("page", &p),
+                ];
                 q.extend(filters.iter().map(|(k, v)| (*k, v.as_str())));
                 let v = api.get("/key/list", &q).await?;
-                out.extend(items(&v, Some("keys")).iter().map(|k| pick(k, "token", KEY_FIELDS)));
+                out.extend(
+                    items(&v, Some("keys"))
+                        .iter()
+                        .map(|k| pick(k, "token", KEY_FIELDS)),
+                );
                 if u64::from(page) >= v["total_pages"].as_u64().unwrap_or(0) {
                     break;
                 }
@@ -118,9 +151,22 @@ async fn fetch(kind: Kind, api: &Client, config: &Val) -> Result<Vec<Json>> {
 }
 
 const KEY_FIELDS: &[&str] = &[
-    "token", "spend", "expires", "key_alias", "team_id", "user_id", "models", "max_budget",
-    "soft_budget", "budget_duration", "tpm_limit", "rpm_limit", "max_parallel_requests",
-    "metadata", "tags", "blocked",
+    "token",
+    "spend",
+    "expires",
+    "key_alias",
+    "team_id",
+    "user_id",
+    "models",
+    "max_budget",
+    "soft_budget",
+    "budget_duration",
+    "tpm_limit",
+    "rpm_limit",
+    "max_parallel_requests",
+    "metadata",
+    "tags",
+    "blocked",
 ];
 
 #[async_trait]
@@ -145,7 +191,10 @@ impl DataRead for List {
         for a in self.attrs {
             match a.mode {
                 Mode::Optional => {
-                    view.insert(a.name.into(), config.str_of(a.name).map_or(Json::Null, Json::from));
+                    view.insert(
+                        a.name.into(),
+                        config.str_of(a.name).map_or(Json::Null, Json::from),
+                    );
                 }
                 _ if a.name == "id" => {
                     view.insert("id".into(), Json::from("list"));

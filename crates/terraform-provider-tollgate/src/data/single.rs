@@ -75,15 +75,15 @@ impl Lookup {
 
 pub fn source(l: Lookup, conn: Arc<Connection>) -> Arc<dyn DataRead> {
     match l {
-        Lookup::Key => Single::<key::Key>::new(l, conn),
-        Lookup::Team => Single::<team::Team>::new(l, conn),
-        Lookup::TeamMember => Single::<team::TeamMember>::new(l, conn),
-        Lookup::User => Single::<user::User>::new(l, conn),
-        Lookup::Org => Single::<org::Org>::new(l, conn),
-        Lookup::OrgMember => Single::<org::OrgMember>::new(l, conn),
-        Lookup::Budget => Single::<budget::Budget>::new(l, conn),
-        Lookup::Model => Single::<model::Model>::new(l, conn),
-        Lookup::Customer => Single::<customer::Customer>::new(l, conn),
+        Lookup::Key => Single::<key::Key>::shared(l, conn),
+        Lookup::Team => Single::<team::Team>::shared(l, conn),
+        Lookup::TeamMember => Single::<team::TeamMember>::shared(l, conn),
+        Lookup::User => Single::<user::User>::shared(l, conn),
+        Lookup::Org => Single::<org::Org>::shared(l, conn),
+        Lookup::OrgMember => Single::<org::OrgMember>::shared(l, conn),
+        Lookup::Budget => Single::<budget::Budget>::shared(l, conn),
+        Lookup::Model => Single::<model::Model>::shared(l, conn),
+        Lookup::Customer => Single::<customer::Customer>::shared(l, conn),
     }
 }
 
@@ -95,7 +95,7 @@ struct Single<O> {
 }
 
 impl<O: Object> Single<O> {
-    fn new(lookup: Lookup, conn: Arc<Connection>) -> Arc<dyn DataRead> {
+    fn shared(lookup: Lookup, conn: Arc<Connection>) -> Arc<dyn DataRead> {
         Arc::new(Single::<O> {
             lookup,
             attrs: data_attrs(O::attrs(), lookup.args()),
@@ -119,7 +119,9 @@ fn exact(items: &[Json], field: &str, wanted: &str, id_field: &str) -> Result<St
         [one] => text(one, id_field)
             .map(str::to_owned)
             .ok_or_else(|| Error::Unexpected(format!("no {id_field} in {one}"))),
-        [] => Err(Error::Invalid(format!("no object has {field} = \"{wanted}\""))),
+        [] => Err(Error::Invalid(format!(
+            "no object has {field} = \"{wanted}\""
+        ))),
         _ => Err(Error::Invalid(format!(
             "{} objects have {field} = \"{wanted}\"; look it up by id",
             found.len()
@@ -139,9 +141,8 @@ fn array(j: &Json, field: Option<&str>) -> Vec<Json> {
 async fn find_id(l: Lookup, api: &Client, config: &Val) -> Result<String> {
     let args = l.args();
     let given = |i: usize| config.str_of(args[i]);
-    let need = |i: usize| {
-        given(i).ok_or_else(|| Error::Invalid(format!("set {}", args.join(" or "))))
-    };
+    let need =
+        |i: usize| given(i).ok_or_else(|| Error::Invalid(format!("set {}", args.join(" or "))));
     match l {
         Lookup::TeamMember | Lookup::OrgMember => Ok(format!("{}:{}", need(0)?, need(1)?)),
         Lookup::Budget => need(0),
@@ -149,24 +150,41 @@ async fn find_id(l: Lookup, api: &Client, config: &Val) -> Result<String> {
         Lookup::Key => {
             let alias = need(1)?;
             let v = api
-                .get("/key/list", &[("key_alias", alias.as_str()), ("return_full_object", "true")])
+                .get(
+                    "/key/list",
+                    &[
+                        ("key_alias", alias.as_str()),
+                        ("return_full_object", "true"),
+                    ],
+                )
                 .await?;
             exact(&array(&v, Some("keys")), "key_alias", &alias, "token")
         }
         Lookup::Team => {
             let alias = need(1)?;
-            let v = api.get("/team/list", &[("team_alias", alias.as_str())]).await?;
+            let v = api
+                .get("/team/list", &[("team_alias", alias.as_str())])
+                .await?;
             exact(&array(&v, None), "team_alias", &alias, "team_id")
         }
         Lookup::User => {
             let email = need(1)?;
-            let v = api.get("/user/list", &[("user_email", email.as_str())]).await?;
+            let v = api
+                .get("/user/list", &[("user_email", email.as_str())])
+                .await?;
             exact(&array(&v, Some("users")), "user_email", &email, "user_id")
         }
         Lookup::Org => {
             let alias = need(1)?;
-            let v = api.get("/organization/list", &[("org_alias", alias.as_str())]).await?;
-            exact(&array(&v, None), "organization_alias", &alias, "organization_id")
+            let v = api
+                .get("/organization/list", &[("org_alias", alias.as_str())])
+                .await?;
+            exact(
+                &array(&v, None),
+                "organization_alias",
+                &alias,
+                "organization_id",
+            )
         }
         Lookup::Model => {
             let name = need(1)?;

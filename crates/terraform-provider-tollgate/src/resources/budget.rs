@@ -14,9 +14,18 @@ pub struct Budget;
 
 const ATTRS: &[Attr] = &[
     Attr::computed("id", Ty::Str, "The budget's id."),
-    Attr::opt_computed("budget_id", Ty::Str, "The budget's id; generated when unset. Changing it replaces the budget.").force_new(),
+    Attr::opt_computed(
+        "budget_id",
+        Ty::Str,
+        "The budget's id; generated when unset. Changing it replaces the budget.",
+    )
+    .force_new(),
     Attr::opt("max_budget", Ty::Float, "Budget in USD."),
-    Attr::opt("soft_budget", Ty::Float, "Spend in USD at which alerts start."),
+    Attr::opt(
+        "soft_budget",
+        Ty::Float,
+        "Spend in USD at which alerts start.",
+    ),
     Attr::opt("budget_duration", Ty::Str, "Reset period, e.g. `30d`."),
     Attr::opt("tpm_limit", Ty::Int, "Tokens per minute."),
     Attr::opt("rpm_limit", Ty::Int, "Requests per minute."),
@@ -58,7 +67,12 @@ impl Object for Budget {
         Ok(budget_view(first))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         if !changes.is_empty() {
             let mut body = changes;

@@ -32,7 +32,10 @@ pub fn customer_view(c: &Json) -> Json {
     let budget = c.get("litellm_budget_table").unwrap_or(&Json::Null);
     if let Json::Object(m) = &mut view {
         for f in BUDGET_FIELDS {
-            m.insert((*f).to_owned(), budget.get(*f).cloned().unwrap_or(Json::Null));
+            m.insert(
+                (*f).to_owned(),
+                budget.get(*f).cloned().unwrap_or(Json::Null),
+            );
         }
     }
     view
@@ -47,14 +50,23 @@ impl Object for Customer {
     }
 
     async fn create(api: &Client, _planned: &Val, body: Map<String, Json>) -> Result<Json> {
-        Ok(customer_view(&api.post("/customer/new", &object(body)).await?))
+        Ok(customer_view(
+            &api.post("/customer/new", &object(body)).await?,
+        ))
     }
 
     async fn read(api: &Client, id: &str) -> Result<Json> {
-        Ok(customer_view(&api.get("/customer/info", &[("end_user_id", id)]).await?))
+        Ok(customer_view(
+            &api.get("/customer/info", &[("end_user_id", id)]).await?,
+        ))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         if !changes.is_empty() {
             let mut body = changes;
@@ -66,7 +78,8 @@ impl Object for Customer {
 
     async fn delete(api: &Client, state: &Val) -> Result<()> {
         let id = need(state, "id")?;
-        api.post("/customer/delete", &json!({"user_ids": [id]})).await?;
+        api.post("/customer/delete", &json!({"user_ids": [id]}))
+            .await?;
         Ok(())
     }
 }

@@ -79,7 +79,9 @@ fn active_token(info: &Json) -> Option<String> {
 }
 
 fn status(info: &Json) -> &str {
-    info.get("status").and_then(Json::as_str).unwrap_or("active")
+    info.get("status")
+        .and_then(Json::as_str)
+        .unwrap_or("active")
 }
 
 /// The view of a key. A key rotated outside Terraform is followed to its live token; its value
@@ -170,9 +172,7 @@ impl Object for Key {
             }
         }
         if prior.get("rotation_keepers") != planned.get("rotation_keepers") {
-            let resp = api
-                .post("/key/regenerate", &json!({"key": token}))
-                .await?;
+            let resp = api.post("/key/regenerate", &json!({"key": token})).await?;
             out = created_view(&resp);
         }
         Ok(Update { view: out, warning })

@@ -45,7 +45,11 @@ pub fn pair(id: &str, what: &str) -> Result<(String, String)> {
     id.split_once(':')
         .filter(|(a, b)| !a.is_empty() && !b.is_empty())
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .ok_or_else(|| Error::Invalid(format!("{what} IDs look like `<{what}_id>:<user_id>`, got `{id}`")))
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} IDs look like `<{what}_id>:<user_id>`, got `{id}`"
+            ))
+        })
 }
 
 /// A required string in a planned state.

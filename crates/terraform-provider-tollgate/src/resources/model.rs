@@ -17,22 +17,52 @@ use crate::spec::{to_json, Attr, Ty};
 pub struct Model;
 
 const PARAMS: &[Attr] = &[
-    Attr::req("model", Ty::Str, "Provider and model, e.g. `openai/gpt-4o` or `mock/demo`."),
+    Attr::req(
+        "model",
+        Ty::Str,
+        "Provider and model, e.g. `openai/gpt-4o` or `mock/demo`.",
+    ),
     Attr::opt("api_base", Ty::Str, "Upstream base URL."),
-    Attr::opt("api_key", Ty::Str, "Upstream API key (stored encrypted, never read back).").sensitive().kept(),
+    Attr::opt(
+        "api_key",
+        Ty::Str,
+        "Upstream API key (stored encrypted, never read back).",
+    )
+    .sensitive()
+    .kept(),
     Attr::opt("api_version", Ty::Str, "Upstream API version (Azure)."),
     Attr::opt("rpm", Ty::Int, "Requests per minute for this deployment."),
     Attr::opt("tpm", Ty::Int, "Tokens per minute for this deployment."),
-    Attr::opt("input_cost_per_token", Ty::Float, "Price override, USD per input token."),
-    Attr::opt("output_cost_per_token", Ty::Float, "Price override, USD per output token."),
+    Attr::opt(
+        "input_cost_per_token",
+        Ty::Float,
+        "Price override, USD per input token.",
+    ),
+    Attr::opt(
+        "output_cost_per_token",
+        Ty::Float,
+        "Price override, USD per output token.",
+    ),
 ];
 
 const ATTRS: &[Attr] = &[
     Attr::computed("id", Ty::Str, "The deployment's id (same as `model_id`)."),
     Attr::computed("model_id", Ty::Str, "The deployment's id."),
-    Attr::req("model_name", Ty::Str, "The name clients call (the model group)."),
-    Attr::req("litellm_params", Ty::Block(PARAMS), "How to reach the upstream."),
-    Attr::opt("model_info", Ty::StrMap, "Extra model information (e.g. `mode`, `base_model`)."),
+    Attr::req(
+        "model_name",
+        Ty::Str,
+        "The name clients call (the model group).",
+    ),
+    Attr::req(
+        "litellm_params",
+        Ty::Block(PARAMS),
+        "How to reach the upstream.",
+    ),
+    Attr::opt(
+        "model_info",
+        Ty::StrMap,
+        "Extra model information (e.g. `mode`, `base_model`).",
+    ),
 ];
 
 /// The view of a stored model (`/model/{id}/info`, `/model/new`).
@@ -81,21 +111,30 @@ impl Object for Model {
         Ok(model_view(&api.get(&path, &[]).await?))
     }
 
-    async fn update(api: &Client, prior: &Val, planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         let mut body = Map::new();
         if let Some(name) = changes.get("model_name") {
             body.insert("model_name".into(), name.clone());
         }
         // The gateway merges these objects: removed entries are sent as null.
-        for (name, ty) in [("litellm_params", Ty::Block(PARAMS)), ("model_info", Ty::StrMap)] {
+        for (name, ty) in [
+            ("litellm_params", Ty::Block(PARAMS)),
+            ("model_info", Ty::StrMap),
+        ] {
             if changes.contains_key(name) {
                 let (old, new) = (to_json(ty, prior.get(name)), to_json(ty, planned.get(name)));
                 body.insert(name.to_owned(), merge_patch(&old, &new));
             }
         }
         if !body.is_empty() {
-            api.patch(&format!("/model/{id}/update"), &object(body)).await?;
+            api.patch(&format!("/model/{id}/update"), &object(body))
+                .await?;
         }
         Ok(Update::plain(json!({"id": id})))
     }

@@ -15,17 +15,35 @@ pub struct Org;
 
 const ORG_ATTRS: &[Attr] = &[
     Attr::computed("id", Ty::Str, "The organization's id."),
-    Attr::opt_computed("organization_id", Ty::Str, "The organization's id; generated when unset. Changing it replaces the organization.").force_new(),
+    Attr::opt_computed(
+        "organization_id",
+        Ty::Str,
+        "The organization's id; generated when unset. Changing it replaces the organization.",
+    )
+    .force_new(),
     Attr::req("organization_alias", Ty::Str, "Display name."),
-    Attr::opt("models", Ty::StrList, "Models the organization's teams may use."),
+    Attr::opt(
+        "models",
+        Ty::StrList,
+        "Models the organization's teams may use.",
+    ),
     Attr::opt("max_budget", Ty::Float, "Budget in USD."),
-    Attr::opt("budget_duration", Ty::Str, "Budget reset period, e.g. `30d`."),
+    Attr::opt(
+        "budget_duration",
+        Ty::Str,
+        "Budget reset period, e.g. `30d`.",
+    ),
     Attr::opt("tpm_limit", Ty::Int, "Tokens per minute."),
     Attr::opt("rpm_limit", Ty::Int, "Requests per minute."),
     Attr::opt("metadata", Ty::StrMap, "Free-form metadata."),
 ];
 
-const FIELDS: &[&str] = &["organization_id", "organization_alias", "models", "metadata"];
+const FIELDS: &[&str] = &[
+    "organization_id",
+    "organization_alias",
+    "models",
+    "metadata",
+];
 const BUDGET_FIELDS: &[&str] = &["max_budget", "budget_duration", "tpm_limit", "rpm_limit"];
 
 /// The view of an organization, its budget fields flattened.
@@ -34,14 +52,18 @@ pub fn org_view(org: &Json) -> Json {
     let budget = org.get("litellm_budget_table").unwrap_or(&Json::Null);
     if let Json::Object(m) = &mut view {
         for f in BUDGET_FIELDS {
-            m.insert((*f).to_owned(), budget.get(*f).cloned().unwrap_or(Json::Null));
+            m.insert(
+                (*f).to_owned(),
+                budget.get(*f).cloned().unwrap_or(Json::Null),
+            );
         }
     }
     view
 }
 
 async fn org_info(api: &Client, id: &str) -> Result<Json> {
-    api.get("/organization/info", &[("organization_id", id)]).await
+    api.get("/organization/info", &[("organization_id", id)])
+        .await
 }
 
 #[async_trait]
@@ -53,14 +75,21 @@ impl Object for Org {
     }
 
     async fn create(api: &Client, _planned: &Val, body: Map<String, Json>) -> Result<Json> {
-        Ok(org_view(&api.post("/organization/new", &object(body)).await?))
+        Ok(org_view(
+            &api.post("/organization/new", &object(body)).await?,
+        ))
     }
 
     async fn read(api: &Client, id: &str) -> Result<Json> {
         Ok(org_view(&org_info(api, id).await?))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         if !changes.is_empty() {
             let mut body = changes;
@@ -83,8 +112,17 @@ pub struct OrgMember;
 const MEMBER_ATTRS: &[Attr] = &[
     Attr::computed("id", Ty::Str, "`<organization_id>:<user_id>`."),
     Attr::req("organization_id", Ty::Str, "The organization.").force_new(),
-    Attr::req("user_id", Ty::Str, "The user (created by the gateway when missing).").force_new(),
-    Attr::opt_computed("role", Ty::Str, "`org_admin`, `internal_user` (default) or `internal_user_viewer`."),
+    Attr::req(
+        "user_id",
+        Ty::Str,
+        "The user (created by the gateway when missing).",
+    )
+    .force_new(),
+    Attr::opt_computed(
+        "role",
+        Ty::Str,
+        "`org_admin`, `internal_user` (default) or `internal_user_viewer`.",
+    ),
 ];
 
 #[async_trait]
@@ -128,7 +166,12 @@ impl Object for OrgMember {
         }))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         let (org, user) = pair(&id, "organization")?;
         if let Some(role) = changes.get("role") {

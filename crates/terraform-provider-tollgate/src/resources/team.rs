@@ -54,7 +54,8 @@ pub fn team_view(team: &Json) -> Json {
 
 #[async_trait]
 impl Object for Team {
-    const DESCRIPTION: &'static str = "A team: a group of users and keys with shared budgets and limits.";
+    const DESCRIPTION: &'static str =
+        "A team: a group of users and keys with shared budgets and limits.";
 
     fn attrs() -> &'static [Attr] {
         TEAM_ATTRS
@@ -69,7 +70,12 @@ impl Object for Team {
         Ok(team_view(info.get("team_info").unwrap_or(&Json::Null)))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         if !changes.is_empty() {
             let mut body = changes;
@@ -97,9 +103,18 @@ pub struct TeamMember;
 const MEMBER_ATTRS: &[Attr] = &[
     Attr::computed("id", Ty::Str, "`<team_id>:<user_id>`."),
     Attr::req("team_id", Ty::Str, "The team.").force_new(),
-    Attr::req("user_id", Ty::Str, "The user (created by the gateway when missing).").force_new(),
+    Attr::req(
+        "user_id",
+        Ty::Str,
+        "The user (created by the gateway when missing).",
+    )
+    .force_new(),
     Attr::opt_computed("role", Ty::Str, "`admin` or `user` (default `user`)."),
-    Attr::opt("max_budget_in_team", Ty::Float, "The member's budget inside the team, in USD."),
+    Attr::opt(
+        "max_budget_in_team",
+        Ty::Float,
+        "The member's budget inside the team, in USD.",
+    ),
 ];
 
 #[async_trait]
@@ -144,7 +159,12 @@ impl Object for TeamMember {
         }))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         let (team, user) = pair(&id, "team")?;
         if !changes.is_empty() {
@@ -158,8 +178,11 @@ impl Object for TeamMember {
 
     async fn delete(api: &Client, state: &Val) -> Result<()> {
         let (team, user) = pair(&need(state, "id")?, "team")?;
-        api.post("/team/member_delete", &json!({"team_id": team, "user_id": user}))
-            .await?;
+        api.post(
+            "/team/member_delete",
+            &json!({"team_id": team, "user_id": user}),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -59,10 +59,17 @@ impl Object for User {
     }
 
     async fn read(api: &Client, id: &str) -> Result<Json> {
-        Ok(user_view(&api.get("/v2/user/info", &[("user_id", id)]).await?))
+        Ok(user_view(
+            &api.get("/v2/user/info", &[("user_id", id)]).await?,
+        ))
     }
 
-    async fn update(api: &Client, prior: &Val, _planned: &Val, changes: Map<String, Json>) -> Result<Update> {
+    async fn update(
+        api: &Client,
+        prior: &Val,
+        _planned: &Val,
+        changes: Map<String, Json>,
+    ) -> Result<Update> {
         let id = need(prior, "id")?;
         if !changes.is_empty() {
             let mut body = changes;

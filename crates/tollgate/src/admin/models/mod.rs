@@ -168,7 +168,9 @@ pub async fn info(
     require_db_models(&state)?;
     require_admin(&actor)?;
     let Some(record) = state.store.get::<ModelRecord>(&[&id]).await? else {
-        return Err(Error::NotFound(format!("Model with id={id} not found in db")));
+        return Err(Error::NotFound(format!(
+            "Model with id={id} not found in db"
+        )));
     };
     Ok(Json(public(&record)))
 }
