@@ -185,6 +185,16 @@ impl Tf {
         }
     }
 
+    /// Copies the `.tf` files of a directory in.
+    pub fn copy_from(&self, dir: &Path) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "tf") {
+                std::fs::copy(&p, self.dir.path().join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+
     /// Writes `main.tf`: the provider requirement plus `body`.
     pub fn config(&self, body: &str) {
         let hcl = format!(

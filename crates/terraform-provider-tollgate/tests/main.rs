@@ -11,3 +11,5 @@ mod regressions;
 mod walk;
 #[cfg(test)]
 mod data_sources;
+#[cfg(test)]
+mod example;

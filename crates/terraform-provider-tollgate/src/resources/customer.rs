@@ -17,11 +17,11 @@ const ATTRS: &[Attr] = &[
     Attr::computed("id", Ty::Str, "The customer's `user_id`."),
     Attr::req("user_id", Ty::Str, "The id clients send in the `user` field. Changing it replaces the customer.").force_new(),
     Attr::opt("alias", Ty::Str, "Display name."),
-    Attr::opt("max_budget", Ty::Float, "Budget in USD (kept in the customer's own budget)."),
+    Attr::opt_computed("max_budget", Ty::Float, "Budget in USD (kept in the customer's own budget). Shows the linked budget's value when `budget_id` is set."),
     Attr::opt_computed("budget_id", Ty::Str, "A shared budget to link instead of `max_budget`/limits; set by the gateway when those are given."),
     Attr::opt("blocked", Ty::Bool, "Blocked customers' requests are refused."),
-    Attr::opt("tpm_limit", Ty::Int, "Tokens per minute."),
-    Attr::opt("rpm_limit", Ty::Int, "Requests per minute."),
+    Attr::opt_computed("tpm_limit", Ty::Int, "Tokens per minute (from the linked budget when not set)."),
+    Attr::opt_computed("rpm_limit", Ty::Int, "Requests per minute (from the linked budget when not set)."),
 ];
 
 const FIELDS: &[&str] = &["user_id", "alias", "budget_id", "blocked"];
