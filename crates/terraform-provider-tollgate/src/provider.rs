@@ -152,4 +152,33 @@ mod tests {
         assert_eq!(setting(None, &keys, &env).as_deref(), Some("sk-l"));
         assert_eq!(setting(None, &["NOTHING"], &env), None);
     }
+
+    /// Every resource and data source has a page under docs/terraform naming each attribute.
+    #[test]
+    fn docs_cover_every_attribute() {
+        let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/terraform");
+        let p = Tollgate::default();
+        let pages = p
+            .resources()
+            .into_iter()
+            .map(|(n, r)| (format!("resource_{n}.md"), r.attrs()))
+            .chain(
+                p.data_sources()
+                    .into_iter()
+                    .map(|(n, d)| (format!("data_{n}.md"), d.attrs())),
+            );
+        for (page, attrs) in pages {
+            let text = std::fs::read_to_string(docs.join(&page))
+                .unwrap_or_else(|e| panic!("{page}: {e}"));
+            for a in attrs {
+                assert!(text.contains(&format!("`{}`", a.name)), "{page} lacks {}", a.name);
+                if let crate::spec::Ty::Block(inner) = a.ty {
+                    for i in inner {
+                        assert!(text.contains(&format!("`{}`", i.name)), "{page} lacks {}", i.name);
+                    }
+                }
+            }
+            assert!(text.contains("## Example"), "{page} has no example");
+        }
+    }
 }
