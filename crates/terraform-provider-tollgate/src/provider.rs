@@ -168,13 +168,21 @@ mod tests {
                     .map(|(n, d)| (format!("data_{n}.md"), d.attrs())),
             );
         for (page, attrs) in pages {
-            let text = std::fs::read_to_string(docs.join(&page))
-                .unwrap_or_else(|e| panic!("{page}: {e}"));
+            let text =
+                std::fs::read_to_string(docs.join(&page)).unwrap_or_else(|e| panic!("{page}: {e}"));
             for a in attrs {
-                assert!(text.contains(&format!("`{}`", a.name)), "{page} lacks {}", a.name);
+                assert!(
+                    text.contains(&format!("`{}`", a.name)),
+                    "{page} lacks {}",
+                    a.name
+                );
                 if let crate::spec::Ty::Block(inner) = a.ty {
                     for i in inner {
-                        assert!(text.contains(&format!("`{}`", i.name)), "{page} lacks {}", i.name);
+                        assert!(
+                            text.contains(&format!("`{}`", i.name)),
+                            "{page} lacks {}",
+                            i.name
+                        );
                     }
                 }
             }

@@ -114,25 +114,48 @@ async fn data_sources_find_by_id_and_alias_and_list() {
         assert_eq!(d["id"], key["id"], "{addr}: {d}");
         assert_eq!(d["team_id"], team["id"]);
     }
-    assert_eq!(tf.state("data.tollgate_user.by_email").await["user_id"], "ann");
+    assert_eq!(
+        tf.state("data.tollgate_user.by_email").await["user_id"],
+        "ann"
+    );
     let org = tf.state("data.tollgate_organization.by_alias").await;
-    assert_eq!(org["organization_id"], tf.state("tollgate_organization.o").await["id"]);
-    assert_eq!(tf.state("data.tollgate_team_member.m").await["role"], "user");
-    assert_eq!(tf.state("data.tollgate_organization_member.m").await["role"], "internal_user");
+    assert_eq!(
+        org["organization_id"],
+        tf.state("tollgate_organization.o").await["id"]
+    );
+    assert_eq!(
+        tf.state("data.tollgate_team_member.m").await["role"],
+        "user"
+    );
+    assert_eq!(
+        tf.state("data.tollgate_organization_member.m").await["role"],
+        "internal_user"
+    );
     assert_eq!(tf.state("data.tollgate_budget.b").await["max_budget"], 7.0);
     let model = tf.state("data.tollgate_model.by_name").await;
     assert_eq!(model["model_id"], tf.state("tollgate_model.m").await["id"]);
     assert_eq!(model["litellm_params"]["model"], "mock/demo");
-    assert_eq!(tf.state("data.tollgate_customer.by_alias").await["user_id"], "cust");
+    assert_eq!(
+        tf.state("data.tollgate_customer.by_alias").await["user_id"],
+        "cust"
+    );
     let keys = tf.state("data.tollgate_keys.team").await;
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1, "{keys}");
     assert_eq!(keys["keys"][0]["key_alias"], "svc");
     let teams = tf.state("data.tollgate_teams.all").await;
     assert_eq!(teams["teams"][0]["team_alias"], "Engineering");
     let users = tf.state("data.tollgate_users.all").await;
-    assert!(users["users"].as_array().unwrap().iter().any(|u| u["user_id"] == "ann"));
+    assert!(users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["user_id"] == "ann"));
     let models = tf.state("data.tollgate_models.all").await;
-    assert!(models["models"].as_array().unwrap().iter().any(|m| m["model_name"] == "demo"));
+    assert!(models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["model_name"] == "demo"));
     tf.plan().await.assert_empty();
     gw.stop().await;
 }

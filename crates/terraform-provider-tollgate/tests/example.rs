@@ -30,7 +30,10 @@ async fn example_applies_and_its_key_calls_the_model() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(body["choices"][0]["message"]["content"].is_string(), "{body}");
+    assert!(
+        body["choices"][0]["message"]["content"].is_string(),
+        "{body}"
+    );
     let mut plan = vec!["plan", "-detailed-exitcode", "-no-color"];
     plan.extend_from_slice(&vars);
     let (code, o, e) = tf.run(&plan).await;

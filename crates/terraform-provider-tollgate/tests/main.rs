@@ -2,6 +2,10 @@
 //! gateway on loopback.
 
 #[cfg(test)]
+mod data_sources;
+#[cfg(test)]
+mod example;
+#[cfg(test)]
 mod harness;
 #[cfg(test)]
 mod lifecycle;
@@ -9,7 +13,3 @@ mod lifecycle;
 mod regressions;
 #[cfg(test)]
 mod walk;
-#[cfg(test)]
-mod data_sources;
-#[cfg(test)]
-mod example;

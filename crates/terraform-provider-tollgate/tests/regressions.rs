@@ -78,6 +78,26 @@ async fn team_replaced_while_a_key_points_at_it_converges_in_one_apply() {
     gw.stop().await;
 }
 
+/// The same with a gateway-generated team id referenced as `team_id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_with_generated_id_replaced_under_a_key_converges() {
+    let Some((gw, tf)) = setup().await else { return };
+    tf.config(
+        "resource \"tollgate_team\" \"t\" {\n  team_alias = \"eng\"\n}\n\
+         resource \"tollgate_key\" \"k\" {\n  team_id = tollgate_team.t.team_id\n}\n",
+    );
+    tf.apply().await;
+    let old_team = tf.state("tollgate_team.t").await;
+    tf.apply_args(&["-replace=tollgate_team.t"]).await;
+    tf.plan().await.assert_empty();
+    let team = tf.state("tollgate_team.t").await;
+    let key = tf.state("tollgate_key.k").await;
+    assert_ne!(team["id"], old_team["id"]);
+    assert_eq!(key["team_id"], team["id"]);
+    assert_eq!(chat(&gw, &s(&key["key"])).await, 200);
+    gw.stop().await;
+}
+
 /// Moving a key between two live teams is an in-place update that keeps its value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_moved_between_live_teams_keeps_its_value() {

@@ -83,71 +83,67 @@ fn items(j: &Json, field: Option<&str>) -> Vec<Json> {
     arr.and_then(Json::as_array).cloned().unwrap_or_default()
 }
 
-async fn fetch(kind: Kind, api: &Client, config: &Val) -> Result<Vec<Json>> {
-    let filter = |name: &'static str| config.str_of(name).map(|v| (name, v));
+/// Every page of a paginated list (`total_pages` in each answer).
+async fn paged(
+    api: &Client,
+    path: &str,
+    size_param: &str,
+    mut query: Vec<(&str, String)>,
+    field: &str,
+) -> Result<Vec<Json>> {
+    query.push((size_param, "100".to_owned()));
     let mut out = Vec::new();
-    match kind {
+    let mut page = 1u64;
+    loop {
+        let mut q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let p = page.to_string();
+        q.push(("page", &p));
+        let v = api.get(path, &q).await?;
+        out.extend(items(&v, Some(field)));
+        if page >= v["total_pages"].as_u64().unwrap_or(0) {
+            return Ok(out);
+        }
+        page += 1;
+    }
+}
+
+async fn fetch(kind: Kind, api: &Client, config: &Val) -> Result<Vec<Json>> {
+    let filters = |names: &[&'static str]| -> Vec<(&'static str, String)> {
+        names
+            .iter()
+            .filter_map(|n| config.str_of(n).map(|v| (*n, v)))
+            .collect()
+    };
+    Ok(match kind {
         Kind::Keys => {
-            let filters: Vec<(&str, String)> = ["team_id", "user_id"]
-                .into_iter()
-                .filter_map(filter)
-                .collect();
-            let mut page = 1u32;
-            loop {
-                let p = page.to_string();
-                let mut q: Vec<(&str, &str)> = vec![
-                    ("return_full_object", "true"),
-                    ("size", "100"),
-                    ("page", &p),
-                ];
-                q.extend(filters.iter().map(|(k, v)| (*k, v.as_str())));
-                let v = api.get("/key/list", &q).await?;
-                out.extend(
-                    items(&v, Some("keys"))
-                        .iter()
-                        .map(|k| pick(k, "token", KEY_FIELDS)),
-                );
-                if u64::from(page) >= v["total_pages"].as_u64().unwrap_or(0) {
-                    break;
-                }
-                page += 1;
-            }
+            let mut q = filters(&["team_id", "user_id"]);
+            q.push(("return_full_object", "true".to_owned()));
+            let keys = paged(api, "/key/list", "size", q, "keys").await?;
+            keys.iter().map(|k| pick(k, "token", KEY_FIELDS)).collect()
         }
         Kind::Teams => {
-            let f: Vec<(&str, String)> = filter("organization_id").into_iter().collect();
-            let q: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let q = filters(&["organization_id"]);
+            let q: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let v = api.get("/team/list", &q).await?;
-            out.extend(items(&v, None).iter().map(team::team_view));
+            items(&v, None).iter().map(team::team_view).collect()
         }
         Kind::Users => {
-            let role = config.str_of("role");
-            let mut page = 1u32;
-            loop {
-                let p = page.to_string();
-                let mut q: Vec<(&str, &str)> = vec![("page_size", "100"), ("page", &p)];
-                if let Some(r) = &role {
-                    q.push(("role", r));
-                }
-                let v = api.get("/user/list", &q).await?;
-                out.extend(items(&v, Some("users")).iter().map(user::user_view));
-                if u64::from(page) >= v["total_pages"].as_u64().unwrap_or(0) {
-                    break;
-                }
-                page += 1;
-            }
+            let users = paged(api, "/user/list", "page_size", filters(&["role"]), "users").await?;
+            users.iter().map(user::user_view).collect()
         }
         Kind::Models => {
             let v = api.get("/model/info", &[]).await?;
-            for m in items(&v, Some("data")) {
-                let id = m["model_info"]["id"].clone();
-                out.push(model::model_view(&json!({
-                    "model_id": id, "model_name": m["model_name"], "litellm_params": m["litellm_params"],
-                    "model_info": {},
-                })));
-            }
+            items(&v, Some("data"))
+                .iter()
+                .map(|m| {
+                    model::model_view(&json!({
+                        "model_id": m["model_info"]["id"], "model_name": m["model_name"],
+                        "litellm_params": m["litellm_params"], "model_info": {},
+                    }))
+                })
+                .collect()
         }
-    }
-    Ok(out)
+    })
 }
 
 const KEY_FIELDS: &[&str] = &[
