@@ -214,3 +214,50 @@ impl<O: Object> ManagedResource for Engine<O> {
         Ok(spec::refresh(O::attrs(), &Val::Null, &view))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+
+    static READS: AtomicUsize = AtomicUsize::new(0);
+
+    /// An object that shows up on the third read, as a lagging replica would.
+    struct Lagging;
+
+    #[async_trait]
+    impl Object for Lagging {
+        const DESCRIPTION: &'static str = "test";
+        fn attrs() -> &'static [Attr] {
+            &[]
+        }
+        async fn create(_: &Client, _: &Val, _: Map<String, Json>) -> Result<Json> {
+            Ok(json!({"id": "x", "only_in_create": 1}))
+        }
+        async fn read(_: &Client, id: &str) -> Result<Json> {
+            if READS.fetch_add(1, Ordering::SeqCst) < 2 {
+                return Err(Error::Gone(id.to_owned()));
+            }
+            Ok(json!({"id": id, "name": "n"}))
+        }
+        async fn update(_: &Client, _: &Val, _: &Val, _: Map<String, Json>) -> Result<Update> {
+            Ok(Update::plain(json!({"id": "x"})))
+        }
+        async fn delete(_: &Client, _: &Val) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn read_after_write_waits_for_the_object() {
+        let api = Client::new("http://127.0.0.1:9", None).unwrap();
+        let view = view_after_write::<Lagging>(&api, json!({"id": "x", "only_in_create": 1}))
+            .await
+            .unwrap();
+        assert_eq!(READS.load(Ordering::SeqCst), 3);
+        assert_eq!(view, json!({"id": "x", "name": "n", "only_in_create": 1}));
+    }
+}

@@ -81,7 +81,9 @@ async fn team_replaced_while_a_key_points_at_it_converges_in_one_apply() {
 /// The same with a gateway-generated team id referenced as `team_id`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn team_with_generated_id_replaced_under_a_key_converges() {
-    let Some((gw, tf)) = setup().await else { return };
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
     tf.config(
         "resource \"tollgate_team\" \"t\" {\n  team_alias = \"eng\"\n}\n\
          resource \"tollgate_key\" \"k\" {\n  team_id = tollgate_team.t.team_id\n}\n",

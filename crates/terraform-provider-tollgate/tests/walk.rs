@@ -41,14 +41,29 @@ impl Walk {
         }
         let gw = Gateway::start(None).await;
         let tf = Tf::new(&gw);
-        let addr = self.addr;
+        let config = self.create_update_replace(&gw, &tf).await;
+        self.drift(&gw, &tf).await;
+        let id = id_of(&tf, self.addr).await;
+        self.import(&tf, &config, &id).await;
+        // 7. destroy, then the gateway answers 404
+        tf.destroy().await;
+        assert_eq!(
+            call(&gw, (self.probe)(&id)).await.0,
+            404,
+            "destroyed object is gone"
+        );
+        gw.stop().await;
+    }
 
+    /// Steps 1-3; answers the config in force afterwards.
+    async fn create_update_replace(&self, gw: &Gateway, tf: &Tf) -> String {
+        let addr = self.addr;
         // 1. create, then an empty plan
         tf.config(&self.create);
         tf.apply().await;
-        let id = id_of(&tf, addr).await;
+        let id = id_of(tf, addr).await;
         assert_eq!(
-            call(&gw, (self.probe)(&id)).await.0,
+            call(gw, (self.probe)(&id)).await.0,
             200,
             "created object is there"
         );
@@ -58,46 +73,53 @@ impl Walk {
         tf.config(&self.update);
         tf.plan().await.assert_action(addr, &["update"]);
         tf.apply().await;
-        assert_eq!(id_of(&tf, addr).await, id, "an update keeps the id");
+        assert_eq!(id_of(tf, addr).await, id, "an update keeps the id");
         tf.plan().await.assert_empty();
-        let mut config = self.update.clone();
 
         // 3. forced replacement
-        if let Some(replace) = &self.replace {
-            tf.config(replace);
-            tf.plan().await.assert_action(addr, &["delete", "create"]);
-            tf.apply().await;
-            let new_id = id_of(&tf, addr).await;
-            assert_ne!(new_id, id, "a replacement has a new id");
-            assert_eq!(
-                call(&gw, (self.probe)(&id)).await.0,
-                404,
-                "the replaced object is gone"
-            );
-            tf.plan().await.assert_empty();
-            config = replace.clone();
-        }
+        let Some(replace) = &self.replace else {
+            return self.update.clone();
+        };
+        tf.config(replace);
+        tf.plan().await.assert_action(addr, &["delete", "create"]);
+        tf.apply().await;
+        let new_id = id_of(tf, addr).await;
+        assert_ne!(new_id, id, "a replacement has a new id");
+        assert_eq!(
+            call(gw, (self.probe)(&id)).await.0,
+            404,
+            "the replaced object is gone"
+        );
+        tf.plan().await.assert_empty();
+        replace.clone()
+    }
 
+    /// Steps 4-5: out-of-band delete and change.
+    async fn drift(&self, gw: &Gateway, tf: &Tf) {
+        let addr = self.addr;
         // 4. out-of-band delete: the plan shows a create, the apply converges
-        let id = id_of(&tf, addr).await;
-        let (s, v) = call(&gw, (self.delete)(&id)).await;
+        let id = id_of(tf, addr).await;
+        let (s, v) = call(gw, (self.delete)(&id)).await;
         assert_eq!(s, 200, "out-of-band delete: {v}");
         tf.plan().await.assert_action(addr, &["create"]);
         tf.apply().await;
         tf.plan().await.assert_empty();
 
         // 5. out-of-band change: the plan shows an update back to the config
-        let id = id_of(&tf, addr).await;
-        let (s, v) = call(&gw, (self.change)(&id)).await;
+        let id = id_of(tf, addr).await;
+        let (s, v) = call(gw, (self.change)(&id)).await;
         assert_eq!(s, 200, "out-of-band change: {v}");
         tf.plan().await.assert_action(addr, &["update"]);
         tf.apply().await;
         tf.plan().await.assert_empty();
+    }
 
-        // 6. import by command, then by block
+    /// Step 6: import by command, then by block.
+    async fn import(&self, tf: &Tf, config: &str, id: &str) {
+        let addr = self.addr;
         let before = tf.state(addr).await;
         tf.must(&["state", "rm", addr]).await;
-        tf.must(&["import", "-no-color", addr, &id]).await;
+        tf.must(&["import", "-no-color", addr, id]).await;
         tf.plan().await.assert_empty();
         assert_eq!(tf.state(addr).await["id"], before["id"]);
         tf.must(&["state", "rm", addr]).await;
@@ -117,16 +139,7 @@ impl Walk {
             plan.actions
         );
         tf.apply().await;
-        tf.config(&config);
+        tf.config(config);
         tf.plan().await.assert_empty();
-
-        // 7. destroy, then the gateway answers 404
-        tf.destroy().await;
-        assert_eq!(
-            call(&gw, (self.probe)(&id)).await.0,
-            404,
-            "destroyed object is gone"
-        );
-        gw.stop().await;
     }
 }
