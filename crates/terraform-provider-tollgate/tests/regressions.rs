@@ -259,3 +259,64 @@ async fn normalised_values_and_computed_ids_give_empty_plans() {
     assert_eq!(ids[2], "internal_user");
     gw.stop().await;
 }
+
+/// A key made outside Terraform imports by its value (then `key` is known) or by its token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_imports_by_value_or_token() {
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
+    let made = gw
+        .ok(
+            "POST",
+            "/key/generate",
+            Some(json!({"key_alias": "legacy", "max_budget": 3})),
+        )
+        .await;
+    let (raw, token) = (s(&made["key"]), s(&made["token"]));
+    tf.config("resource \"tollgate_key\" \"k\" {\n  key_alias = \"legacy\"\n  max_budget = 3\n}\n");
+    tf.must(&["import", "-no-color", "tollgate_key.k", &raw])
+        .await;
+    let st = tf.state("tollgate_key.k").await;
+    assert_eq!(st["id"], token.as_str());
+    assert_eq!(st["key"], raw.as_str());
+    tf.plan().await.assert_empty();
+    tf.must(&["state", "rm", "tollgate_key.k"]).await;
+    tf.must(&["import", "-no-color", "tollgate_key.k", &token])
+        .await;
+    let st = tf.state("tollgate_key.k").await;
+    assert_eq!(st["id"], token.as_str());
+    assert!(st["key"].is_null());
+    tf.plan().await.assert_empty();
+    gw.stop().await;
+}
+
+/// `duration` renews the expiry when changed (LiteLLM provider #54: it was create-only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_duration_renews_the_expiry() {
+    let Some((gw, tf)) = setup().await else {
+        return;
+    };
+    let config =
+        |d: &str| format!("resource \"tollgate_key\" \"k\" {{\n  duration = \"{d}\"\n}}\n");
+    tf.config(&config("1d"));
+    tf.apply().await;
+    tf.plan().await.assert_empty();
+    let first = tf.state("tollgate_key.k").await;
+    assert!(first["expires"].is_string(), "{first}");
+    tf.config(&config("30d"));
+    tf.plan().await.assert_action("tollgate_key.k", &["update"]);
+    tf.apply().await;
+    let second = tf.state("tollgate_key.k").await;
+    assert!(
+        s(&second["expires"]) > s(&first["expires"]),
+        "{first} {second}"
+    );
+    assert_eq!(second["id"], first["id"]);
+    let info = gw
+        .ok("GET", &format!("/key/info?key={}", s(&second["id"])), None)
+        .await;
+    assert_eq!(info["info"]["expires"], second["expires"]);
+    tf.plan().await.assert_empty();
+    gw.stop().await;
+}
