@@ -128,7 +128,35 @@ async fn model_management_needs_store_model_in_db(db: &TestDb) {
     gw.stop().await;
 }
 
+/// `/model/{id}/info`: the stored model as written, secrets left out; 404 once deleted.
+async fn one_stored_model_reads_back_as_written(db: &TestDb) {
+    let gw = Gateway::start_config(
+        db,
+        Some("general_settings:\n  store_model_in_db: true\n"),
+        &[("LITELLM_MASTER_KEY", MASTER)],
+    )
+    .await;
+    gw.post(
+        "/model/new",
+        json!({"model_name": "m", "litellm_params": {"model": "mock/x", "api_key": "sk-hidden", "rpm": 5},
+               "model_info": {"id": "m9", "mode": "chat"}}),
+    )
+    .await;
+    let v = gw.get("/model/m9/info").await;
+    assert_eq!(v["model_id"], "m9");
+    assert_eq!(v["model_name"], "m");
+    assert_eq!(v["litellm_params"], json!({"model": "mock/x", "rpm": 5}));
+    assert_eq!(v["model_info"]["mode"], "chat");
+    let (s, v) = gw.get_as(MASTER, "/model/nope/info").await;
+    assert_error(s, &v, 404, "not found");
+    gw.post("/model/delete", json!({"id": "m9"})).await;
+    let (s, v) = gw.get_as(MASTER, "/model/m9/info").await;
+    assert_error(s, &v, 404, "not found");
+    gw.stop().await;
+}
+
 both!(
     stored_models_route_and_hide_their_secrets,
-    model_management_needs_store_model_in_db
+    model_management_needs_store_model_in_db,
+    one_stored_model_reads_back_as_written
 );

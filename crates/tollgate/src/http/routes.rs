@@ -86,6 +86,7 @@ fn inference_routes() -> Router<AppState> {
             "/model/{model_id}/update",
             patch(admin::models::update_path),
         )
+        .route("/model/{model_id}/info", get(admin::models::info))
         .route("/model/delete", post(admin::models::delete))
         .route(
             "/openai/deployments/{model}/chat/completions",

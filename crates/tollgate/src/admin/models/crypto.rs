@@ -54,12 +54,14 @@ impl SecretBox {
     }
 }
 
-/// Whether a `litellm_params` field holds a secret.
+/// Whether a `litellm_params` field holds a secret. Prices (`input_cost_per_token`, ...) and
+/// token counts are not secrets, though their names mention tokens.
 pub fn is_secret(field: &str) -> bool {
     ["key", "secret", "token", "credentials", "password"]
         .iter()
         .any(|w| field.contains(w))
         && !matches!(field, "max_tokens" | "key_alias")
+        && !field.contains("cost")
 }
 
 #[cfg(test)]
@@ -84,5 +86,8 @@ mod tests {
         assert!(is_secret("vertex_credentials"));
         assert!(!is_secret("api_base"));
         assert!(!is_secret("max_tokens"));
+        assert!(is_secret("aws_session_token"));
+        assert!(!is_secret("input_cost_per_token"));
+        assert!(!is_secret("output_cost_per_token"));
     }
 }

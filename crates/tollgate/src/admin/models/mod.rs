@@ -158,6 +158,23 @@ fn public(r: &ModelRecord) -> Value {
            "created_at": r.created_at, "updated_at": r.updated_at})
 }
 
+/// GET /model/{model_id}/info: one stored model as it was written (secrets left out), 404
+/// when there is none. `/model/info` shows the router's view instead, which normalises fields.
+pub async fn info(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    require_db_models(&state)?;
+    require_admin(&actor)?;
+    let Some(record) = state.store.get::<ModelRecord>(&[&id]).await? else {
+        return Err(Error::NotFound(format!(
+            "Model with id={id} not found in db"
+        )));
+    };
+    Ok(Json(public(&record)))
+}
+
 /// POST /model/update
 pub async fn update(
     State(state): State<AppState>,
