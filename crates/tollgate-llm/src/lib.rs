@@ -35,8 +35,11 @@
 
 pub mod adapter;
 pub mod anthropic;
+pub mod azure;
 pub mod canonical;
+pub mod cohere;
 mod error;
+pub mod gemini;
 pub mod mock;
 pub mod openai;
 pub mod providers;

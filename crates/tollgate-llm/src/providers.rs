@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use crate::adapter::{KeyAuth, Provider};
 use crate::anthropic::{self, AnthropicWire};
+use crate::azure::{self, AzureWire};
+use crate::cohere::{self, CohereWire};
+use crate::gemini::{self, GeminiWire};
 
 /// Per-deployment settings an adapter may need.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +40,29 @@ pub fn native(prefix: &str, options: &Options) -> Option<Native> {
                 anthropic::DEFAULT_BASE,
                 "ANTHROPIC_API_KEY",
             ),
+            "azure" => (
+                Arc::new(AzureWire {
+                    api_version: options
+                        .api_version
+                        .clone()
+                        .unwrap_or_else(|| azure::DEFAULT_API_VERSION.into()),
+                }),
+                KeyAuth::Header(azure::KEY_HEADER),
+                "",
+                "AZURE_API_KEY",
+            ),
+            "gemini" => (
+                Arc::new(GeminiWire),
+                KeyAuth::Header(gemini::KEY_HEADER),
+                gemini::DEFAULT_BASE,
+                "GEMINI_API_KEY",
+            ),
+            "cohere" | "cohere_chat" => (
+                Arc::new(CohereWire),
+                KeyAuth::Bearer,
+                cohere::DEFAULT_BASE,
+                "COHERE_API_KEY",
+            ),
             _ => return None,
         };
     let auth = if options.bearer {
@@ -61,4 +87,4 @@ pub fn native(prefix: &str, options: &Options) -> Option<Native> {
 }
 
 /// Every prefix [`native`] knows.
-pub const PREFIXES: &[&str] = &["anthropic"];
+pub const PREFIXES: &[&str] = &["anthropic", "azure", "gemini", "cohere", "cohere_chat"];

@@ -345,6 +345,37 @@ pub async fn errors(case: Case) {
     s.gw.stop().await;
 }
 
+/// Embeddings through `/v1/embeddings`, for providers that offer them; Anthropic refuses with
+/// a 400 that says so.
+pub async fn embeddings(case: Case) {
+    let s = setup(case).await;
+    let body = json!({"model": "m", "input": ["one", "two"]});
+    let (st, id, text) = post(&s.gw, "/v1/embeddings", &body).await;
+    if case.wire == Wire::Anthropic {
+        assert_eq!(st, 400, "{text}");
+        assert!(text.contains("embeddings"), "{text}");
+        return;
+    }
+    assert_eq!(st, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["object"], "list", "{v}");
+    assert_eq!(v["data"].as_array().unwrap().len(), 2, "{v}");
+    assert!(
+        v["data"][1]["embedding"]
+            .as_array()
+            .is_some_and(|e| !e.is_empty()),
+        "{v}"
+    );
+    assert!(
+        v["usage"]["prompt_tokens"].as_u64().is_some_and(|n| n > 0),
+        "{v}"
+    );
+    s.gw.flush().await;
+    let logs = s.gw.get(&format!("/spend/logs?request_id={id}")).await;
+    assert_eq!(logs[0]["call_type"], "embedding", "{logs}");
+    s.gw.stop().await;
+}
+
 /// Runs the whole suite for each provider.
 macro_rules! conformance {
     ($($provider:ident: $case:expr;)*) => {$(
@@ -360,11 +391,16 @@ macro_rules! conformance {
             async fn usage_and_cost() { super::usage_and_cost($case).await }
             #[tokio::test]
             async fn errors() { super::errors($case).await }
+            #[tokio::test]
+            async fn embeddings() { super::embeddings($case).await }
         }
     )*};
 }
 
 conformance! {
     openai: Case { wire: Wire::OpenAi, prefix: "openai", model: "gpt-4o", input: 2.5e-6, output: 1e-5, cache_read: Some(1.25e-6), cache_creation: None };
+    azure: Case { wire: Wire::Azure, prefix: "azure", model: "gpt-4o", input: 2.5e-6, output: 1e-5, cache_read: Some(1.25e-6), cache_creation: None };
+    gemini: Case { wire: Wire::Gemini, prefix: "gemini", model: "gemini-2.5-flash", input: 3e-7, output: 2.5e-6, cache_read: Some(3e-8), cache_creation: None };
+    cohere: Case { wire: Wire::Cohere, prefix: "cohere", model: "command-a-03-2025", input: 2.5e-6, output: 1e-5, cache_read: None, cache_creation: None };
     anthropic: Case { wire: Wire::Anthropic, prefix: "anthropic", model: "claude-sonnet-4-5", input: 3e-6, output: 1.5e-5, cache_read: Some(3e-7), cache_creation: Some(3.75e-6) };
 }

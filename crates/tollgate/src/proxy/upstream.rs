@@ -125,6 +125,14 @@ async fn translated_json(
         if resp.model.is_empty() {
             resp.model.clone_from(&d.target.model);
         }
+        if resp.usage.input_tokens == 0 {
+            // Providers that report no usage (Gemini): counted locally, as OpenAI would.
+            resp.usage.input_tokens = req
+                .inputs
+                .iter()
+                .map(|t| crate::spend::pricing::count_tokens(&d.target.model, t))
+                .sum();
+        }
         return Ok(Reply {
             status: 200,
             headers: reply.headers,
