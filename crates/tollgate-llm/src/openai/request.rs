@@ -315,7 +315,7 @@ fn write_message(m: &Message, out: &mut Vec<Value>) {
         return;
     }
     let all_text = content.iter().all(|c| c["type"] == "text");
-    let content = if all_text && m.role == Role::Assistant || all_text && content.len() == 1 {
+    let content = if all_text && (m.role == Role::Assistant || content.len() == 1) {
         let text: String = content.iter().filter_map(|c| c["text"].as_str()).collect();
         if text.is_empty() && !calls.is_empty() {
             Value::Null
