@@ -186,3 +186,71 @@ pub trait StreamEncoder: Send {
     /// The upstream ended: closing events (for OpenAI, the usage chunk and `[DONE]`).
     fn finish(&mut self) -> Vec<Event>;
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::providers::{native, Options, PREFIXES};
+
+    fn translators() -> Vec<Box<dyn StreamTranslator>> {
+        let mut all: Vec<Box<dyn StreamTranslator>> =
+            vec![Box::new(crate::openai::OpenAiStreamIn::default())];
+        for p in PREFIXES {
+            if let Some(n) = native(p, &Options::default()) {
+                all.push(n.provider.wire.stream_translator());
+            }
+        }
+        all
+    }
+
+    /// JSON-ish event data: objects with the fields providers use, nested at random.
+    fn data() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            "-?[0-9]{1,3}".prop_map(|s| s),
+            "\"[a-z_ -]{0,12}\"".prop_map(|s| s),
+        ];
+        let keys = prop_oneof![
+            Just("type"),
+            Just("delta"),
+            Just("index"),
+            Just("choices"),
+            Just("usage"),
+            Just("message"),
+            Just("content_block"),
+            Just("candidates"),
+            Just("parts"),
+            Just("tool_calls"),
+            Just("text"),
+            Just("functionCall"),
+            Just("error"),
+        ];
+        leaf.prop_recursive(4, 40, 5, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec((keys.clone(), inner), 0..5).prop_map(|kv| {
+                    let fields: Vec<String> =
+                        kv.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("{{{}}}", fields.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn translators_never_panic_on_hostile_events(
+            events in proptest::collection::vec((proptest::option::of("[a-z_-]{1,20}"), prop_oneof![data(), ".{0,40}"]), 0..12)
+        ) {
+            for mut t in translators() {
+                for (event, data) in &events {
+                    let _ = t.event(&Event { event: event.clone(), data: data.clone() });
+                }
+                let _ = t.finish();
+            }
+        }
+    }
+}
