@@ -150,6 +150,7 @@ async fn thinking_crosses_formats_and_anthropic_bodies_pass_through() {
     body["system"] =
         json!([{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}]);
     body["stream"] = json!(true);
+    body["metadata"] = json!({"user_id": "u-1", "tags": ["team-a"]});
     let resp = gw
         .request("/v1/messages")
         .header("x-api-key", MASTER)
@@ -164,6 +165,11 @@ async fn thinking_crosses_formats_and_anthropic_bodies_pass_through() {
     );
     let sent = a.last_request().unwrap();
     assert_eq!(sent.body["system"], body["system"]);
+    assert_eq!(
+        sent.body["metadata"],
+        json!({"user_id": "u-1"}),
+        "LiteLLM's tags reached Anthropic"
+    );
     assert_eq!(sent.body["model"], "claude-sonnet-4-5");
     gw.stop().await;
 }
