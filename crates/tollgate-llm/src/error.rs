@@ -19,6 +19,12 @@ pub enum LlmError {
     Connect(String),
     #[error("upstream sent something unreadable: {0}")]
     Protocol(String),
+    /// The client's request cannot be translated: names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// The provider does not offer this (e.g. embeddings on Anthropic).
+    #[error("this provider does not support {0}")]
+    Unsupported(String),
 }
 
 impl LlmError {
@@ -29,6 +35,7 @@ impl LlmError {
             LlmError::Timeout(_) => 408,
             LlmError::Connect(_) => 502,
             LlmError::Protocol(_) => 502,
+            LlmError::Invalid(_) | LlmError::Unsupported(_) => 400,
         }
     }
 
@@ -37,7 +44,7 @@ impl LlmError {
         match self {
             LlmError::Status { status, .. } => *status == 429 || *status >= 500,
             LlmError::Timeout(_) | LlmError::Connect(_) => true,
-            LlmError::Protocol(_) => false,
+            LlmError::Protocol(_) | LlmError::Invalid(_) | LlmError::Unsupported(_) => false,
         }
     }
 }

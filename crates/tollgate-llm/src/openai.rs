@@ -1,6 +1,22 @@
 //! Transport for OpenAI-format upstreams (OpenAI and every compatible server): one pooled HTTP
 //! client, JSON calls with a deadline, and event streams read chunk by chunk with a bound on each
 //! wait. Bodies pass through as JSON values, so fields this gateway does not know survive.
+//! Native providers' calls ([`HttpCall`]s built by an [`crate::adapter::Provider`]) go through
+//! the same client. The OpenAI wire format (translation to and from the canonical model) is in
+//! the submodules.
+
+pub mod embed;
+mod request;
+mod response;
+mod stream_in;
+mod stream_out;
+mod wire;
+
+pub use request::{request_from_openai, request_to_openai};
+pub use response::{response_from_openai, response_to_openai};
+pub use stream_in::OpenAiStreamIn;
+pub use stream_out::OpenAiStreamOut;
+pub use wire::OpenAiWire;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -9,6 +25,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use serde_json::Value;
 
+use crate::adapter::{FrameDecoder, HttpCall};
 use crate::sse::{Event, Parser};
 use crate::{LlmError, Reply, Target};
 
@@ -96,12 +113,88 @@ impl Client {
         let headers = kept_headers(&resp);
         Ok(EventStream {
             body: Box::pin(resp.bytes_stream()),
-            parser: Parser::new(),
+            frames: Frames::Sse(Parser::new()),
             pending: VecDeque::new(),
             gap: target.stream_timeout,
             done: false,
             headers,
         })
+    }
+
+    fn native(&self, call: HttpCall) -> reqwest::RequestBuilder {
+        let mut req = self.http.post(call.url).body(call.body);
+        req = req.header("content-type", "application/json");
+        for (k, v) in call.headers {
+            req = req.header(k, v);
+        }
+        req
+    }
+
+    /// A native provider's JSON call, bounded by `timeout`.
+    pub async fn send_json(&self, call: HttpCall, timeout: Duration) -> Result<Reply, LlmError> {
+        let fut = async {
+            let resp = self.native(call).send().await.map_err(send_error)?;
+            let resp = check_status(resp).await?;
+            let status = resp.status().as_u16();
+            let headers = kept_headers(&resp);
+            let bytes = resp.bytes().await.map_err(send_error)?;
+            let body = serde_json::from_slice(&bytes)
+                .map_err(|e| LlmError::Protocol(format!("response is not JSON: {e}")))?;
+            Ok(Reply {
+                status,
+                body,
+                headers,
+            })
+        };
+        tokio::time::timeout(timeout, fut)
+            .await
+            .map_err(|_| LlmError::Timeout(timeout))?
+    }
+
+    /// A native provider's streaming call, its bytes cut into events by `frames`.
+    pub async fn send_stream(
+        &self,
+        call: HttpCall,
+        gap: Duration,
+        frames: Box<dyn FrameDecoder>,
+    ) -> Result<EventStream, LlmError> {
+        let send = self.native(call).send();
+        let resp = tokio::time::timeout(gap, send)
+            .await
+            .map_err(|_| LlmError::Timeout(gap))?
+            .map_err(send_error)?;
+        let resp = check_status(resp).await?;
+        let headers = kept_headers(&resp);
+        Ok(EventStream {
+            body: Box::pin(resp.bytes_stream()),
+            frames: Frames::Other(frames),
+            pending: VecDeque::new(),
+            gap,
+            done: false,
+            headers,
+        })
+    }
+}
+
+/// How a stream's bytes become events.
+enum Frames {
+    Sse(Parser),
+    Other(Box<dyn FrameDecoder>),
+}
+
+impl Frames {
+    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Event>, LlmError> {
+        match self {
+            Frames::Sse(p) => Ok(p.feed(bytes)),
+            Frames::Other(d) => d.feed(bytes),
+        }
+    }
+
+    fn finish(&mut self) -> Result<Vec<Event>, LlmError> {
+        match self {
+            Frames::Sse(p) => Ok(p.finish().into_iter().collect()),
+            Frames::Other(d) => d.finish(),
+        }
     }
 }
 
@@ -158,7 +251,7 @@ type ByteStream =
 /// Events of an upstream stream, as they arrive.
 pub struct EventStream {
     body: ByteStream,
-    parser: Parser,
+    frames: Frames,
     pending: VecDeque<Event>,
     gap: Duration,
     done: bool,
@@ -180,14 +273,23 @@ impl EventStream {
                     self.done = true;
                     return Some(Err(LlmError::Timeout(self.gap)));
                 }
-                Ok(Some(Ok(bytes))) => self.pending.extend(self.parser.feed(&bytes)),
+                Ok(Some(Ok(bytes))) => match self.frames.feed(&bytes) {
+                    Ok(events) => self.pending.extend(events),
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                },
                 Ok(Some(Err(e))) => {
                     self.done = true;
                     return Some(Err(LlmError::Connect(format!("stream broke: {e}"))));
                 }
                 Ok(None) => {
                     self.done = true;
-                    self.pending.extend(self.parser.finish());
+                    match self.frames.finish() {
+                        Ok(events) => self.pending.extend(events),
+                        Err(e) => return Some(Err(e)),
+                    }
                 }
             }
         }

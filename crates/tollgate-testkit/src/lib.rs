@@ -8,10 +8,16 @@
     reason = "a test helper: failing loudly, and saying why a suite is skipped, is its job"
 )]
 
+mod anthropic;
+mod cohere;
 mod cut;
 mod db;
+mod gemini;
 pub mod openai;
 
 pub use cut::CutProxy;
 pub use db::{admin_url, postgres_required, TestDb};
-pub use openai::{FakeOpenAi, Recorded};
+pub use openai::{FakeOpenAi, Recorded, Wire, DEFAULT_REPLY};
+
+/// A fake upstream of any wire format ([`FakeOpenAi::start_as`]).
+pub type FakeUpstream = FakeOpenAi;

@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::authenticate,
         ))
+        .layer(middleware::from_fn(http::dialect::anthropic_errors))
         .layer(middleware::from_fn(http::log::log_requests))
         .with_state(state)
 }

@@ -15,6 +15,8 @@ mod budgets;
 #[cfg(test)]
 mod cli;
 #[cfg(test)]
+mod conformance;
+#[cfg(test)]
 mod cooldowns;
 #[cfg(test)]
 mod crash;
@@ -26,6 +28,8 @@ mod inference;
 mod keys;
 #[cfg(test)]
 mod lifecycle;
+#[cfg(test)]
+mod messages;
 #[cfg(test)]
 mod models;
 #[cfg(test)]

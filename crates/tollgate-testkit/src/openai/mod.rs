@@ -15,8 +15,8 @@
 mod chat;
 mod legacy;
 mod responses;
-mod server;
-mod sse;
+pub(crate) mod server;
+pub(crate) mod sse;
 mod state;
 
 use std::net::SocketAddr;
@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use server::route_of;
 use state::{Failure, Reply, Shared};
-pub use state::{Recorded, DEFAULT_REPLY};
+pub use state::{Recorded, Wire, DEFAULT_REPLY};
 
 /// A running fake OpenAI server on `127.0.0.1`; it stops when dropped.
 ///
@@ -45,8 +45,13 @@ pub struct FakeOpenAi {
 }
 
 impl FakeOpenAi {
-    /// Binds `127.0.0.1:0` and serves until dropped.
+    /// Binds `127.0.0.1:0` and serves OpenAI's wire until dropped.
     pub async fn start() -> Self {
+        Self::start_as(Wire::OpenAi).await
+    }
+
+    /// Binds `127.0.0.1:0` and serves `wire` until dropped.
+    pub async fn start_as(wire: Wire) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("fake OpenAI: bind 127.0.0.1:0: {e}"));
@@ -54,7 +59,7 @@ impl FakeOpenAi {
             .local_addr()
             .unwrap_or_else(|e| panic!("fake OpenAI: local address: {e}"));
         let (shutdown, shutdown_rx) = watch::channel(());
-        let shared = Arc::new(Shared::new(shutdown_rx.clone()));
+        let shared = Arc::new(Shared::new(wire, shutdown_rx.clone()));
         let app = server::router(shared.clone());
         let mut signal = shutdown_rx;
         let server = tokio::spawn(async move {
@@ -72,9 +77,18 @@ impl FakeOpenAi {
         }
     }
 
-    /// The base URL including `/v1`, e.g. `http://127.0.0.1:4321/v1`.
+    /// The base URL a deployment's `api_base` takes: with `/v1` for OpenAI
+    /// (`http://127.0.0.1:4321/v1`), the server's root for the other wires.
     pub fn url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        match self.shared.wire {
+            Wire::OpenAi => format!("http://{}/v1", self.addr),
+            _ => format!("http://{}", self.addr),
+        }
+    }
+
+    /// The wire format this fake speaks.
+    pub fn wire(&self) -> Wire {
+        self.shared.wire
     }
 
     /// The socket address the fake listens on.
@@ -96,6 +110,12 @@ impl FakeOpenAi {
     /// `prompt_tokens_details.cached_tokens` (Responses: `input_tokens_details.cached_tokens`).
     pub fn set_cached_tokens(&self, n: u64) {
         self.shared.update(|k| k.cached_tokens = n);
+    }
+
+    /// Input tokens written to the prompt cache (Anthropic `cache_creation_input_tokens`;
+    /// part of the prompt tokens).
+    pub fn set_cache_creation_tokens(&self, n: u64) {
+        self.shared.update(|k| k.cache_creation_tokens = n);
     }
 
     /// `completion_tokens_details.reasoning_tokens` (Responses:

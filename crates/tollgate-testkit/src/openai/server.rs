@@ -10,8 +10,32 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::state::{Knobs, Recorded, Shared};
+use super::state::{Knobs, Recorded, Shared, Wire};
 use super::{chat, legacy, responses, sse};
+
+/// The request as a wire's dispatcher sees it.
+pub(crate) struct Req<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+}
+
+impl Req<'_> {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A query parameter's value.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
 
 /// What a route handler needs to know about the call it answers.
 pub(crate) struct Ctx {
@@ -73,11 +97,30 @@ async fn handle(
     if !knobs.latency.is_zero() {
         tokio::time::sleep(knobs.latency).await;
     }
+    let wire = shared.wire;
+    let retry = knobs.retry_after_secs;
     let mut resp = match shared.take_failure() {
-        Some(status) => injected_error(status, knobs.retry_after_secs),
+        Some(status) => match wire {
+            Wire::Anthropic => crate::anthropic::injected_error(status, retry),
+            Wire::Gemini => crate::gemini::injected_error(status, retry),
+            Wire::Cohere => crate::cohere::injected_error(status, retry),
+            Wire::OpenAi | Wire::Azure => injected_error(status, retry),
+        },
         None => {
             let ctx = Ctx { n, knobs, shared };
-            dispatch(&ctx, &method, uri.path(), parsed)
+            let req = Req {
+                method: &method,
+                path: uri.path(),
+                query: uri.query().unwrap_or(""),
+                headers: &headers,
+            };
+            match wire {
+                Wire::OpenAi => dispatch(&ctx, &method, uri.path(), parsed),
+                Wire::Azure => azure(&ctx, &req, parsed),
+                Wire::Anthropic => crate::anthropic::dispatch(&ctx, &req, parsed),
+                Wire::Gemini => crate::gemini::dispatch(&ctx, &req, parsed),
+                Wire::Cohere => crate::cohere::dispatch(&ctx, &req, parsed),
+            }
         }
     };
     if let Ok(id) = HeaderValue::from_str(&format!("req_fake_{n}")) {
@@ -125,6 +168,53 @@ fn dispatch(ctx: &Ctx, method: &Method, path: &str, body: serde_json::Result<Val
         "/completions" => legacy::completions(ctx, &body),
         "/embeddings" => legacy::embeddings(ctx, &body),
         _ => responses::handle(ctx, &body),
+    }
+}
+
+/// Azure OpenAI: `/openai/deployments/{deployment}/(chat/completions|embeddings)`, with the
+/// `api-version` query parameter and an `api-key` (or bearer) header required.
+fn azure(ctx: &Ctx, req: &Req<'_>, body: serde_json::Result<Value>) -> Response {
+    let rest = req
+        .path
+        .strip_prefix("/openai/deployments/")
+        .unwrap_or_default();
+    let (deployment, route) = rest.split_once('/').unwrap_or((rest, ""));
+    if req.query_param("api-version").is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Resource not found",
+            "invalid_request_error",
+            Some("404"),
+        );
+    }
+    if req.header("api-key").is_none() && req.header("authorization").is_none() {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Access denied due to missing subscription key.",
+            "invalid_request_error",
+            Some("401"),
+        );
+    }
+    let Ok(mut body) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Invalid JSON body",
+            "invalid_request_error",
+            None,
+        );
+    };
+    if body.get("model").is_none() {
+        body["model"] = Value::from(deployment);
+    }
+    match (*req.method == Method::POST, route) {
+        (true, "chat/completions") => chat::handle(ctx, &body),
+        (true, "embeddings") => legacy::embeddings(ctx, &body),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "Resource not found",
+            "invalid_request_error",
+            Some("404"),
+        ),
     }
 }
 

@@ -24,6 +24,7 @@ pub(crate) struct Knobs {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub cached_tokens: u64,
+    pub cache_creation_tokens: u64,
     pub reasoning_tokens: u64,
     pub latency: Duration,
     pub chunk_delay: Duration,
@@ -47,6 +48,7 @@ impl Default for Knobs {
             prompt_tokens: 10,
             completion_tokens: 20,
             cached_tokens: 0,
+            cache_creation_tokens: 0,
             reasoning_tokens: 0,
             latency: Duration::ZERO,
             chunk_delay: Duration::ZERO,
@@ -142,9 +144,39 @@ pub(crate) struct Failure {
     pub remaining: usize,
 }
 
+/// The wire format a fake speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// OpenAI's API under `/v1` (chat, completions, embeddings, Responses, models).
+    OpenAi,
+    /// Azure OpenAI: `/openai/deployments/{deployment}/...?api-version=`, `api-key` header.
+    Azure,
+    /// Anthropic's Messages API: `/v1/messages`, `x-api-key`, named SSE events.
+    Anthropic,
+    /// Gemini (AI Studio): `/v1beta/models/{model}:generateContent` and friends.
+    Gemini,
+    /// Cohere v2: `/v2/chat`, `/v2/embed`.
+    Cohere,
+}
+
+impl Wire {
+    /// Parses a name as the `fake-upstream --wire` flag takes it.
+    pub fn parse(name: &str) -> Option<Wire> {
+        Some(match name {
+            "openai" => Wire::OpenAi,
+            "azure" => Wire::Azure,
+            "anthropic" => Wire::Anthropic,
+            "gemini" => Wire::Gemini,
+            "cohere" => Wire::Cohere,
+            _ => return None,
+        })
+    }
+}
+
 /// State shared between the test's handle and the server.
 #[derive(Debug)]
 pub(crate) struct Shared {
+    pub wire: Wire,
     knobs: Mutex<Knobs>,
     failure: Mutex<Option<Failure>>,
     log: Mutex<Vec<Recorded>>,
@@ -157,8 +189,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(shutdown: watch::Receiver<()>) -> Self {
+    pub fn new(wire: Wire, shutdown: watch::Receiver<()>) -> Self {
         Shared {
+            wire,
             knobs: Mutex::new(Knobs::default()),
             failure: Mutex::new(None),
             log: Mutex::new(Vec::new()),

@@ -1,5 +1,6 @@
 //! HTTP plumbing: the route table, error rendering, extractors and request logging.
 
+pub mod dialect;
 pub mod error;
 pub mod extract;
 pub mod fallback;

@@ -77,6 +77,11 @@ fn inference_routes() -> Router<AppState> {
             .route(&format!("{prefix}/completions"), post(proxy::completions))
             .route(&format!("{prefix}/embeddings"), post(proxy::embeddings))
             .route(&format!("{prefix}/responses"), post(proxy::responses))
+            .route(&format!("{prefix}/messages"), post(proxy::messages))
+            .route(
+                &format!("{prefix}/messages/count_tokens"),
+                post(proxy::count_tokens),
+            )
             .route(&format!("{prefix}/models"), get(proxy::models::list))
             .route(&format!("{prefix}/model/info"), get(proxy::models::info));
     }

@@ -14,7 +14,6 @@ use crate::http::{Error, Result};
 use crate::limits::check::{self, Subject};
 use crate::limits::rate::Remaining;
 use crate::limits::shared::budget_view;
-use crate::router::Provider;
 use crate::state::AppState;
 
 /// A call that passed every check.
@@ -129,7 +128,7 @@ pub async fn admit(
         // Gateway parameters, not the upstream's.
         o.remove("fallbacks");
         o.remove("num_retries");
-        if deployment.provider != Provider::Mock {
+        if !deployment.provider.is_mock() {
             o.remove("mock_response");
         }
     }

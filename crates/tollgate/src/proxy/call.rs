@@ -21,9 +21,19 @@ pub enum CallKind {
     Completion,
     Embedding,
     Responses,
+    /// Anthropic's Messages API (`/v1/messages`).
+    Messages,
 }
 
 impl CallKind {
+    /// The format the client speaks.
+    pub fn format(self) -> tollgate_llm::adapter::Format {
+        match self {
+            CallKind::Messages => tollgate_llm::adapter::Format::Anthropic,
+            _ => tollgate_llm::adapter::Format::OpenAi,
+        }
+    }
+
     /// The upstream path, after the base URL.
     pub fn upstream_path(self) -> &'static str {
         match self {
@@ -31,6 +41,7 @@ impl CallKind {
             CallKind::Completion => "/completions",
             CallKind::Embedding => "/embeddings",
             CallKind::Responses => "/responses",
+            CallKind::Messages => "/messages",
         }
     }
 
@@ -41,6 +52,7 @@ impl CallKind {
             CallKind::Completion => "/v1/completions",
             CallKind::Embedding => "/v1/embeddings",
             CallKind::Responses => "/v1/responses",
+            CallKind::Messages => "/v1/messages",
         }
     }
 
@@ -50,6 +62,7 @@ impl CallKind {
             CallKind::Completion => "text_completion",
             CallKind::Embedding => "embedding",
             CallKind::Responses => "responses",
+            CallKind::Messages => "anthropic_messages",
         }
     }
 }

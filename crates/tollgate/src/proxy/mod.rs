@@ -8,8 +8,10 @@ mod attempts;
 pub mod call;
 mod customers;
 mod headers;
+mod messages;
 pub mod models;
 mod relay;
+mod upstream;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -19,12 +21,12 @@ use tollgate_llm::mock;
 
 pub use access::may_list;
 pub use customers::CustomerCache;
+pub use messages::{count_tokens, messages};
 
 use self::admit::Admitted;
 use self::call::{finish, CallKind, Outcome};
 use crate::auth::Principal;
 use crate::http::{Error, Result};
-use crate::router::Provider;
 use crate::spend::pricing::Usage;
 use crate::state::AppState;
 
@@ -58,11 +60,11 @@ pub async fn responses(State(state): State<AppState>, p: Principal, body: Bytes)
     respond(run(&state, p, CallKind::Responses, &body, None).await)
 }
 
-fn respond(r: Result<Response>) -> Response {
+pub(crate) fn respond(r: Result<Response>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn run(
+pub(crate) async fn run(
     state: &AppState,
     p: Principal,
     kind: CallKind,
@@ -98,21 +100,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let (reply, tried) = attempts::run(state, &mut meta, &plan, |d| {
         let body = attempts::body_for(&upstream_body, &d);
         let call_id = call_id.clone();
-        async move {
-            match d.provider {
-                Provider::Mock => Ok(tollgate_llm::Reply {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: mock_reply(kind, &body, &d.target.model, &call_id),
-                }),
-                Provider::OpenAiCompatible => {
-                    state
-                        .upstream
-                        .post_json(&d.target, kind.upstream_path(), &body)
-                        .await
-                }
-            }
-        }
+        async move { upstream::json(state, kind, &d, body, &call_id).await }
     })
     .await;
     meta.tried = tried;
@@ -130,7 +118,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
             return Err(upstream_error(&e));
         }
     };
-    let usage = usage_of(&body);
+    let usage = usage_of(kind, &body);
     let completion_text = if usage.is_none() {
         reply_text(&body)
     } else {
@@ -157,9 +145,9 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     Ok(response)
 }
 
-fn mock_reply(kind: CallKind, body: &Value, model: &str, id: &str) -> Value {
+pub(crate) fn mock_reply(kind: CallKind, body: &Value, model: &str, id: &str) -> Value {
     match kind {
-        CallKind::Chat => mock::chat(body, model, &format!("chatcmpl-{id}")),
+        CallKind::Chat | CallKind::Messages => mock::chat(body, model, &format!("chatcmpl-{id}")),
         CallKind::Completion => mock::completion(body, model, &format!("cmpl-{id}")),
         CallKind::Embedding => mock::embedding(body, model),
         CallKind::Responses => mock::responses(body, model, &format!("resp_{id}")),
@@ -180,6 +168,18 @@ fn reply_text(body: &Value) -> String {
             .or_else(|| choice.get("text"));
         if let Some(t) = text.and_then(Value::as_str) {
             out.push_str(t);
+        }
+    }
+    if body.get("type").and_then(Value::as_str) == Some("message") {
+        for block in body
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(t) = block.get("text").and_then(Value::as_str) {
+                out.push_str(t);
+            }
         }
     }
     for item in body
@@ -203,9 +203,12 @@ fn reply_text(body: &Value) -> String {
 }
 
 /// The usage in a JSON answer, if it has one.
-fn usage_of(body: &Value) -> Option<Usage> {
+fn usage_of(kind: CallKind, body: &Value) -> Option<Usage> {
     body.get("usage").filter(|u| u.is_object())?;
-    Some(Usage::from_openai(body))
+    Some(match kind {
+        CallKind::Messages => Usage::from_anthropic(body),
+        _ => Usage::from_openai(body),
+    })
 }
 
 /// An upstream failure, passed on in the OpenAI envelope with the upstream's status.

@@ -3,7 +3,6 @@
 //! task reads the upstream to its end (for the final usage) and records the spend either way.
 //! The usage chunk the gateway asked for is passed on only to clients that asked for it too.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
@@ -12,32 +11,16 @@ use axum::response::Response;
 use chrono::Utc;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tollgate_llm::openai::EventStream;
+use tollgate_llm::mock;
 use tollgate_llm::sse::Event;
-use tollgate_llm::{mock, LlmError};
 
 use super::admit::Admitted;
 use super::call::{finish, CallKind, CallMeta, Outcome};
+use super::upstream::{self, Source};
 use super::{headers, upstream_error};
 use crate::http::Result;
-use crate::router::Provider;
 use crate::spend::pricing::Usage;
 use crate::state::AppState;
-
-/// Where events come from.
-enum Source {
-    Upstream(EventStream),
-    Mock(VecDeque<Event>),
-}
-
-impl Source {
-    async fn next(&mut self) -> Option<Result<Event, LlmError>> {
-        match self {
-            Source::Upstream(s) => s.next().await,
-            Source::Mock(q) => q.pop_front().map(Ok),
-        }
-    }
-}
 
 pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     let Admitted {
@@ -52,18 +35,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     let (opened, tried) = super::attempts::run(state, &mut meta, &plan, |d| {
         let body = super::attempts::body_for(&upstream_body, &d);
         let call_id = call_id.clone();
-        async move {
-            match d.provider {
-                Provider::Mock => Ok(Source::Mock(
-                    mock_events(kind, &d.target.model, &call_id, &body).into(),
-                )),
-                Provider::OpenAiCompatible => state
-                    .upstream
-                    .post_stream(&d.target, kind.upstream_path(), &body)
-                    .await
-                    .map(Source::Upstream),
-            }
-        }
+        async move { upstream::stream(state, kind, &d, body, &call_id).await }
     })
     .await;
     meta.tried = tried;
@@ -79,10 +51,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
             return Err(upstream_error(&e));
         }
     };
-    let upstream_headers = match &source {
-        Source::Upstream(s) => s.headers.clone(),
-        Source::Mock(_) => Vec::new(),
-    };
+    let upstream_headers = source.headers();
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let task_state = state.clone();
     let task_meta = meta.clone();
@@ -108,7 +77,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     Ok(response)
 }
 
-fn mock_events(kind: CallKind, model: &str, call_id: &str, body: &Value) -> Vec<Event> {
+pub(super) fn mock_events(kind: CallKind, model: &str, call_id: &str, body: &Value) -> Vec<Event> {
     match kind {
         CallKind::Responses => mock::responses_stream(body, model, &format!("resp_{call_id}")),
         _ => mock::chat_stream(body, model, &format!("chatcmpl-{call_id}"), true),
@@ -134,16 +103,18 @@ async fn pump(
                 outcome.success = outcome.usage.is_some() || !outcome.completion_text.is_empty();
                 outcome.error = Some((e.status(), e.to_string()));
                 if client_open {
-                    let err = upstream_error(&e).body();
-                    let _ = tx
-                        .send(Bytes::from(
-                            Event {
-                                event: None,
-                                data: err.to_string(),
-                            }
-                            .to_bytes(),
-                        ))
-                        .await;
+                    let err = upstream_error(&e);
+                    let event = match meta.kind {
+                        CallKind::Messages => tollgate_llm::anthropic::event(
+                            "error",
+                            tollgate_llm::anthropic::error_body(e.status(), &err.to_string()),
+                        ),
+                        _ => Event {
+                            event: None,
+                            data: err.body().to_string(),
+                        },
+                    };
+                    let _ = tx.send(Bytes::from(event.to_bytes())).await;
                 }
                 break;
             }
@@ -168,6 +139,10 @@ fn inspect(event: &Event, kind: CallKind, outcome: &mut Outcome, client_wants_us
     let Ok(v) = serde_json::from_str::<Value>(&event.data) else {
         return true;
     };
+    if kind == CallKind::Messages {
+        inspect_anthropic(&v, outcome);
+        return true;
+    }
     if kind == CallKind::Responses {
         if let Some(delta) = v.get("delta").and_then(Value::as_str) {
             outcome.completion_text.push_str(delta);
@@ -205,6 +180,31 @@ fn inspect(event: &Event, kind: CallKind, outcome: &mut Outcome, client_wants_us
         return client_wants_usage || !usage_only;
     }
     true
+}
+
+/// Usage and text of an Anthropic stream event: `message_start` carries the input side,
+/// `message_delta` the running output count (and, from newer APIs, the input side again).
+fn inspect_anthropic(v: &Value, outcome: &mut Outcome) {
+    match v.get("type").and_then(Value::as_str) {
+        Some("message_start") => outcome.usage = Some(Usage::from_anthropic(v)),
+        Some("message_delta") if v.get("usage").is_some_and(Value::is_object) => {
+            let delta = Usage::from_anthropic(v);
+            let mut u = outcome.usage.unwrap_or_default();
+            if delta.prompt_tokens > 0 {
+                u.prompt_tokens = delta.prompt_tokens;
+                u.cached_tokens = delta.cached_tokens;
+                u.cache_creation_tokens = delta.cache_creation_tokens;
+            }
+            u.completion_tokens = u.completion_tokens.max(delta.completion_tokens);
+            outcome.usage = Some(u);
+        }
+        Some("content_block_delta") => {
+            if let Some(t) = v.pointer("/delta/text").and_then(Value::as_str) {
+                outcome.completion_text.push_str(t);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,31 @@
 //! A deployment: one `model_list` entry (or one model stored in the database), resolved into
 //! the provider, the upstream model name, and where and how to call it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use tollgate_llm::providers::{self, Native};
 use tollgate_llm::Target;
 
 use crate::config::ModelEntry;
 
 /// Providers this gateway speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Provider {
     /// Any server with OpenAI's API (OpenAI itself and the compatible family).
     OpenAiCompatible,
     /// The built-in mock.
     Mock,
+    /// A provider with an adapter of its own (Anthropic, Azure, Gemini, Cohere, ...).
+    Native(Arc<Native>),
+}
+
+impl Provider {
+    pub fn is_mock(&self) -> bool {
+        matches!(self, Provider::Mock)
+    }
 }
 
 /// One place a model group can send a request.
@@ -70,10 +80,21 @@ impl Deployment {
             (None, None) if p.model == "mock" => ("mock".to_owned(), "mock".to_owned()),
             (None, None) => ("openai".to_owned(), p.model.clone()),
         };
+        let options = providers::Options {
+            api_version: p.api_version.clone().or_else(|| {
+                (prefix == "azure")
+                    .then(|| env("AZURE_API_VERSION"))
+                    .flatten()
+            }),
+            bearer: p.api_key.is_none() && p.azure_ad_token.is_some(),
+        };
         let (provider, base, key_var) = if prefix == "mock" {
             (Provider::Mock, String::new(), "")
         } else if let Some((base, var)) = super::compatible::lookup(&prefix) {
             (Provider::OpenAiCompatible, base.to_owned(), var)
+        } else if let Some(n) = providers::native(&prefix, &options) {
+            let (base, var) = (n.default_base.to_owned(), n.key_var);
+            (Provider::Native(Arc::new(n)), base, var)
         } else if p.api_base.is_some() {
             (Provider::OpenAiCompatible, String::new(), "")
         } else {
@@ -81,13 +102,18 @@ impl Deployment {
                 "provider '{prefix}' is not supported yet; give an api_base to call it as an OpenAI-compatible server"
             )));
         };
-        let api_base = p.api_base.clone().unwrap_or(base);
-        if provider == Provider::OpenAiCompatible && api_base.is_empty() {
+        let api_base = p
+            .api_base
+            .clone()
+            .or_else(|| (prefix == "azure").then(|| env("AZURE_API_BASE")).flatten())
+            .unwrap_or(base);
+        if !provider.is_mock() && api_base.is_empty() {
             return Err(fail(format!("provider '{prefix}' needs an api_base")));
         }
         let api_key = p
             .api_key
             .as_ref()
+            .or(p.azure_ad_token.as_ref())
             .map(|s| s.expose().to_owned())
             .or_else(|| (!key_var.is_empty()).then(|| env(key_var)).flatten());
         let secs = |v: Option<f64>, d: Duration| {
@@ -195,6 +221,47 @@ mod tests {
         )
         .is_err());
         let d = resolve(serde_json::json!({"model_name": "v", "litellm_params": {"model": "nosuch/m", "api_base": "http://h/v1"}}), &|_| None).unwrap();
-        assert_eq!(d.provider, Provider::OpenAiCompatible);
+        assert!(matches!(d.provider, Provider::OpenAiCompatible));
+    }
+
+    #[test]
+    fn native_providers_get_their_base_url_key_and_auth() {
+        let env = |name: &str| match name {
+            "ANTHROPIC_API_KEY" => Some("sk-ant".to_owned()),
+            "AZURE_API_BASE" => Some("https://res.openai.azure.com".to_owned()),
+            _ => None,
+        };
+        let d = resolve(serde_json::json!({"model_name": "c", "litellm_params": {"model": "anthropic/claude-sonnet-4-5"}}), &env).unwrap();
+        assert_eq!(d.target.api_base, "https://api.anthropic.com");
+        assert_eq!(d.target.api_key.as_deref(), Some("sk-ant"));
+        assert!(matches!(&d.provider, Provider::Native(n) if n.provider.name == "anthropic"));
+        let d = resolve(serde_json::json!({"model_name": "a", "litellm_params": {"model": "azure/dep", "azure_ad_token": "ad-token"}}), &env).unwrap();
+        assert_eq!(d.target.api_base, "https://res.openai.azure.com");
+        assert_eq!(d.target.api_key.as_deref(), Some("ad-token"));
+        assert!(
+            format!("{:?}", d.provider).contains("Bearer"),
+            "{:?}",
+            d.provider
+        );
+        let e = resolve(
+            serde_json::json!({"model_name": "a", "litellm_params": {"model": "azure/dep"}}),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("needs an api_base"), "{e}");
+        for (model, base) in [
+            (
+                "gemini/gemini-2.5-flash",
+                "https://generativelanguage.googleapis.com",
+            ),
+            ("cohere/command-a-03-2025", "https://api.cohere.com"),
+        ] {
+            let d = resolve(
+                serde_json::json!({"model_name": "g", "litellm_params": {"model": model}}),
+                &|_| None,
+            )
+            .unwrap();
+            assert_eq!(d.target.api_base, base);
+        }
     }
 }
