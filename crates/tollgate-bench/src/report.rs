@@ -491,7 +491,7 @@ fn scale_tables(s: &mut String, scale: &ScaleReport) {
     if !scale.analytics.is_empty() {
         let _ = writeln!(
             s,
-            "\n| 30-day `/user/daily/activity/aggregated` | daily rows | p50 ms | max ms (5 runs) | response KB |"
+            "\n| 30-day `/user/daily/activity/aggregated` | daily rows | p50 ms | max ms (up to 5 runs) | response KB |"
         );
         let _ = writeln!(s, "|---|---:|---:|---:|---:|");
         for a in &scale.analytics {

@@ -240,8 +240,22 @@ async fn with_key(running: Running) -> anyhow::Result<Running> {
 
 /// Creates a key with a budget and rate limits far above what the bench can reach.
 pub async fn generate_key(addr: SocketAddr) -> anyhow::Result<String> {
-    let body = r#"{"max_budget":1000000000,"rpm_limit":1000000000,"tpm_limit":1000000000000,"key_alias":"bench"}"#;
-    let (status, text) = call(addr, "POST", "/key/generate", MASTER_KEY, body).await?;
+    make_key(addr, Some("bench")).await
+}
+
+/// Creates a key like [`generate_key`]'s, with `alias` (aliases are unique; keys without one
+/// are not limited in number).
+pub async fn make_key(addr: SocketAddr, alias: Option<&str>) -> anyhow::Result<String> {
+    let mut body = serde_json::json!({
+        "max_budget": 1_000_000_000,
+        "rpm_limit": 1_000_000_000u64,
+        "tpm_limit": 1_000_000_000_000u64,
+    });
+    if let Some(alias) = alias {
+        body["key_alias"] = alias.into();
+    }
+    let body = body.to_string();
+    let (status, text) = call(addr, "POST", "/key/generate", MASTER_KEY, &body).await?;
     anyhow::ensure!(status.is_success(), "/key/generate: {status} {text}");
     let v: serde_json::Value = serde_json::from_str(&text)?;
     v.get("key")
