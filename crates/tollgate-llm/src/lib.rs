@@ -2,6 +2,7 @@
 //! mock provider. Nothing here knows about HTTP serving, keys or storage; the gateway hands in a
 //! [`Target`] and a JSON body and gets back a response or a stream of events.
 
+pub mod bedrock;
 mod error;
 pub mod mock;
 pub mod openai;
