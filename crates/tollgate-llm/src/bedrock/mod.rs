@@ -3,4 +3,5 @@
 //! InvokeModel for embeddings). Translation to and from the canonical model lives elsewhere; this
 //! module speaks only Bedrock's wire format.
 
+pub mod eventstream;
 pub mod sigv4;
