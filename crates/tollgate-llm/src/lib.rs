@@ -7,6 +7,7 @@ mod error;
 pub mod mock;
 pub mod openai;
 pub mod sse;
+pub mod vertex;
 
 use std::time::Duration;
 
