@@ -8,10 +8,12 @@
     reason = "a test helper: failing loudly, and saying why a suite is skipped, is its job"
 )]
 
+pub mod bedrock;
 mod cut;
 mod db;
 pub mod openai;
 
+pub use bedrock::FakeBedrock;
 pub use cut::CutProxy;
 pub use db::{admin_url, postgres_required, TestDb};
 pub use openai::{FakeOpenAi, Recorded};
