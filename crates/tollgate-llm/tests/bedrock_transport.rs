@@ -357,3 +357,39 @@ async fn slow_answers_time_out() {
         .unwrap_err();
     assert_eq!(err.status(), 408);
 }
+
+#[tokio::test]
+async fn the_fake_refuses_unsigned_requests_and_bad_bodies() {
+    let fake = FakeBedrock::start().await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/model/x/converse", fake.url()))
+        .json(&json!({"messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let kind = resp.headers()["x-amzn-errortype"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        kind.starts_with("MissingAuthenticationTokenException:"),
+        "{kind}"
+    );
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body, json!({"message": "Missing Authentication Token"}));
+    // Signed, but not a Converse body: AWS's 400 ValidationException.
+    let b = bedrock_for(&fake, fake.credentials());
+    let err = b
+        .invoke::<serde_json::Value>(
+            &reqwest::Client::new(),
+            "meta.llama3-8b-instruct-v1:0",
+            &json!({"prompt": "x"}),
+            T,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(err.to_string().contains("ValidationException"), "{err}");
+    assert_eq!(fake.signature_failures(), 1);
+}
