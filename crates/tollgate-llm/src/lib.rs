@@ -33,17 +33,22 @@
 //! The gateway then serves the provider to OpenAI and Anthropic clients alike, streaming or
 //! not, and prices the canonical usage.
 
+<<<<<<< HEAD
 pub mod adapter;
 pub mod anthropic;
 pub mod azure;
 pub mod canonical;
 pub mod cohere;
+=======
+pub mod bedrock;
+>>>>>>> llm-cloud
 mod error;
 pub mod gemini;
 pub mod mock;
 pub mod openai;
 pub mod providers;
 pub mod sse;
+pub mod vertex;
 
 use std::time::Duration;
 

@@ -9,12 +9,14 @@
 )]
 
 mod anthropic;
+pub mod bedrock;
 mod cohere;
 mod cut;
 mod db;
 mod gemini;
 pub mod openai;
 
+pub use bedrock::FakeBedrock;
 pub use cut::CutProxy;
 pub use db::{admin_url, postgres_required, TestDb};
 pub use openai::{FakeOpenAi, Recorded, Wire, DEFAULT_REPLY};
