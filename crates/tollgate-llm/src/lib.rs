@@ -33,15 +33,12 @@
 //! The gateway then serves the provider to OpenAI and Anthropic clients alike, streaming or
 //! not, and prices the canonical usage.
 
-<<<<<<< HEAD
 pub mod adapter;
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod canonical;
 pub mod cohere;
-=======
-pub mod bedrock;
->>>>>>> llm-cloud
 mod error;
 pub mod gemini;
 pub mod mock;

@@ -470,7 +470,7 @@ pub fn exception_frame(kind: &str, message: &str) -> Frame {
     }
 }
 
-fn stream_error(kind: &str, payload: &Value) -> LlmError {
+pub(crate) fn stream_error(kind: &str, payload: &Value) -> LlmError {
     let message = payload
         .get("message")
         .or_else(|| payload.get("Message"))
