@@ -26,17 +26,38 @@ def _wait_for(proc, pattern, stream, timeout=60):
     raise RuntimeError(f"timed out waiting for {pattern!r}")
 
 
-@pytest.fixture(scope="session")
-def upstream():
-    proc = subprocess.Popen([os.environ["FAKE_UPSTREAM_BIN"]], stdout=subprocess.PIPE, text=True)
+# Model name -> (wire of its fake upstream, the deployment's `model:`).
+PROVIDERS = {
+    "gpt-4o": ("openai", "openai/gpt-4o"),
+    "claude": ("anthropic", "anthropic/claude-sonnet-4-5"),
+    "azure-gpt": ("azure", "azure/gpt-4o"),
+    "gemini": ("gemini", "gemini/gemini-2.5-flash"),
+    "cohere": ("cohere", "cohere/command-a-03-2025"),
+}
+
+
+def _start_fake(wire):
+    proc = subprocess.Popen([os.environ["FAKE_UPSTREAM_BIN"], "--wire", wire], stdout=subprocess.PIPE, text=True)
     url = _wait_for(proc, r"listening on (http://\S+)", proc.stdout)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    return proc, url
 
 
 @pytest.fixture(scope="session")
-def gateway(upstream):
+def upstreams():
+    started = {wire: _start_fake(wire) for wire in {w for w, _ in PROVIDERS.values()}}
+    yield {wire: url for wire, (_, url) in started.items()}
+    for proc, _ in started.values():
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def upstream(upstreams):
+    return upstreams["openai"]
+
+
+@pytest.fixture(scope="session")
+def gateway(upstream, upstreams):
     work = tempfile.mkdtemp(prefix="tollgate-py-")
     config = os.path.join(work, "config.yaml")
     with open(config, "w") as f:
@@ -44,8 +65,15 @@ def gateway(upstream):
             "model_list:\n"
             f"  - model_name: gpt-4o\n    litellm_params: {{model: openai/gpt-4o, api_base: '{upstream}', api_key: sk-up}}\n"
             f"  - model_name: text-embedding-3-small\n    litellm_params: {{model: openai/text-embedding-3-small, api_base: '{upstream}', api_key: sk-up}}\n"
-            "general_settings:\n  proxy_batch_write_at: 0.05\n"
         )
+        for name, (wire, model) in PROVIDERS.items():
+            if name == "gpt-4o":
+                continue
+            f.write(
+                f"  - model_name: {name}\n    litellm_params: {{model: {model}, api_base: '{upstreams[wire]}', "
+                "api_key: sk-up, api_version: '2024-10-21'}\n"
+            )
+        f.write("general_settings:\n  proxy_batch_write_at: 0.05\n")
     env = dict(
         os.environ,
         LITELLM_MASTER_KEY=MASTER,

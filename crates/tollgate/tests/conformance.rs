@@ -345,6 +345,30 @@ pub async fn errors(case: Case) {
     s.gw.stop().await;
 }
 
+/// A stream that stalls after it started: the client already has a 200, so the failure goes
+/// out as a last event in the client's dialect.
+pub async fn mid_stream_errors(case: Case) {
+    let s = setup(case).await;
+    s.up.set_stall_after(Some(2));
+    let (st, _, text) = post(&s.gw, "/v1/chat/completions", &chat_body("slow", true)).await;
+    assert_eq!(st, 200, "{text}");
+    let ev = events(&text);
+    let last: Value = serde_json::from_str(&ev.last().unwrap().1).unwrap();
+    assert!(last["error"]["message"].is_string(), "{text}");
+    let (st, _, text) = post(&s.gw, "/v1/messages", &messages_body("slow", true)).await;
+    assert_eq!(st, 200, "{text}");
+    let ev = events(&text);
+    let (name, data) = ev.last().unwrap();
+    assert_eq!(name.as_deref(), Some("error"), "{text}");
+    let v: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(
+        (v["type"].as_str(), v["error"]["type"].as_str()),
+        (Some("error"), Some("timeout_error")),
+        "{v}"
+    );
+    s.gw.stop().await;
+}
+
 /// Embeddings through `/v1/embeddings`, for providers that offer them; Anthropic refuses with
 /// a 400 that says so.
 pub async fn embeddings(case: Case) {
@@ -391,6 +415,8 @@ macro_rules! conformance {
             async fn usage_and_cost() { super::usage_and_cost($case).await }
             #[tokio::test]
             async fn errors() { super::errors($case).await }
+            #[tokio::test]
+            async fn mid_stream_errors() { super::mid_stream_errors($case).await }
             #[tokio::test]
             async fn embeddings() { super::embeddings($case).await }
         }

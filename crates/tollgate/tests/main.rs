@@ -29,6 +29,8 @@ mod keys;
 #[cfg(test)]
 mod lifecycle;
 #[cfg(test)]
+mod messages;
+#[cfg(test)]
 mod models;
 #[cfg(test)]
 mod orgs;

@@ -223,4 +223,45 @@ mod tests {
         let d = resolve(serde_json::json!({"model_name": "v", "litellm_params": {"model": "nosuch/m", "api_base": "http://h/v1"}}), &|_| None).unwrap();
         assert!(matches!(d.provider, Provider::OpenAiCompatible));
     }
+
+    #[test]
+    fn native_providers_get_their_base_url_key_and_auth() {
+        let env = |name: &str| match name {
+            "ANTHROPIC_API_KEY" => Some("sk-ant".to_owned()),
+            "AZURE_API_BASE" => Some("https://res.openai.azure.com".to_owned()),
+            _ => None,
+        };
+        let d = resolve(serde_json::json!({"model_name": "c", "litellm_params": {"model": "anthropic/claude-sonnet-4-5"}}), &env).unwrap();
+        assert_eq!(d.target.api_base, "https://api.anthropic.com");
+        assert_eq!(d.target.api_key.as_deref(), Some("sk-ant"));
+        assert!(matches!(&d.provider, Provider::Native(n) if n.provider.name == "anthropic"));
+        let d = resolve(serde_json::json!({"model_name": "a", "litellm_params": {"model": "azure/dep", "azure_ad_token": "ad-token"}}), &env).unwrap();
+        assert_eq!(d.target.api_base, "https://res.openai.azure.com");
+        assert_eq!(d.target.api_key.as_deref(), Some("ad-token"));
+        assert!(
+            format!("{:?}", d.provider).contains("Bearer"),
+            "{:?}",
+            d.provider
+        );
+        let e = resolve(
+            serde_json::json!({"model_name": "a", "litellm_params": {"model": "azure/dep"}}),
+            &|_| None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("needs an api_base"), "{e}");
+        for (model, base) in [
+            (
+                "gemini/gemini-2.5-flash",
+                "https://generativelanguage.googleapis.com",
+            ),
+            ("cohere/command-a-03-2025", "https://api.cohere.com"),
+        ] {
+            let d = resolve(
+                serde_json::json!({"model_name": "g", "litellm_params": {"model": model}}),
+                &|_| None,
+            )
+            .unwrap();
+            assert_eq!(d.target.api_base, base);
+        }
+    }
 }
