@@ -55,6 +55,8 @@ pub(crate) struct Knobs {
     /// `(exceptionType, message)` sent instead of the stream's end.
     pub stream_exception: Option<(String, String)>,
     pub embedding_dims: usize,
+    /// Send this many stream frames, then nothing more while keeping the connection open.
+    pub stall_after: Option<usize>,
 }
 
 impl Default for Knobs {
@@ -72,6 +74,7 @@ impl Default for Knobs {
             retry_after_secs: 1,
             stream_exception: None,
             embedding_dims: 8,
+            stall_after: None,
         }
     }
 }
@@ -218,6 +221,11 @@ impl FakeBedrock {
     /// Length of embeddings when the request names no `dimensions` (default 8).
     pub fn set_embedding_dims(&self, dims: usize) {
         self.shared.lock().knobs.embedding_dims = dims;
+    }
+
+    /// Stop streams after `frames` frames, keeping the connection open (a stalled upstream).
+    pub fn set_stall_after(&self, frames: Option<usize>) {
+        self.shared.lock().knobs.stall_after = frames;
     }
 
     // ---- introspection ----

@@ -328,11 +328,22 @@ fn converse_stream(req: &ConverseRequest, knobs: &Knobs) -> Response {
         chunks.push(Ok(Bytes::copy_from_slice(&wire[..cut])));
         chunks.push(Ok(Bytes::copy_from_slice(&wire[cut..])));
     }
-    let stream = tokio_stream::iter(chunks);
+    if let Some(n) = knobs.stall_after {
+        chunks.truncate(n * 2);
+    }
+    let frames = tokio_stream::iter(chunks);
+    let body = if knobs.stall_after.is_some() {
+        Body::from_stream(tokio_stream::StreamExt::chain(
+            frames,
+            tokio_stream::pending(),
+        ))
+    } else {
+        Body::from_stream(frames)
+    };
     Response::builder()
         .header("content-type", "application/vnd.amazon.eventstream")
         .header("x-amzn-requestid", "fake-request-id")
-        .body(Body::from_stream(stream))
+        .body(body)
         .unwrap_or_else(|e| panic!("fake Bedrock: {e}"))
 }
 
