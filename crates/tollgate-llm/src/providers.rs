@@ -152,3 +152,97 @@ pub const PREFIXES: &[&str] = &[
     "bedrock",
     "vertex_ai",
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::adapter::Endpoint;
+    use crate::Target;
+
+    fn env(vars: &[(&str, &str)]) -> Options {
+        Options {
+            env: vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            ..Options::default()
+        }
+    }
+
+    fn target(base: &str, model: &str) -> Target {
+        Target {
+            api_base: base.to_owned(),
+            api_key: None,
+            model: model.to_owned(),
+            timeout: Duration::from_secs(1),
+            stream_timeout: Duration::from_secs(1),
+            headers: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn bedrock_signs_with_the_aws_variables_of_the_environment() {
+        let options = env(&[
+            ("AWS_ACCESS_KEY_ID", "AKIDENV"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_REGION", "eu-central-1"),
+        ]);
+        let n = native("bedrock", &options).unwrap();
+        assert_eq!(
+            n.default_base,
+            "https://bedrock-runtime.eu-central-1.amazonaws.com"
+        );
+        let call = n
+            .provider
+            .call(
+                Endpoint::Chat,
+                &target(&n.default_base, "amazon.nova-lite-v1:0"),
+                true,
+                &json!({}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            call.url,
+            "https://bedrock-runtime.eu-central-1.amazonaws.com/model/amazon.nova-lite-v1%3A0/converse-stream"
+        );
+        let auth = call
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert!(
+            auth.contains("Credential=AKIDENV/")
+                && auth.contains("/eu-central-1/bedrock/aws4_request"),
+            "{auth}"
+        );
+    }
+
+    #[test]
+    fn vertex_takes_project_and_location_from_the_environment() {
+        let options = env(&[
+            ("VERTEXAI_PROJECT", "proj-env"),
+            ("VERTEXAI_LOCATION", "asia-northeast1"),
+        ]);
+        let n = native("vertex_ai", &options).unwrap();
+        assert_eq!(
+            n.default_base,
+            "https://asia-northeast1-aiplatform.googleapis.com"
+        );
+        let url = n
+            .provider
+            .wire
+            .url(
+                Endpoint::Chat,
+                &target(&n.default_base, "gemini-2.5-pro"),
+                false,
+            )
+            .unwrap();
+        assert_eq!(url, "https://asia-northeast1-aiplatform.googleapis.com/v1/projects/proj-env/locations/asia-northeast1/publishers/google/models/gemini-2.5-pro:generateContent");
+    }
+}
