@@ -97,3 +97,8 @@ def test_anthropic_sdk_sees_its_own_errors(gateway):
     assert e.value.body["type"] == "error"
     with pytest.raises(anthropic.BadRequestError):
         an(gateway).messages.create(model="nope", max_tokens=10, messages=[{"role": "user", "content": "hi"}])
+
+
+def test_anthropic_sdk_lists_models(gateway):
+    ids = sorted(m.id for m in an(gateway).models.list())
+    assert ids == sorted([*PROVIDERS, "text-embedding-3-small"])

@@ -28,6 +28,9 @@ pub enum Format {
 pub enum Endpoint {
     Chat,
     Embed,
+    /// Counting a chat request's input tokens, where the provider offers it (the body is the
+    /// chat body).
+    CountTokens,
 }
 
 /// One HTTP request to an upstream, before and after authorization.
@@ -36,6 +39,18 @@ pub struct HttpCall {
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// The error of a wire asked for an endpoint it does not offer.
+pub fn unsupported(endpoint: Endpoint) -> LlmError {
+    LlmError::Unsupported(
+        match endpoint {
+            Endpoint::Chat => "chat",
+            Endpoint::Embed => "embeddings",
+            Endpoint::CountTokens => "token counting",
+        }
+        .into(),
+    )
 }
 
 /// A provider's wire format: pure functions, no I/O.

@@ -27,8 +27,13 @@
 //!    [`adapter::Authorize`], which receives the finished [`adapter::HttpCall`] (URL, headers
 //!    and body bytes) and may add headers after an asynchronous step (signing the body,
 //!    fetching and caching an OAuth token).
-//! 3. Register the `model:` prefix in [`providers::native`], which builds the
-//!    [`adapter::Provider`] for a deployment from its [`providers::Options`].
+//! 3. Register the `model:` prefix in [`providers::native`] (and [`providers::PREFIXES`]),
+//!    which builds the [`adapter::Provider`] for a deployment from its [`providers::Options`].
+//!    Settings a provider needs beyond the [`Target`] (region, project, credentials) are fields
+//!    of `Options`, filled from `litellm_params` in the gateway's
+//!    `crates/tollgate/src/router/deployment.rs`; secrets stay out of `Debug`.
+//! 4. Test it: a fake of the provider's wire in `crates/tollgate-testkit` and one line in the
+//!    `conformance!` list of `crates/tollgate/tests/conformance.rs`.
 //!
 //! The gateway then serves the provider to OpenAI and Anthropic clients alike, streaming or
 //! not, and prices the canonical usage.

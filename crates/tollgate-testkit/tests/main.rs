@@ -12,3 +12,5 @@ mod openai_knobs;
 mod openai_responses;
 #[cfg(test)]
 mod openai_routes;
+#[cfg(test)]
+mod wires;

@@ -91,14 +91,21 @@ async fn errors_from_every_layer_use_anthropics_envelope() {
 }
 
 #[tokio::test]
-async fn count_tokens_counts_system_messages_and_tools() {
+async fn count_tokens_asks_anthropic_and_counts_locally_elsewhere() {
     let db = TestDb::sqlite();
     let (a, o) = (
         FakeUpstream::start_as(Wire::Anthropic).await,
         FakeUpstream::start().await,
     );
     let gw = gateway(&db, &a.url(), &o.url()).await;
-    let (s, small) = send(&gw, "/v1/messages/count_tokens", MASTER, &hello("claude")).await;
+    a.set_usage(777, 1);
+    let (s, v) = send(&gw, "/v1/messages/count_tokens", MASTER, &hello("claude")).await;
+    assert_eq!((s, v["input_tokens"].as_u64()), (200, Some(777)), "{v}");
+    let sent = a.last_request().unwrap();
+    assert_eq!(sent.path, "/v1/messages/count_tokens");
+    assert_eq!(sent.body["model"], "claude-sonnet-4-5");
+    assert!(sent.body.get("max_tokens").is_none(), "{}", sent.body);
+    let (s, small) = send(&gw, "/v1/messages/count_tokens", MASTER, &hello("gpt")).await;
     assert_eq!(s, 200, "{small}");
     let n = small["input_tokens"].as_u64().unwrap();
     assert!(n > 0);
@@ -115,7 +122,12 @@ async fn count_tokens_counts_system_messages_and_tools() {
     )
     .await;
     assert_eq!((s, v["type"].as_str()), (400, Some("error")), "{v}");
-    assert_eq!(a.calls() + o.calls(), 0, "counting needs no upstream");
+    assert_eq!(o.calls(), 0, "local counting needs no upstream");
+    // An upstream that cannot count: the local count answers.
+    a.fail_next(500, 1);
+    let (s, v) = send(&gw, "/v1/messages/count_tokens", MASTER, &hello("claude")).await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["input_tokens"].as_u64().unwrap() > 0, "{v}");
     gw.stop().await;
 }
 
@@ -150,6 +162,7 @@ async fn thinking_crosses_formats_and_anthropic_bodies_pass_through() {
     body["system"] =
         json!([{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}]);
     body["stream"] = json!(true);
+    body["metadata"] = json!({"user_id": "u-1", "tags": ["team-a"]});
     let resp = gw
         .request("/v1/messages")
         .header("x-api-key", MASTER)
@@ -164,6 +177,11 @@ async fn thinking_crosses_formats_and_anthropic_bodies_pass_through() {
     );
     let sent = a.last_request().unwrap();
     assert_eq!(sent.body["system"], body["system"]);
+    assert_eq!(
+        sent.body["metadata"],
+        json!({"user_id": "u-1"}),
+        "LiteLLM's tags reached Anthropic"
+    );
     assert_eq!(sent.body["model"], "claude-sonnet-4-5");
     gw.stop().await;
 }

@@ -9,7 +9,7 @@ mod stream_out;
 
 use serde_json::Value;
 
-use crate::adapter::{join, Endpoint, Format, StreamTranslator, Wire};
+use crate::adapter::{join, unsupported, Endpoint, Format, StreamTranslator, Wire};
 use crate::canonical::{ChatRequest, ChatResponse};
 use crate::{LlmError, Target};
 
@@ -36,12 +36,14 @@ impl Wire for AnthropicWire {
     }
 
     fn url(&self, endpoint: Endpoint, target: &Target, _stream: bool) -> Result<String, LlmError> {
-        if endpoint == Endpoint::Embed {
-            return Err(LlmError::Unsupported("embeddings".into()));
-        }
+        let path = match endpoint {
+            Endpoint::Chat => "/v1/messages",
+            Endpoint::CountTokens => "/v1/messages/count_tokens",
+            Endpoint::Embed => return Err(unsupported(endpoint)),
+        };
         let base = target.api_base.trim_end_matches('/');
         let base = base.strip_suffix("/v1").unwrap_or(base);
-        Ok(join(base, "/v1/messages"))
+        Ok(join(base, path))
     }
 
     fn headers(&self) -> Vec<(String, String)> {

@@ -20,23 +20,7 @@ fn str_of(v: &Value, key: &str) -> Option<String> {
 
 /// Reads an Anthropic Messages request. Errors name the failing field.
 pub fn request_from_anthropic(body: &Value) -> Result<ChatRequest, LlmError> {
-    let system = match body.get("system") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(blocks)) => Some(
-            blocks
-                .iter()
-                .filter_map(|b| b.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n\n"),
-        ),
-        Some(_) => {
-            return Err(invalid(
-                "system",
-                "must be a string or a list of text blocks",
-            ))
-        }
-    };
+    let system = read_system(body.get("system"))?;
     let messages = body
         .get("messages")
         .and_then(Value::as_array)
@@ -54,33 +38,8 @@ pub fn request_from_anthropic(body: &Value) -> Result<ChatRequest, LlmError> {
             content: blocks(m.get("content"), &format!("{at}.content"))?,
         });
     }
-    let mut tools = Vec::new();
-    for (i, t) in body
-        .get("tools")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        tools.push(ToolDef {
-            name: str_of(t, "name")
-                .ok_or_else(|| invalid(&format!("tools[{i}]"), "name is required"))?,
-            description: str_of(t, "description"),
-            parameters: t
-                .get("input_schema")
-                .cloned()
-                .unwrap_or_else(|| json!({"type": "object"})),
-        });
-    }
-    let tool_choice = body
-        .get("tool_choice")
-        .and_then(|c| match c.get("type")?.as_str()? {
-            "auto" => Some(ToolChoice::Auto),
-            "any" => Some(ToolChoice::Required),
-            "none" => Some(ToolChoice::None),
-            "tool" => str_of(c, "name").map(ToolChoice::Tool),
-            _ => None,
-        });
+    let tools = read_tools(body.get("tools"))?;
+    let tool_choice = read_tool_choice(body.get("tool_choice"));
     Ok(ChatRequest {
         model: str_of(body, "model").unwrap_or_default(),
         system,
@@ -108,6 +67,57 @@ pub fn request_from_anthropic(body: &Value) -> Result<ChatRequest, LlmError> {
             .pointer("/metadata/user_id")
             .and_then(Value::as_str)
             .map(str::to_owned),
+    })
+}
+
+fn read_system(system: Option<&Value>) -> Result<Option<String>, LlmError> {
+    Ok(match system {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Array(blocks)) => Some(
+            blocks
+                .iter()
+                .filter_map(|b| b.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        ),
+        Some(_) => {
+            return Err(invalid(
+                "system",
+                "must be a string or a list of text blocks",
+            ))
+        }
+    })
+}
+
+fn read_tools(tools: Option<&Value>) -> Result<Vec<ToolDef>, LlmError> {
+    let mut out = Vec::new();
+    for (i, t) in tools
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        out.push(ToolDef {
+            name: str_of(t, "name")
+                .ok_or_else(|| invalid(&format!("tools[{i}]"), "name is required"))?,
+            description: str_of(t, "description"),
+            parameters: t
+                .get("input_schema")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object"})),
+        });
+    }
+    Ok(out)
+}
+
+fn read_tool_choice(choice: Option<&Value>) -> Option<ToolChoice> {
+    choice.and_then(|c| match c.get("type")?.as_str()? {
+        "auto" => Some(ToolChoice::Auto),
+        "any" => Some(ToolChoice::Required),
+        "none" => Some(ToolChoice::None),
+        "tool" => str_of(c, "name").map(ToolChoice::Tool),
+        _ => None,
     })
 }
 
@@ -224,6 +234,12 @@ pub fn request_to_anthropic(req: &ChatRequest) -> Result<Value, LlmError> {
     if let Some(u) = &req.user {
         o.insert("metadata".into(), json!({"user_id": u}));
     }
+    write_tools(req, &mut o);
+    Ok(Value::Object(o))
+}
+
+/// `tools` and `tool_choice`.
+fn write_tools(req: &ChatRequest, o: &mut Map<String, Value>) {
     if !req.tools.is_empty() {
         let tools = req.tools.iter().map(|t| {
             let mut v = json!({"name": t.name, "input_schema": t.parameters});
@@ -243,7 +259,6 @@ pub fn request_to_anthropic(req: &ChatRequest) -> Result<Value, LlmError> {
         };
         o.insert("tool_choice".into(), v);
     }
-    Ok(Value::Object(o))
 }
 
 fn write_block(p: &Part, at: &str) -> Result<Value, LlmError> {

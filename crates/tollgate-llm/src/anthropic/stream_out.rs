@@ -101,6 +101,60 @@ impl AnthropicStreamOut {
             json!({"index": index, "delta": delta}),
         )
     }
+    /// A chunk that carries content: opens, continues or closes blocks.
+    fn content(&mut self, chunk: Chunk, out: &mut Vec<Event>) {
+        match chunk {
+            Chunk::Text(t) => {
+                let i = self.ensure(Block::Text, json!({"type": "text", "text": ""}), out);
+                out.push(Self::delta(i, json!({"type": "text_delta", "text": t})));
+            }
+            Chunk::Thinking(t) => {
+                let i = self.ensure(
+                    Block::Thinking,
+                    json!({"type": "thinking", "thinking": ""}),
+                    out,
+                );
+                out.push(Self::delta(
+                    i,
+                    json!({"type": "thinking_delta", "thinking": t}),
+                ));
+            }
+            Chunk::ThinkingSignature(s) => {
+                let i = self.ensure(
+                    Block::Thinking,
+                    json!({"type": "thinking", "thinking": ""}),
+                    out,
+                );
+                out.push(Self::delta(
+                    i,
+                    json!({"type": "signature_delta", "signature": s}),
+                ));
+            }
+            Chunk::RedactedThinking(d) => {
+                self.close(out);
+                let index = self.next_index;
+                self.next_index += 1;
+                out.push(event("content_block_start", json!({"index": index, "content_block": {"type": "redacted_thinking", "data": d}})));
+                out.push(event("content_block_stop", json!({"index": index})));
+            }
+            Chunk::ToolCallStart { index, id, name } => {
+                self.close(out);
+                let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
+                self.ensure(Block::Tool(index), block, out);
+            }
+            Chunk::ToolCallArgs { index, json } => {
+                if let Some((i, Block::Tool(t))) = self.open {
+                    if t == index {
+                        out.push(Self::delta(
+                            i,
+                            json!({"type": "input_json_delta", "partial_json": json}),
+                        ));
+                    }
+                }
+            }
+            Chunk::Start { .. } | Chunk::Usage(_) | Chunk::Stop(_) => {}
+        }
+    }
 }
 
 impl StreamEncoder for AnthropicStreamOut {
@@ -127,57 +181,7 @@ impl StreamEncoder for AnthropicStreamOut {
             _ => {}
         }
         self.start(&mut out);
-        match chunk {
-            Chunk::Text(t) => {
-                let i = self.ensure(Block::Text, json!({"type": "text", "text": ""}), &mut out);
-                out.push(Self::delta(i, json!({"type": "text_delta", "text": t})));
-            }
-            Chunk::Thinking(t) => {
-                let i = self.ensure(
-                    Block::Thinking,
-                    json!({"type": "thinking", "thinking": ""}),
-                    &mut out,
-                );
-                out.push(Self::delta(
-                    i,
-                    json!({"type": "thinking_delta", "thinking": t}),
-                ));
-            }
-            Chunk::ThinkingSignature(s) => {
-                let i = self.ensure(
-                    Block::Thinking,
-                    json!({"type": "thinking", "thinking": ""}),
-                    &mut out,
-                );
-                out.push(Self::delta(
-                    i,
-                    json!({"type": "signature_delta", "signature": s}),
-                ));
-            }
-            Chunk::RedactedThinking(d) => {
-                self.close(&mut out);
-                let index = self.next_index;
-                self.next_index += 1;
-                out.push(event("content_block_start", json!({"index": index, "content_block": {"type": "redacted_thinking", "data": d}})));
-                out.push(event("content_block_stop", json!({"index": index})));
-            }
-            Chunk::ToolCallStart { index, id, name } => {
-                self.close(&mut out);
-                let block = json!({"type": "tool_use", "id": id, "name": name, "input": {}});
-                self.ensure(Block::Tool(index), block, &mut out);
-            }
-            Chunk::ToolCallArgs { index, json } => {
-                if let Some((i, Block::Tool(t))) = self.open {
-                    if t == index {
-                        out.push(Self::delta(
-                            i,
-                            json!({"type": "input_json_delta", "partial_json": json}),
-                        ));
-                    }
-                }
-            }
-            Chunk::Start { .. } | Chunk::Usage(_) | Chunk::Stop(_) => {}
-        }
+        self.content(chunk, &mut out);
         out
     }
 

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::adapter::{Endpoint, Format, StreamTranslator, Wire};
+use crate::adapter::{unsupported, Endpoint, Format, StreamTranslator, Wire};
 use crate::canonical::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse};
 use crate::openai::{self, OpenAiStreamIn};
 use crate::{LlmError, Target};
@@ -32,6 +32,7 @@ impl Wire for AzureWire {
         let path = match endpoint {
             Endpoint::Chat => "chat/completions",
             Endpoint::Embed => "embeddings",
+            Endpoint::CountTokens => return Err(unsupported(endpoint)),
         };
         Ok(format!(
             "{base}/openai/deployments/{}/{path}?api-version={}",

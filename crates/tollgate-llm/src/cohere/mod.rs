@@ -6,7 +6,7 @@ mod response;
 
 use serde_json::{json, Value};
 
-use crate::adapter::{join, Endpoint, StreamTranslator, Wire};
+use crate::adapter::{join, unsupported, Endpoint, StreamTranslator, Wire};
 use crate::canonical::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse};
 use crate::{LlmError, Target};
 
@@ -30,6 +30,7 @@ impl Wire for CohereWire {
         let path = match endpoint {
             Endpoint::Chat => "/v2/chat",
             Endpoint::Embed => "/v2/embed",
+            Endpoint::CountTokens => return Err(unsupported(endpoint)),
         };
         Ok(join(base, path))
     }

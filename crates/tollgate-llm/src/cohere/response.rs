@@ -134,28 +134,7 @@ impl StreamTranslator for CohereStreamIn {
                     out.push(Chunk::Thinking(t.to_owned()));
                 }
             }
-            "tool-call-start" => {
-                let index = self.tools;
-                self.tools += 1;
-                out.push(Chunk::ToolCallStart {
-                    index,
-                    id: s("/delta/message/tool_calls/id"),
-                    name: s("/delta/message/tool_calls/function/name"),
-                });
-                let args = s("/delta/message/tool_calls/function/arguments");
-                if !args.is_empty() {
-                    out.push(Chunk::ToolCallArgs { index, json: args });
-                }
-            }
-            "tool-call-delta" => {
-                let args = s("/delta/message/tool_calls/function/arguments");
-                if !args.is_empty() && self.tools > 0 {
-                    out.push(Chunk::ToolCallArgs {
-                        index: self.tools - 1,
-                        json: args,
-                    });
-                }
-            }
+            "tool-call-start" | "tool-call-delta" => self.tool(kind, &v, &mut out),
             "message-end" => {
                 if let Some(u) = v.pointer("/delta/usage") {
                     out.push(Chunk::Usage(usage(u)));
@@ -165,5 +144,31 @@ impl StreamTranslator for CohereStreamIn {
             _ => {}
         }
         Ok(out)
+    }
+}
+
+impl CohereStreamIn {
+    fn tool(&mut self, kind: &str, v: &Value, out: &mut Vec<Chunk>) {
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let args = s("/delta/message/tool_calls/function/arguments");
+        if kind == "tool-call-start" {
+            self.tools += 1;
+            out.push(Chunk::ToolCallStart {
+                index: self.tools - 1,
+                id: s("/delta/message/tool_calls/id"),
+                name: s("/delta/message/tool_calls/function/name"),
+            });
+        }
+        if !args.is_empty() && self.tools > 0 {
+            out.push(Chunk::ToolCallArgs {
+                index: self.tools - 1,
+                json: args,
+            });
+        }
     }
 }

@@ -7,7 +7,7 @@ mod response;
 
 use serde_json::{json, Value};
 
-use crate::adapter::{join, Endpoint, StreamTranslator, Wire};
+use crate::adapter::{join, unsupported, Endpoint, StreamTranslator, Wire};
 use crate::canonical::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse};
 use crate::{LlmError, Target};
 
@@ -29,6 +29,7 @@ impl Wire for GeminiWire {
         let base = base.strip_suffix("/v1beta").unwrap_or(base);
         let method = match (endpoint, stream) {
             (Endpoint::Embed, _) => "batchEmbedContents",
+            (Endpoint::CountTokens, _) => return Err(unsupported(endpoint)),
             (Endpoint::Chat, false) => "generateContent",
             (Endpoint::Chat, true) => "streamGenerateContent?alt=sse",
         };

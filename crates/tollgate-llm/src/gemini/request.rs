@@ -61,6 +61,16 @@ pub fn request_to_gemini(req: &ChatRequest) -> Result<Value, LlmError> {
     if let Some(s) = &req.system {
         o.insert("systemInstruction".into(), json!({"parts": [{"text": s}]}));
     }
+    write_tools(req, &mut o);
+    let g = generation_config(req);
+    if !g.is_empty() {
+        o.insert("generationConfig".into(), Value::Object(g));
+    }
+    Ok(Value::Object(o))
+}
+
+/// `tools` and `toolConfig`.
+fn write_tools(req: &ChatRequest, o: &mut Map<String, Value>) {
     if !req.tools.is_empty() {
         let decls: Vec<Value> = req
             .tools
@@ -78,6 +88,10 @@ pub fn request_to_gemini(req: &ChatRequest) -> Result<Value, LlmError> {
         };
         o.insert("toolConfig".into(), json!({"functionCallingConfig": cfg}));
     }
+}
+
+/// `generationConfig`.
+fn generation_config(req: &ChatRequest) -> Map<String, Value> {
     let mut g = Map::new();
     let mut put = |k: &str, v: Value| {
         if !v.is_null() {
@@ -97,10 +111,7 @@ pub fn request_to_gemini(req: &ChatRequest) -> Result<Value, LlmError> {
             json!({"thinkingBudget": t.budget_tokens, "includeThoughts": true}),
         );
     }
-    if !g.is_empty() {
-        o.insert("generationConfig".into(), Value::Object(g));
-    }
-    Ok(Value::Object(o))
+    g
 }
 
 fn part(p: &Part, names: &HashMap<&str, &str>, at: &str) -> Result<Option<Value>, LlmError> {

@@ -136,32 +136,7 @@ impl StreamTranslator for GeminiStreamIn {
             });
         }
         for p in parts(&v) {
-            if let Some(c) = p.get("functionCall") {
-                let index = self.tools;
-                self.tools += 1;
-                let name = c
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                out.push(Chunk::ToolCallStart {
-                    index,
-                    id: format!("call_{index}"),
-                    name,
-                });
-                let json = c.get("args").map_or_else(|| "{}".into(), Value::to_string);
-                out.push(Chunk::ToolCallArgs { index, json });
-            } else if let Some(t) = p
-                .get("text")
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-            {
-                if p.get("thought").and_then(Value::as_bool) == Some(true) {
-                    out.push(Chunk::Thinking(t.to_owned()));
-                } else {
-                    out.push(Chunk::Text(t.to_owned()));
-                }
-            }
+            self.part(p, &mut out);
         }
         if let Some(m) = v.get("usageMetadata") {
             out.push(Chunk::Usage(usage(m)));
@@ -173,5 +148,36 @@ impl StreamTranslator for GeminiStreamIn {
             out.push(Chunk::Stop(stop(r, self.tools > 0)));
         }
         Ok(out)
+    }
+}
+
+impl GeminiStreamIn {
+    fn part(&mut self, p: &Value, out: &mut Vec<Chunk>) {
+        if let Some(c) = p.get("functionCall") {
+            let index = self.tools;
+            self.tools += 1;
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            out.push(Chunk::ToolCallStart {
+                index,
+                id: format!("call_{index}"),
+                name,
+            });
+            let json = c.get("args").map_or_else(|| "{}".into(), Value::to_string);
+            out.push(Chunk::ToolCallArgs { index, json });
+        } else if let Some(t) = p
+            .get("text")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            if p.get("thought").and_then(Value::as_bool) == Some(true) {
+                out.push(Chunk::Thinking(t.to_owned()));
+            } else {
+                out.push(Chunk::Text(t.to_owned()));
+            }
+        }
     }
 }

@@ -257,6 +257,16 @@ pub fn request_to_openai(req: &ChatRequest) -> Value {
     if let Some(t) = req.thinking {
         o.insert("reasoning_effort".into(), json!(t.effort()));
     }
+    write_tools(req, &mut o);
+    if req.stream {
+        o.insert("stream".into(), json!(true));
+        o.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    Value::Object(o)
+}
+
+/// `tools` and `tool_choice`.
+fn write_tools(req: &ChatRequest, o: &mut Map<String, Value>) {
     if !req.tools.is_empty() {
         let tools: Vec<Value> = req
             .tools
@@ -280,11 +290,6 @@ pub fn request_to_openai(req: &ChatRequest) -> Value {
         };
         o.insert("tool_choice".into(), v);
     }
-    if req.stream {
-        o.insert("stream".into(), json!(true));
-        o.insert("stream_options".into(), json!({"include_usage": true}));
-    }
-    Value::Object(o)
 }
 
 fn write_message(m: &Message, out: &mut Vec<Value>) {

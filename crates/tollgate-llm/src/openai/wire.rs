@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{request_to_openai, response_from_openai, OpenAiStreamIn};
-use crate::adapter::{join, Endpoint, Format, StreamTranslator, Wire};
+use crate::adapter::{join, unsupported, Endpoint, Format, StreamTranslator, Wire};
 use crate::canonical::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse};
 use crate::{LlmError, Target};
 
@@ -21,6 +21,7 @@ impl Wire for OpenAiWire {
         let path = match endpoint {
             Endpoint::Chat => "/chat/completions",
             Endpoint::Embed => "/embeddings",
+            Endpoint::CountTokens => return Err(unsupported(endpoint)),
         };
         Ok(join(&target.api_base, path))
     }

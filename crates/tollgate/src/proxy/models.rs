@@ -14,14 +14,33 @@ use crate::router::Deployment;
 use crate::spend::pricing;
 use crate::state::AppState;
 
-/// GET /v1/models
-pub async fn list(State(state): State<AppState>, p: Principal) -> Json<Value> {
+/// GET /v1/models; Anthropic's list shape for callers that send `anthropic-version`.
+pub async fn list(
+    State(state): State<AppState>,
+    p: Principal,
+    headers: axum::http::HeaderMap,
+) -> Json<Value> {
     let auth = p.key.as_deref();
-    let data: Vec<Value> = state
+    let names: Vec<String> = state
         .router()
         .model_names()
         .into_iter()
         .filter(|m| may_list(auth, m))
+        .collect();
+    if headers.contains_key("anthropic-version") {
+        let data: Vec<Value> = names
+            .iter()
+            .map(|id| json!({"type": "model", "id": id, "display_name": id, "created_at": "2023-03-01T00:00:00Z"}))
+            .collect();
+        return Json(json!({
+            "data": data,
+            "has_more": false,
+            "first_id": names.first(),
+            "last_id": names.last(),
+        }));
+    }
+    let data: Vec<Value> = names
+        .into_iter()
         .map(|id| json!({"id": id, "object": "model", "created": 1_677_610_602, "owned_by": "openai"}))
         .collect();
     Json(json!({"data": data, "object": "list"}))

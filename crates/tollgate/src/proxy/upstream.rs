@@ -61,6 +61,29 @@ fn canonical(
     Ok(req)
 }
 
+/// A client body passed through to a provider of its own format, less the gateway's own
+/// fields the provider would refuse: Anthropic takes only `user_id` in `metadata` (where
+/// LiteLLM clients put `tags` and more) and no `tags` or `litellm_metadata`.
+fn passthrough_body(kind: CallKind, mut body: Value) -> Value {
+    if kind.format() != Format::Anthropic {
+        return body;
+    }
+    if let Some(o) = body.as_object_mut() {
+        o.remove("tags");
+        o.remove("litellm_metadata");
+        let user = o.get("metadata").and_then(|m| m.get("user_id")).cloned();
+        match user {
+            Some(u) => {
+                o.insert("metadata".into(), serde_json::json!({"user_id": u}));
+            }
+            None => {
+                o.remove("metadata");
+            }
+        }
+    }
+    body
+}
+
 /// A non-streaming call.
 pub async fn json(
     state: &AppState,
@@ -97,6 +120,7 @@ pub async fn json(
         }
         Provider::OpenAiCompatible => translated_json(state, kind, &compatible(), d, &body).await,
         Provider::Native(n) if n.provider.wire.format() == Some(kind.format()) => {
+            let body = passthrough_body(kind, body);
             let call = n
                 .provider
                 .call(endpoint(kind)?, &d.target, false, &body)
@@ -289,6 +313,7 @@ pub async fn stream(
                 .map(Source::Upstream);
         }
         Provider::Native(n) if n.provider.wire.format() == Some(kind.format()) => {
+            let body = passthrough_body(kind, body);
             let call = n
                 .provider
                 .call(endpoint(kind)?, &d.target, true, &body)
