@@ -16,7 +16,7 @@ use super::response::{response_from_converse, BedrockStreamIn, EXCEPTION_EVENT};
 use super::sigv4::{sign, Credentials, Scope, SignableRequest};
 use super::transport::{Bedrock, BedrockParams, SERVICE};
 use crate::adapter::{
-    Authorize, Endpoint, FrameDecoder, HttpCall, Provider, StreamTranslator, Wire,
+    unsupported, Authorize, Endpoint, FrameDecoder, HttpCall, Provider, StreamTranslator, Wire,
 };
 use crate::canonical::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Usage};
 use crate::sse::Event;
@@ -32,6 +32,7 @@ impl Wire for BedrockWire {
             (Endpoint::Embed, _) => invoke_path(&target.model),
             (Endpoint::Chat, false) => converse_path(&target.model),
             (Endpoint::Chat, true) => converse_stream_path(&target.model),
+            (Endpoint::CountTokens, _) => return Err(unsupported(endpoint)),
         };
         Ok(format!("{}{path}", target.api_base.trim_end_matches('/')))
     }

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 
 use super::auth::{ServiceAccount, TokenSource};
 use super::endpoints::{claude_body, host, VertexModel};
-use crate::adapter::{Authorize, Endpoint, HttpCall, Provider, StreamTranslator, Wire};
+use crate::adapter::{
+    unsupported, Authorize, Endpoint, HttpCall, Provider, StreamTranslator, Wire,
+};
 use crate::anthropic::{request_to_anthropic, response_from_anthropic, AnthropicStreamIn};
 use crate::canonical::{ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse};
 use crate::gemini::{request_to_gemini, response_from_gemini, GeminiStreamIn};
@@ -57,9 +59,8 @@ impl Wire for VertexWire {
             model: &target.model,
         };
         Ok(match endpoint {
-            Endpoint::Embed if is_claude(&target.model) => {
-                return Err(LlmError::Unsupported("embeddings".into()))
-            }
+            Endpoint::CountTokens => return Err(unsupported(endpoint)),
+            Endpoint::Embed if is_claude(&target.model) => return Err(unsupported(endpoint)),
             Endpoint::Embed => m.embeddings_url(),
             Endpoint::Chat if is_claude(&target.model) => m.claude_url(stream),
             Endpoint::Chat => m.gemini_url(stream),
