@@ -1,7 +1,7 @@
 //! Canonical chat request → Converse request. Consecutive turns of one role are merged (Converse
 //! wants user and assistant to alternate), empty text is dropped (Converse refuses it), tool
-//! results become `toolResult` blocks, and what Converse has no field for (Claude's `top_k` and
-//! extended thinking) goes in `additionalModelRequestFields`.
+//! results become `toolResult` blocks, and what Converse has no field for (`top_k`, and
+//! extended thinking for Claude models) goes in `additionalModelRequestFields`.
 
 use serde_json::{json, Value};
 
@@ -104,7 +104,8 @@ fn additional_fields(req: &ChatRequest) -> Option<Value> {
     if let Some(k) = req.top_k {
         extra.insert("top_k".into(), json!(k));
     }
-    if let Some(t) = req.thinking {
+    // Extended thinking is Claude's; other Bedrock models would refuse the field.
+    if let Some(t) = req.thinking.filter(|_| req.model.contains("anthropic.")) {
         extra.insert(
             "thinking".into(),
             json!({"type": "enabled", "budget_tokens": t.budget_tokens}),
@@ -230,6 +231,7 @@ mod tests {
                 parameters: json!({"type": "object"}),
             }],
             tool_choice: Some(canonical::ToolChoice::Required),
+            model: "anthropic.claude-sonnet-4-20250514-v1:0".into(),
             max_tokens: Some(100),
             top_k: Some(5),
             thinking: Some(Thinking {
