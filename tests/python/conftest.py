@@ -33,12 +33,25 @@ PROVIDERS = {
     "azure-gpt": ("azure", "azure/gpt-4o"),
     "gemini": ("gemini", "gemini/gemini-2.5-flash"),
     "cohere": ("cohere", "cohere/command-a-03-2025"),
+    "bedrock": ("bedrock", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0"),
+    "vertex-gemini": ("vertex-gemini", "vertex_ai/gemini-2.5-flash"),
+    "vertex-claude": ("vertex-anthropic", "vertex_ai/claude-sonnet-4-5@20250929"),
 }
+
+# Deployment parameters besides `model` and `api_base`, by wire (the fake Bedrock checks SigV4
+# with AWS's example key pair; the Vertex fronts print their service-account file).
+PARAMS = {
+    "bedrock": "aws_access_key_id: AKIDEXAMPLE, aws_secret_access_key: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', aws_region_name: us-east-1",
+}
+DEFAULT_PARAMS = "api_key: sk-up, api_version: '2024-10-21'"
 
 
 def _start_fake(wire):
     proc = subprocess.Popen([os.environ["FAKE_UPSTREAM_BIN"], "--wire", wire], stdout=subprocess.PIPE, text=True)
     url = _wait_for(proc, r"listening on (http://\S+)", proc.stdout)
+    if wire.startswith("vertex-"):
+        account = _wait_for(proc, r"service account at (\S+)", proc.stdout)
+        PARAMS[wire] = f"vertex_project: fake-project, vertex_location: us-central1, vertex_credentials: '{account}'"
     return proc, url
 
 
@@ -70,8 +83,8 @@ def gateway(upstream, upstreams):
             if name == "gpt-4o":
                 continue
             f.write(
-                f"  - model_name: {name}\n    litellm_params: {{model: {model}, api_base: '{upstreams[wire]}', "
-                "api_key: sk-up, api_version: '2024-10-21'}\n"
+                f"  - model_name: {name}\n    litellm_params: {{model: '{model}', api_base: '{upstreams[wire]}', "
+                f"{PARAMS.get(wire, DEFAULT_PARAMS)}}}\n"
             )
         f.write("general_settings:\n  proxy_batch_write_at: 0.05\n")
     env = dict(

@@ -41,6 +41,7 @@
 pub mod adapter;
 pub mod anthropic;
 pub mod azure;
+pub mod bedrock;
 pub mod canonical;
 pub mod cohere;
 mod error;
@@ -49,6 +50,7 @@ pub mod mock;
 pub mod openai;
 pub mod providers;
 pub mod sse;
+pub mod vertex;
 
 use std::time::Duration;
 

@@ -9,15 +9,19 @@
 )]
 
 mod anthropic;
+pub mod bedrock;
 mod cohere;
 mod cut;
 mod db;
 mod gemini;
 pub mod openai;
+mod vertex;
 
+pub use bedrock::FakeBedrock;
 pub use cut::CutProxy;
 pub use db::{admin_url, postgres_required, TestDb};
 pub use openai::{FakeOpenAi, Recorded, Wire, DEFAULT_REPLY};
+pub use vertex::{FakeVertex, VERTEX_TOKEN};
 
 /// A fake upstream of any wire format ([`FakeOpenAi::start_as`]).
 pub type FakeUpstream = FakeOpenAi;

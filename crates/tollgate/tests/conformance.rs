@@ -5,13 +5,17 @@
 //! mapped to the right status and envelope.
 
 use serde_json::{json, Value};
-use tollgate_testkit::{FakeUpstream, TestDb, Wire, DEFAULT_REPLY};
+use std::sync::Mutex;
+
+use tollgate_testkit::{FakeBedrock, FakeUpstream, FakeVertex, TestDb, Wire, DEFAULT_REPLY};
 
 use crate::common::{Gateway, MASTER};
 
 /// A provider under test: its fake, its `model:` prefix and model, and the model's prices.
 #[derive(Clone, Copy)]
 pub struct Case {
+    /// The fake's wire format (behind the Vertex front for `vertex_ai`; unused for `bedrock`,
+    /// whose fake speaks Converse).
     pub wire: Wire,
     pub prefix: &'static str,
     pub model: &'static str,
@@ -24,28 +28,170 @@ pub struct Case {
 }
 
 struct Setup {
-    up: FakeUpstream,
+    up: Up,
     gw: Gateway,
+    _front: Option<FakeVertex>,
     _db: TestDb,
+}
+
+/// The fake behind a case. Most speak one [`Wire`]; `bedrock` has a fake runtime of its own
+/// (which checks SigV4), adapted here to the same knobs; `vertex_ai` puts the Vertex front
+/// (token endpoint, bearer check, Vertex paths) before a fake of the case's wire.
+enum Up {
+    Wire(FakeUpstream),
+    Bedrock(FakeBedrock, Mutex<[u64; 4]>),
+}
+
+impl Up {
+    fn calls(&self) -> usize {
+        match self {
+            Up::Wire(f) => f.calls(),
+            Up::Bedrock(f, _) => f.calls(),
+        }
+    }
+
+    fn set_chunks(&self, n: usize) {
+        match self {
+            Up::Wire(f) => f.set_chunks(n),
+            Up::Bedrock(f, _) => f.set_chunks(n),
+        }
+    }
+
+    fn set_tool_calls(&self, on: bool) {
+        match self {
+            Up::Wire(f) => f.set_tool_calls(on),
+            Up::Bedrock(f, _) => f.set_tool_use(on),
+        }
+    }
+
+    fn fail_next(&self, status: u16, times: usize) {
+        match self {
+            Up::Wire(f) => f.fail_next(status, times),
+            Up::Bedrock(f, _) => f.fail_next(status, times),
+        }
+    }
+
+    fn set_latency(&self, d: std::time::Duration) {
+        match self {
+            Up::Wire(f) => f.set_latency(d),
+            Up::Bedrock(f, _) => f.set_latency(d),
+        }
+    }
+
+    fn set_stall_after(&self, frames: Option<usize>) {
+        match self {
+            Up::Wire(f) => f.set_stall_after(frames),
+            Up::Bedrock(f, _) => f.set_stall_after(frames),
+        }
+    }
+
+    /// Usage as the OpenAI fake takes it: `input` includes cache reads and writes. Bedrock
+    /// reports them beside `inputTokens`.
+    fn usage(&self, slot: usize, value: u64) {
+        match self {
+            Up::Wire(f) => match slot {
+                2 => f.set_cached_tokens(value),
+                _ => f.set_cache_creation_tokens(value),
+            },
+            Up::Bedrock(f, u) => {
+                let mut u = u.lock().unwrap();
+                u[slot] = value;
+                let [input, output, read, write] = *u;
+                f.set_usage(input - read - write, output);
+                f.set_cache_usage(
+                    Some(read).filter(|n| *n > 0),
+                    Some(write).filter(|n| *n > 0),
+                );
+            }
+        }
+    }
+
+    fn set_usage(&self, input: u64, output: u64) {
+        match self {
+            Up::Wire(f) => f.set_usage(input, output),
+            Up::Bedrock(..) => {
+                self.usage(0, input);
+                self.usage(1, output);
+            }
+        }
+    }
+
+    fn set_cached_tokens(&self, n: u64) {
+        self.usage(2, n);
+    }
+
+    fn set_cache_creation_tokens(&self, n: u64) {
+        self.usage(3, n);
+    }
+}
+
+/// The fake for a case, the front before it, and the provider parameters (after `model:`) of
+/// its chat and embedding deployments.
+async fn fake(case: Case) -> (Up, Option<FakeVertex>, String, String) {
+    match case.prefix {
+        "bedrock" => {
+            let f = FakeBedrock::start().await;
+            f.set_reply(DEFAULT_REPLY);
+            let c = f.credentials();
+            let params = format!(
+                "api_base: \"{}\", aws_access_key_id: {}, aws_secret_access_key: \"{}\", aws_region_name: {}",
+                f.url(),
+                c.access_key_id,
+                c.secret_access_key,
+                f.region()
+            );
+            let embed = format!("model: bedrock/cohere.embed-english-v3, {params}");
+            (
+                Up::Bedrock(f, Mutex::new([10, 20, 0, 0])),
+                None,
+                params,
+                embed,
+            )
+        }
+        "vertex_ai" => {
+            let up = FakeUpstream::start_as(case.wire).await;
+            let front = FakeVertex::start(&up.url()).await;
+            let params = format!(
+                "api_base: \"{}\", vertex_project: fake-project, vertex_location: us-central1, vertex_credentials: \"{}\"",
+                front.url(),
+                front.credentials_path()
+            );
+            let embed = match case.wire {
+                Wire::Gemini => format!("model: vertex_ai/text-embedding-005, {params}"),
+                _ => format!("model: \"vertex_ai/{}\", {params}", case.model),
+            };
+            (Up::Wire(up), Some(front), params, embed)
+        }
+        _ => {
+            let up = FakeUpstream::start_as(case.wire).await;
+            let params = format!(
+                "api_base: \"{}\", api_key: sk-upstream, api_version: \"2024-10-21\"",
+                up.url()
+            );
+            let embed = format!("model: \"{}/{}\", {params}", case.prefix, case.model);
+            (Up::Wire(up), None, params, embed)
+        }
+    }
 }
 
 async fn setup(case: Case) -> Setup {
     let db = TestDb::sqlite();
-    let up = FakeUpstream::start_as(case.wire).await;
-    let params = format!(
-        "model: \"{}/{}\", api_base: \"{}\", api_key: sk-upstream, api_version: \"2024-10-21\"",
-        case.prefix,
-        case.model,
-        up.url()
-    );
+    let (up, front, params, embed) = fake(case).await;
+    let params = format!("model: \"{}/{}\", {params}", case.prefix, case.model);
     let yaml = format!(
         "model_list:\n\
          \x20 - model_name: m\n    litellm_params: {{{params}}}\n\
+         \x20 - model_name: e\n    litellm_params: {{{embed}}}\n\
          \x20 - model_name: slow\n    litellm_params: {{{params}, timeout: 0.4, stream_timeout: 0.4}}\n\
          general_settings:\n  proxy_batch_write_at: 0.05\n"
     );
     let gw = Gateway::with_config(&db, &yaml).await;
-    Setup { up, gw, _db: db }
+    Setup {
+        up,
+        gw,
+        _front: front,
+        _db: db,
+    }
 }
 
 fn tools_openai() -> Value {
@@ -373,7 +519,7 @@ pub async fn mid_stream_errors(case: Case) {
 /// a 400 that says so.
 pub async fn embeddings(case: Case) {
     let s = setup(case).await;
-    let body = json!({"model": "m", "input": ["one", "two"]});
+    let body = json!({"model": "e", "input": ["one", "two"]});
     let (st, id, text) = post(&s.gw, "/v1/embeddings", &body).await;
     if case.wire == Wire::Anthropic {
         assert_eq!(st, 400, "{text}");
@@ -429,4 +575,7 @@ conformance! {
     gemini: Case { wire: Wire::Gemini, prefix: "gemini", model: "gemini-2.5-flash", input: 3e-7, output: 2.5e-6, cache_read: Some(3e-8), cache_creation: None };
     cohere: Case { wire: Wire::Cohere, prefix: "cohere", model: "command-a-03-2025", input: 2.5e-6, output: 1e-5, cache_read: None, cache_creation: None };
     anthropic: Case { wire: Wire::Anthropic, prefix: "anthropic", model: "claude-sonnet-4-5", input: 3e-6, output: 1.5e-5, cache_read: Some(3e-7), cache_creation: Some(3.75e-6) };
+    bedrock: Case { wire: Wire::OpenAi, prefix: "bedrock", model: "anthropic.claude-3-5-sonnet-20240620-v1:0", input: 3e-6, output: 1.5e-5, cache_read: Some(3e-7), cache_creation: Some(3.75e-6) };
+    vertex_ai_gemini: Case { wire: Wire::Gemini, prefix: "vertex_ai", model: "gemini-2.5-flash", input: 3e-7, output: 2.5e-6, cache_read: Some(3e-8), cache_creation: None };
+    vertex_ai_claude: Case { wire: Wire::Anthropic, prefix: "vertex_ai", model: "claude-sonnet-4-5@20250929", input: 3e-6, output: 1.5e-5, cache_read: Some(3e-7), cache_creation: Some(3.75e-6) };
 }

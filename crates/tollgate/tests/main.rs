@@ -15,6 +15,8 @@ mod budgets;
 #[cfg(test)]
 mod cli;
 #[cfg(test)]
+mod cloud;
+#[cfg(test)]
 mod conformance;
 #[cfg(test)]
 mod cooldowns;

@@ -9,7 +9,10 @@ use sha2::{Digest, Sha256};
 use tollgate_llm::providers::{self, Native};
 use tollgate_llm::Target;
 
-use crate::config::ModelEntry;
+use tollgate_llm::bedrock::BedrockParams;
+use tollgate_llm::vertex::VertexParams;
+
+use crate::config::{LitellmParams, ModelEntry, Secret};
 
 /// Providers this gateway speaks.
 #[derive(Debug, Clone)]
@@ -87,6 +90,12 @@ impl Deployment {
                     .flatten()
             }),
             bearer: p.api_key.is_none() && p.azure_ad_token.is_some(),
+            aws: aws_params(p),
+            vertex: vertex_params(p),
+            env: providers::ENV_VARS
+                .iter()
+                .filter_map(|n| env(n).map(|v| ((*n).to_owned(), v)))
+                .collect(),
         };
         let (provider, base, key_var) = if prefix == "mock" {
             (Provider::Mock, String::new(), "")
@@ -164,6 +173,27 @@ impl Deployment {
         d.target.model = upstream.to_owned();
         d.model_name = requested.to_owned();
         d
+    }
+}
+
+/// Bedrock's parameters of a deployment.
+fn aws_params(p: &LitellmParams) -> BedrockParams {
+    let secret = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_owned());
+    BedrockParams {
+        aws_access_key_id: secret(&p.aws_access_key_id),
+        aws_secret_access_key: secret(&p.aws_secret_access_key),
+        aws_session_token: secret(&p.aws_session_token),
+        aws_region_name: p.aws_region_name.clone(),
+        api_base: p.aws_bedrock_runtime_endpoint.clone(),
+    }
+}
+
+/// Vertex AI's parameters of a deployment.
+fn vertex_params(p: &LitellmParams) -> VertexParams {
+    VertexParams {
+        vertex_project: p.vertex_project.clone(),
+        vertex_location: p.vertex_location.clone(),
+        vertex_credentials: p.vertex_credentials.as_ref().map(|s| s.expose().to_owned()),
     }
 }
 
