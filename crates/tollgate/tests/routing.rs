@@ -138,9 +138,7 @@ async fn an_unknown_routing_strategy_is_refused_at_startup() {
         "model_list: []\nrouter_settings:\n  routing_strategy: fastest-please\n",
     )
     .unwrap();
-    let err = tollgate::config::load(Some(&path), &|_| None)
-        .err()
-        .expect("config accepted");
+    let err = tollgate::config::load(Some(&path), &|_| None).expect_err("config accepted");
     let text = err.to_string();
     assert!(text.contains("router_settings.routing_strategy"), "{text}");
     assert!(text.contains("least-busy"), "{text}");
