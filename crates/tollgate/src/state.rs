@@ -17,7 +17,7 @@ use crate::limits::redis::RedisLimits;
 use crate::limits::shared::{SharedRateLimiter, SharedSpend};
 use crate::proxy::CustomerCache;
 use crate::router::cooldown::Cooldowns;
-use crate::router::{Deployment, DeploymentError, Router};
+use crate::router::{Balancer, Deployment, DeploymentError, Router, Strategy};
 use crate::spend::journal::Journal;
 use crate::spend::pricing::PriceTable;
 use crate::spend::writer::SpendWriter;
@@ -59,6 +59,8 @@ pub struct Shared {
     pub replica_id: String,
     /// Failing deployments cooling down (shared through Redis when configured).
     pub cooldowns: Arc<Cooldowns>,
+    /// The `routing_strategy` and the load figures of this replica's deployments.
+    pub balancer: Arc<Balancer>,
 }
 
 /// Remembers a database failure for a few seconds, so that requests during an outage serve
@@ -109,6 +111,7 @@ impl AppState {
             .filter(|t| *t > 0.0 && t.is_finite())
             .map_or(CACHE_TTL, Duration::from_secs_f64);
         let (limiter, shared_spend, cooldowns) = limits(&settings)?;
+        let balancer = Arc::new(balancer(&settings));
         Ok(Self(Arc::new(Shared {
             settings: Arc::new(settings),
             keys: Arc::new(KeyCache::new(100_000, ttl)),
@@ -125,6 +128,7 @@ impl AppState {
             db_down: Arc::new(DbBreaker::default()),
             replica_id: uuid::Uuid::new_v4().to_string(),
             cooldowns,
+            balancer,
             store,
         })))
     }
@@ -194,6 +198,25 @@ fn limits(settings: &Settings) -> Result<Limits, StateError> {
         Some(Arc::new(SharedSpend { redis })),
         cooldowns,
     ))
+}
+
+/// The configured `routing_strategy` (checked when the config was loaded; simple-shuffle when
+/// unset), with `routing_strategy_args.lowest_latency_buffer` for latency-based routing.
+fn balancer(settings: &Settings) -> Balancer {
+    let router = &settings.config.router_settings;
+    let strategy = match router.routing_strategy.as_deref().and_then(Strategy::parse) {
+        Some(Strategy::LowestLatency { .. }) => Strategy::LowestLatency {
+            buffer: router
+                .routing_strategy_args
+                .get("lowest_latency_buffer")
+                .and_then(Value::as_f64)
+                .filter(|b| *b >= 0.0 && b.is_finite())
+                .unwrap_or(0.0),
+        },
+        Some(s) => s,
+        None => Strategy::SimpleShuffle,
+    };
+    Balancer::new(strategy)
 }
 
 /// The default bound on an upstream call (`litellm_settings.request_timeout`, else 600 s).

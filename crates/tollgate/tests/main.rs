@@ -25,6 +25,8 @@ mod crash;
 #[cfg(test)]
 mod customers;
 #[cfg(test)]
+mod fallback_kinds;
+#[cfg(test)]
 mod inference;
 #[cfg(test)]
 mod keys;
@@ -46,6 +48,8 @@ mod replicas;
 mod reports;
 #[cfg(test)]
 mod retries;
+#[cfg(test)]
+mod routing;
 #[cfg(test)]
 mod shutdown;
 #[cfg(test)]

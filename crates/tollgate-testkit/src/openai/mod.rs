@@ -144,6 +144,18 @@ impl FakeOpenAi {
     pub fn fail_next(&self, status: u16, times: usize) {
         let failure = (times > 0).then_some(Failure {
             status,
+            body: None,
+            remaining: times,
+        });
+        self.shared.set_failure(failure);
+    }
+
+    /// Answer the next `times` calls with `status` and exactly this JSON error `body` (e.g. a
+    /// `context_length_exceeded` error), whatever the wire format.
+    pub fn fail_next_with(&self, status: u16, body: serde_json::Value, times: usize) {
+        let failure = (times > 0).then_some(Failure {
+            status,
+            body: Some(body),
             remaining: times,
         });
         self.shared.set_failure(failure);

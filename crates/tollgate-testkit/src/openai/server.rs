@@ -100,7 +100,11 @@ async fn handle(
     let wire = shared.wire;
     let retry = knobs.retry_after_secs;
     let mut resp = match shared.take_failure() {
-        Some(status) => match wire {
+        Some((status, Some(body))) => {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (code, axum::Json(body)).into_response()
+        }
+        Some((status, None)) => match wire {
             Wire::Anthropic => crate::anthropic::injected_error(status, retry),
             Wire::Gemini => crate::gemini::injected_error(status, retry),
             Wire::Cohere => crate::cohere::injected_error(status, retry),

@@ -137,10 +137,11 @@ impl Recorded {
     }
 }
 
-/// Failures still to be served: this status for this many calls.
-#[derive(Clone, Copy, Debug)]
+/// Failures still to be served: this status (and this error body, if given) for this many calls.
+#[derive(Clone, Debug)]
 pub(crate) struct Failure {
     pub status: u16,
+    pub body: Option<Value>,
     pub remaining: usize,
 }
 
@@ -211,11 +212,11 @@ impl Shared {
         *lock(&self.failure) = failure;
     }
 
-    /// The status to fail this call with, if failures are pending; counts one down.
-    pub fn take_failure(&self) -> Option<u16> {
+    /// The status (and body) to fail this call with, if failures are pending; counts one down.
+    pub fn take_failure(&self) -> Option<(u16, Option<Value>)> {
         let mut slot = lock(&self.failure);
         let failure = slot.as_mut()?;
-        let status = failure.status;
+        let status = (failure.status, failure.body.clone());
         failure.remaining = failure.remaining.saturating_sub(1);
         if failure.remaining == 0 {
             *slot = None;

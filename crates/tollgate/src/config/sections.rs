@@ -109,6 +109,8 @@ pub struct KeyParams {
 pub struct RouterSettings {
     /// `simple-shuffle` (default), `least-busy`, `usage-based-routing`, ...
     pub routing_strategy: Option<String>,
+    /// Options of the strategy: `lowest_latency_buffer` for `latency-based-routing`.
+    pub routing_strategy_args: Map<String, Value>,
     pub redis_host: Option<String>,
     #[serde(deserialize_with = "scalar::opt")]
     pub redis_port: Option<u16>,

@@ -100,6 +100,25 @@ impl Checker<'_> {
         self.positive("router_settings.timeout", s.timeout);
         self.non_negative("router_settings.retry_after", s.retry_after);
         self.non_negative("router_settings.cooldown_time", s.cooldown_time);
+        if let Some(name) = &s.routing_strategy {
+            if crate::router::Strategy::parse(name).is_none() {
+                self.fail(
+                    "router_settings.routing_strategy",
+                    format!(
+                        "unknown routing strategy '{name}'; use one of: {}",
+                        crate::router::strategy::NAMES
+                    ),
+                );
+            }
+        }
+        let buffer = s
+            .routing_strategy_args
+            .get("lowest_latency_buffer")
+            .and_then(serde_json::Value::as_f64);
+        self.non_negative(
+            "router_settings.routing_strategy_args.lowest_latency_buffer",
+            buffer,
+        );
     }
 
     fn general_settings(&mut self, config: &Config) {

@@ -127,6 +127,8 @@ pub async fn admit(
     if let Some(o) = body.as_object_mut() {
         // Gateway parameters, not the upstream's.
         o.remove("fallbacks");
+        o.remove("context_window_fallbacks");
+        o.remove("content_policy_fallbacks");
         o.remove("num_retries");
         if !deployment.provider.is_mock() {
             o.remove("mock_response");
@@ -152,6 +154,7 @@ pub async fn admit(
         started_at: Utc::now(),
         request,
         tried: super::attempts::Tried::default(),
+        busy: None,
     };
     Ok(Admitted {
         meta,
@@ -184,7 +187,8 @@ fn request_tags(body: &Value, key_metadata: Option<&tollgate_store::JsonMap>) ->
     tags
 }
 
-/// A deployment for the model, leaving out those cooling down (groups of one never cool down).
+/// A deployment for the model, chosen by the `routing_strategy`, leaving out those cooling down
+/// (groups of one never cool down) and those over their own rpm / tpm this minute.
 pub(super) async fn pick(
     state: &AppState,
     model: &str,
@@ -197,11 +201,17 @@ pub(super) async fn pick(
     } else {
         std::collections::HashSet::new()
     };
-    if let Some(d) = router.pick_except(model, &cooled) {
+    let cost = |d: &crate::router::Deployment| super::call::price_per_token(state, d);
+    if let Some(d) = router.pick_balanced(model, &cooled, &state.balancer, &cost) {
         return Ok(d);
     }
     if !ids.is_empty() {
-        let secs = state.cooldowns.cooldown().as_secs().max(1);
+        // Every deployment is cooling down, or over its own limits until the minute ends.
+        let secs = if cooled.len() == ids.len() {
+            state.cooldowns.cooldown().as_secs().max(1)
+        } else {
+            state.balancer.loads.secs_to_next_minute()
+        };
         return Err(Error::RateLimited {
             message: format!(
                 "No deployments available for selected model, Try again in {secs} seconds. Passed model={model}"

@@ -1,8 +1,11 @@
 //! Retries and fallbacks: a failed upstream call is tried again on the group's deployments
 //! (`num_retries`, with a backoff that honours the upstream's `retry-after`), then on the
 //! fallback groups (`fallbacks` in the config, or passed by the client), in order. Only errors a
-//! retry could fix (429, 5xx, timeouts, connection failures) are retried; the deployment that
-//! served is what the call is accounted to.
+//! retry could fix (429, 5xx, timeouts, connection failures) are retried. A prompt too long for
+//! the model goes to `context_window_fallbacks` instead, and a content-filter refusal to
+//! `content_policy_fallbacks` (see [`crate::router::classify`]); without such fallbacks for the
+//! group, that error is the answer. The deployment that served is what the call is accounted
+//! to; every attempt feeds the load figures the routing strategies read.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +16,8 @@ use tollgate_llm::LlmError;
 
 use super::admit::pick;
 use super::call::CallMeta;
+use crate::config::Fallbacks;
+use crate::router::classify::{classify, FailureKind};
 use crate::router::Deployment;
 use crate::state::AppState;
 
@@ -22,8 +27,51 @@ const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Which groups to try and how many retries each gets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
+    /// The requested group, then its ordinary fallbacks.
     pub groups: Vec<String>,
     pub num_retries: u32,
+    /// Groups to try when the prompt is too long for the model.
+    pub context_window: Vec<String>,
+    /// Groups to try when a content filter refused the request.
+    pub content_policy: Vec<String>,
+}
+
+/// The fallback groups of `model` in config lists (router_settings first) and in the request's
+/// own `field` (a list of names, or LiteLLM's `[{"model": [...]}]` form).
+fn fallbacks_of(
+    model: &str,
+    configured: [&Fallbacks; 2],
+    request: &Value,
+    field: &str,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in configured.into_iter().flatten() {
+        if let Some(list) = entry.get(model) {
+            out.extend(list.iter().cloned());
+        }
+    }
+    for item in request
+        .get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        match item {
+            Value::String(m) => out.push(m.clone()),
+            Value::Object(map) => {
+                let names = map
+                    .get(model)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten();
+                out.extend(names.filter_map(Value::as_str).map(str::to_owned));
+            }
+            _ => {}
+        }
+    }
+    out.dedup();
+    out.truncate(5);
+    out
 }
 
 /// The plan of a call: the request's `num_retries` and `fallbacks` win over the config's.
@@ -38,33 +86,43 @@ pub fn plan(state: &AppState, meta: &CallMeta) -> Plan {
         .or(cfg.litellm_settings.num_retries)
         .unwrap_or(0)
         .min(10);
-    let mut groups = vec![meta.requested_model.clone()];
-    let configured = cfg
-        .router_settings
-        .fallbacks
-        .iter()
-        .chain(&cfg.litellm_settings.fallbacks);
-    for entry in configured {
-        if let Some(list) = entry.get(&meta.requested_model) {
-            groups.extend(list.iter().cloned());
-        }
-    }
-    for m in meta
-        .request
-        .get("fallbacks")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(m) = m.as_str() {
-            groups.push(m.to_owned());
-        }
-    }
+    let (model, request) = (&meta.requested_model, meta.request.as_ref());
+    let (r, l) = (&cfg.router_settings, &cfg.litellm_settings);
+    let mut groups = vec![model.clone()];
+    groups.extend(fallbacks_of(
+        model,
+        [&r.fallbacks, &l.fallbacks],
+        request,
+        "fallbacks",
+    ));
     groups.dedup();
-    groups.truncate(6);
     Plan {
         groups,
         num_retries,
+        context_window: fallbacks_of(
+            model,
+            [&r.context_window_fallbacks, &l.context_window_fallbacks],
+            request,
+            "context_window_fallbacks",
+        ),
+        content_policy: fallbacks_of(
+            model,
+            [&r.content_policy_fallbacks, &l.content_policy_fallbacks],
+            request,
+            "content_policy_fallbacks",
+        ),
+    }
+}
+
+impl Plan {
+    /// The groups an error that no retry fixes sends the call to, if any.
+    fn redirect(&self, e: &LlmError) -> Option<&[String]> {
+        let groups = match classify(e) {
+            FailureKind::ContextWindow => &self.context_window,
+            FailureKind::ContentPolicy => &self.content_policy,
+            FailureKind::Other => return None,
+        };
+        (!groups.is_empty()).then_some(groups.as_slice())
     }
 }
 
@@ -95,9 +153,12 @@ where
 {
     let mut tried = Tried::default();
     let mut last: Option<LlmError> = None;
-    for (g, group) in plan.groups.iter().enumerate() {
+    let mut groups: &[String] = &plan.groups;
+    let mut redirected = false;
+    let mut g = 0;
+    'groups: while let Some(group) = groups.get(g) {
         for n in 0..=plan.num_retries {
-            let first = g == 0 && n == 0;
+            let first = !redirected && g == 0 && n == 0;
             let d = if first {
                 meta.deployment.clone()
             } else {
@@ -118,24 +179,37 @@ where
                     tried.fallbacks += 1;
                 }
             }
-            match attempt(d.clone()).await {
+            let busy = state.balancer.loads.begin(&d.id);
+            let started = std::time::Instant::now();
+            let result = attempt(d.clone()).await;
+            meta.deployment = d.clone();
+            let e = match result {
                 Ok(v) => {
-                    meta.deployment = d;
+                    state.balancer.loads.add_latency(&d.id, started.elapsed());
+                    meta.busy = Some(Arc::new(busy));
                     return (Ok(v), tried);
                 }
-                Err(e) => {
-                    let retryable = e.is_retryable();
-                    if retryable {
-                        state.cooldowns.failed(&d.id).await;
-                    }
-                    meta.deployment = d;
-                    if !retryable {
-                        return (Err(e), tried);
-                    }
+                Err(e) => e,
+            };
+            if matches!(e, LlmError::Timeout(_)) {
+                state.balancer.loads.add_latency(&d.id, started.elapsed());
+            }
+            if e.is_retryable() {
+                state.cooldowns.failed(&d.id).await;
+                last = Some(e);
+                continue;
+            }
+            match plan.redirect(&e).filter(|_| !redirected) {
+                Some(next) => {
+                    // Once only: the special fallbacks' own failures are not redirected again.
+                    (groups, g, redirected) = (next, 0, true);
                     last = Some(e);
+                    continue 'groups;
                 }
+                None => return (Err(e), tried),
             }
         }
+        g += 1;
     }
     let err = last.unwrap_or_else(|| LlmError::Connect("no deployment could be tried".into()));
     (Err(err), tried)

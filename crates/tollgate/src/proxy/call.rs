@@ -92,6 +92,8 @@ pub struct CallMeta {
     pub request: Arc<Value>,
     /// Retries and fallbacks used (for the `x-litellm-attempted-*` headers).
     pub tried: super::attempts::Tried,
+    /// Holds the serving deployment's in-flight count until the call (and its stream) ends.
+    pub busy: Option<Arc<crate::router::load::Busy>>,
 }
 
 /// How a call ended.
@@ -126,6 +128,17 @@ impl Drop for Permit {
 
 /// The cost of a usage on a deployment (0 when the model has no price).
 pub fn cost_of(state: &AppState, d: &Deployment, usage: &Usage) -> f64 {
+    price_of(state, d).map_or(0.0, |p| pricing::cost(&p, usage).total)
+}
+
+/// A deployment's input + output price per token, for cost-based routing.
+pub fn price_per_token(state: &AppState, d: &Deployment) -> Option<f64> {
+    let p = price_of(state, d)?;
+    Some(p.input_cost_per_token.unwrap_or(0.0) + p.output_cost_per_token.unwrap_or(0.0))
+}
+
+/// A deployment's prices: its own, else the price table's for its (base) model.
+fn price_of(state: &AppState, d: &Deployment) -> Option<pricing::ModelPrice> {
     let overrides = Overrides {
         input_cost_per_token: d.input_cost_per_token,
         output_cost_per_token: d.output_cost_per_token,
@@ -142,7 +155,6 @@ pub fn cost_of(state: &AppState, d: &Deployment, usage: &Usage) -> f64 {
         Some(&d.provider_name),
         &overrides,
     )
-    .map_or(0.0, |p| pricing::cost(&p, usage).total)
 }
 
 /// Usage when the upstream gave none: counted locally from the request and the output.
@@ -190,6 +202,9 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
         }
     };
     let tokens = usage.prompt_tokens + usage.completion_tokens;
+    if tokens > 0 {
+        state.balancer.loads.add_tokens(&meta.deployment.id, tokens);
+    }
     let rate = async {
         if tokens > 0 && !meta.rate_keys.is_empty() {
             state.limiter.add_tokens(&meta.rate_keys, tokens).await;

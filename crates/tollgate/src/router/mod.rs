@@ -1,18 +1,21 @@
 //! Model groups and deployment selection. A request names a model group (`model_name` in the
-//! config); the router picks one of its deployments, weighted by `weight`. Wildcard entries
+//! config); the router picks one of its deployments with the `routing_strategy`
+//! ([`strategy`]), from the load figures of this replica ([`load`]). Wildcard entries
 //! (`*`, `openai/*`) serve names no group claims.
 
+pub mod classify;
 pub mod compatible;
 pub mod cooldown;
 mod deployment;
+pub mod load;
 pub mod pattern;
+pub mod strategy;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use rand::Rng as _;
-
 pub use deployment::{Deployment, DeploymentError, Provider};
+pub use strategy::{Balancer, Strategy};
 
 /// The deployments of the gateway, grouped by public name.
 #[derive(Debug, Default)]
@@ -67,20 +70,32 @@ impl Router {
             .unwrap_or_default()
     }
 
-    /// Picks a deployment, leaving out the `excluded` ones (cooling down).
+    /// Picks a deployment at random by weight, leaving out the `excluded` ones (cooling down).
     pub fn pick_except(
         &self,
         requested: &str,
         excluded: &HashSet<String>,
     ) -> Option<Arc<Deployment>> {
+        self.pick_balanced(requested, excluded, &Balancer::default(), &|_| None)
+    }
+
+    /// Picks a deployment with the balancer's strategy, leaving out the `excluded` ones and
+    /// those over their own `rpm` / `tpm` this minute. `cost` prices a deployment per token.
+    pub fn pick_balanced(
+        &self,
+        requested: &str,
+        excluded: &HashSet<String>,
+        balancer: &Balancer,
+        cost: &dyn Fn(&Deployment) -> Option<f64>,
+    ) -> Option<Arc<Deployment>> {
         let name = self.resolve(requested);
         if let Some(group) = self.groups.get(name) {
             let open: Vec<Arc<Deployment>> = group
                 .iter()
-                .filter(|d| !excluded.contains(&d.id))
+                .filter(|d| !excluded.contains(&d.id) && balancer.has_room(d))
                 .cloned()
                 .collect();
-            return weighted(&open).cloned();
+            return balancer.choose(&open, cost).cloned();
         }
         let wild = self
             .wildcards
@@ -107,22 +122,6 @@ impl Router {
         names.dedup();
         names
     }
-}
-
-/// Picks by weight (`weight`, else 1 each).
-fn weighted(group: &[Arc<Deployment>]) -> Option<&Arc<Deployment>> {
-    if group.len() <= 1 {
-        return group.first();
-    }
-    let total: f64 = group.iter().map(|d| d.weight).sum();
-    let mut x = rand::thread_rng().gen_range(0.0..total);
-    for d in group {
-        if x < d.weight {
-            return Some(d);
-        }
-        x -= d.weight;
-    }
-    group.last()
 }
 
 #[cfg(test)]
