@@ -49,6 +49,9 @@ struct Cli {
     /// Also run the scale cases: 100,000 keys, 30 days of analytics, RSS over many requests.
     #[arg(long)]
     scale: bool,
+    /// Which scale cases `--scale` runs (`auth`, `analytics`, `rss`), comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "auth,analytics,rss")]
+    scale_cases: Vec<String>,
     /// Requests sent through one process for the RSS-growth scale case.
     #[arg(long, default_value_t = 1_000_000)]
     rss_requests: u64,
@@ -336,7 +339,7 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
     }
 
     let scale = if cli.scale {
-        Some(scale::run(&env, upstream, cli.rss_requests).await?)
+        Some(scale::run(&env, upstream, cli.rss_requests, &cli.scale_cases).await?)
     } else {
         None
     };

@@ -71,28 +71,36 @@ fn say(msg: &str) {
     crate::say(msg);
 }
 
-/// Runs the scale cases.
+/// Runs the scale cases named in `cases` (`auth`, `analytics`, `rss`).
 pub async fn run(
     env: &Env,
     upstream: SocketAddr,
     rss_requests: u64,
+    cases: &[String],
 ) -> anyhow::Result<ScaleReport> {
+    let wanted = |c: &str| cases.iter().any(|x| x == c);
     let mut report = ScaleReport::default();
-    match auth(env, upstream).await {
-        Ok(cases) => report.auth = cases,
-        Err(e) => report.skipped.push(format!("auth: {e:#}")),
-    }
-    for backend in ["sqlite", "postgres"] {
-        match analytics(env, upstream, backend).await {
-            Ok(case) => report.analytics.push(case),
-            Err(e) => report
-                .skipped
-                .push(format!("analytics on {backend}: {e:#}")),
+    if wanted("auth") {
+        match auth(env, upstream).await {
+            Ok(cases) => report.auth = cases,
+            Err(e) => report.skipped.push(format!("auth: {e:#}")),
         }
     }
-    match rss(env, upstream, rss_requests).await {
-        Ok(r) => report.rss = Some(r),
-        Err(e) => report.skipped.push(format!("RSS growth: {e:#}")),
+    if wanted("analytics") {
+        for backend in ["sqlite", "postgres"] {
+            match analytics(env, upstream, backend).await {
+                Ok(case) => report.analytics.push(case),
+                Err(e) => report
+                    .skipped
+                    .push(format!("analytics on {backend}: {e:#}")),
+            }
+        }
+    }
+    if wanted("rss") {
+        match rss(env, upstream, rss_requests).await {
+            Ok(r) => report.rss = Some(r),
+            Err(e) => report.skipped.push(format!("RSS growth: {e:#}")),
+        }
     }
     Ok(report)
 }

@@ -43,11 +43,15 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// Idle upstream connections kept per host. A gateway holding many concurrent streams to one
+/// upstream would otherwise close and reopen connections for every round of calls.
+const MAX_IDLE_PER_HOST: usize = 2_048;
+
 impl Client {
     pub fn new() -> Result<Self, LlmError> {
         let http = reqwest::Client::builder()
             .tcp_nodelay(true)
-            .pool_max_idle_per_host(256)
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .pool_idle_timeout(Duration::from_secs(90))
             .connect_timeout(Duration::from_secs(10))
             .build()

@@ -15,6 +15,9 @@ use sqlx::Any;
 use crate::table::{Filter, SqlValue};
 use crate::Backend;
 
+/// Statements with more bound values than this are not kept in the prepared-statement cache.
+const MAX_CACHED_PARAMS: usize = 64;
+
 #[derive(Debug, Default)]
 pub(crate) struct Sql {
     pub text: String,
@@ -151,7 +154,10 @@ impl Sql {
     }
 
     pub fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.text);
+        // Bulk statements (multi-row inserts, long IN lists) differ in shape from one batch to
+        // the next, and a prepared batch insert is large: caching each shape per connection made
+        // the process grow with every distinct batch size. Only small statements are cached.
+        let mut q = sqlx::query(&self.text).persistent(self.args.len() <= MAX_CACHED_PARAMS);
         for a in &self.args {
             q = match a {
                 SqlValue::Text(v) => q.bind(v.clone()),
