@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::Json;
 use chrono::{Days, NaiveDate};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tollgate_store::{
     DailyQuery, EntityType, Filter, OrgMember, OrgRecord, Query, SqlValue, TeamMember, TeamRecord,
@@ -40,10 +40,10 @@ pub struct DailyParams {
 
 macro_rules! endpoints {
     ($($paginated:ident, $aggregated:ident => $kind:expr;)*) => {$(
-        pub async fn $paginated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Json<Value>> {
+        pub async fn $paginated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Json<Answer>> {
             activity(&s, &p, q, $kind, false).await
         }
-        pub async fn $aggregated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Json<Value>> {
+        pub async fn $aggregated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Json<Answer>> {
             activity(&s, &p, q, $kind, true).await
         }
     )*};
@@ -90,13 +90,20 @@ fn range(q: &DailyParams) -> Result<(String, String)> {
     Ok((start.to_string(), end.to_string()))
 }
 
+/// An activity answer: the days, and totals with the page numbers.
+#[derive(Serialize)]
+pub struct Answer {
+    results: shape::Results,
+    metadata: Value,
+}
+
 async fn activity(
     state: &AppState,
     p: &Principal,
     q: DailyParams,
     kind: EntityType,
     aggregated: bool,
-) -> Result<Json<Value>> {
+) -> Result<Json<Answer>> {
     let (start_date, end_date) = range(&q)?;
     let (ids, exclude) = scope(state, p, &q, kind).await?;
     let query = DailyQuery {
@@ -123,23 +130,24 @@ async fn activity(
     } else {
         labels(state, kind, &rows).await?
     };
-    let (mut results, totals) = shape::build(&rows, &metas, &labels);
+    let (mut results, totals) = shape::build(&rows, metas, labels);
     let (page, pages) = if aggregated {
         (1, 1)
     } else {
         let size = q.page_size.unwrap_or(50).clamp(1, 1000);
         let page = q.page.unwrap_or(1).max(1);
-        let pages = total_pages(results.len() as u64, size);
-        results = results
+        let pages = total_pages(results.days.len() as u64, size);
+        results.days = std::mem::take(&mut results.days)
             .into_iter()
             .skip(((page - 1) * size) as usize)
             .take(size as usize)
             .collect();
         (page, pages)
     };
-    Ok(Json(
-        json!({ "results": results, "metadata": shape::totals(&totals, page, pages) }),
-    ))
+    Ok(Json(Answer {
+        results,
+        metadata: shape::totals(&totals, page, pages),
+    }))
 }
 
 /// Which entities the caller may see: `(only these, except these)`.

@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::ser::{SerializeMap as _, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tollgate_store::{DailyRow, TokenMeta};
 
@@ -30,19 +32,27 @@ impl Metrics {
         self.successful_requests += r.successful_requests;
         self.failed_requests += r.failed_requests;
     }
+}
 
-    pub fn json(&self) -> Value {
-        json!({
-            "spend": self.spend,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cache_read_input_tokens": self.cache_read_input_tokens,
-            "cache_creation_input_tokens": self.cache_creation_input_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "successful_requests": self.successful_requests,
-            "failed_requests": self.failed_requests,
-            "api_requests": self.api_requests,
-        })
+impl Serialize for Metrics {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(9))?;
+        m.serialize_entry("spend", &self.spend)?;
+        m.serialize_entry("prompt_tokens", &self.prompt_tokens)?;
+        m.serialize_entry("completion_tokens", &self.completion_tokens)?;
+        m.serialize_entry("cache_read_input_tokens", &self.cache_read_input_tokens)?;
+        m.serialize_entry(
+            "cache_creation_input_tokens",
+            &self.cache_creation_input_tokens,
+        )?;
+        m.serialize_entry(
+            "total_tokens",
+            &(self.prompt_tokens + self.completion_tokens),
+        )?;
+        m.serialize_entry("successful_requests", &self.successful_requests)?;
+        m.serialize_entry("failed_requests", &self.failed_requests)?;
+        m.serialize_entry("api_requests", &self.api_requests)?;
+        m.end()
     }
 }
 
@@ -53,8 +63,10 @@ struct Item {
     keys: BTreeMap<String, Metrics>,
 }
 
+/// One day of the answer, summed.
 #[derive(Debug, Default)]
-struct Day {
+pub struct Day {
+    date: String,
     metrics: Metrics,
     models: BTreeMap<String, Item>,
     model_groups: BTreeMap<String, Item>,
@@ -65,20 +77,39 @@ struct Day {
 }
 
 fn bump(map: &mut BTreeMap<String, Item>, name: &str, r: &DailyRow) {
-    let item = map.entry(name.to_owned()).or_default();
+    let item = match map.get_mut(name) {
+        Some(item) => item,
+        None => map.entry(name.to_owned()).or_default(),
+    };
     item.metrics.add(r);
-    item.keys.entry(r.api_key.clone()).or_default().add(r);
+    add_key(&mut item.keys, r);
+}
+
+fn add_key(keys: &mut BTreeMap<String, Metrics>, r: &DailyRow) {
+    match keys.get_mut(&r.api_key) {
+        Some(m) => m.add(r),
+        None => keys.entry(r.api_key.clone()).or_default().add(r),
+    }
 }
 
 /// Labels for entity ids (team aliases, ...), shown in `entities` breakdowns.
 pub type Labels = HashMap<String, Value>;
 
-/// Builds `results` (newest day first) and the totals.
+/// The days of an answer (newest first) with what their breakdowns need to be written out.
+pub struct Results {
+    pub days: Vec<Day>,
+    keys: HashMap<String, TokenMeta>,
+    labels: Labels,
+}
+
+/// Sums `rows` into days (newest first) and the totals. The answer is serialized straight from
+/// these sums: for a month of a large deployment it holds hundreds of thousands of breakdown
+/// entries, too many to build as a JSON tree first.
 pub fn build(
     rows: &[DailyRow],
-    keys: &HashMap<String, TokenMeta>,
-    labels: &Labels,
-) -> (Vec<Value>, Metrics) {
+    keys: HashMap<String, TokenMeta>,
+    labels: Labels,
+) -> (Results, Metrics) {
     let mut days: BTreeMap<&str, Day> = BTreeMap::new();
     let mut total = Metrics::default();
     for r in rows {
@@ -94,70 +125,167 @@ pub fn build(
         };
         bump(&mut day.providers, provider, r);
         bump(&mut day.endpoints, &r.endpoint, r);
-        day.api_keys.entry(r.api_key.clone()).or_default().add(r);
+        add_key(&mut day.api_keys, r);
         if let Some(e) = &r.entity_id {
             bump(&mut day.entities, e, r);
         }
     }
-    let results = days
+    let days = days
         .into_iter()
         .rev()
-        .map(|(date, day)| {
-            json!({
-                "date": date,
-                "metrics": day.metrics.json(),
-                "breakdown": {
-                    "models": items(&day.models, keys, &Labels::new()),
-                    "model_groups": items(&day.model_groups, keys, &Labels::new()),
-                    "providers": items(&day.providers, keys, &Labels::new()),
-                    "endpoints": items(&day.endpoints, keys, &Labels::new()),
-                    "mcp_servers": {},
-                    "api_keys": key_items(&day.api_keys, keys),
-                    "entities": items(&day.entities, keys, labels),
+        .map(|(date, mut day)| {
+            day.date = date.to_owned();
+            day
+        })
+        .collect();
+    (Results { days, keys, labels }, total)
+}
+
+impl Serialize for Results {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.days.iter().map(|day| DayOut { day, of: self }))
+    }
+}
+
+struct DayOut<'a> {
+    day: &'a Day,
+    of: &'a Results,
+}
+
+impl Serialize for DayOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (day, keys) = (self.day, &self.of.keys);
+        let none = Labels::new();
+        let items = |map, labels| Items { map, keys, labels };
+        let breakdown = Breakdown {
+            models: items(&day.models, &none),
+            model_groups: items(&day.model_groups, &none),
+            providers: items(&day.providers, &none),
+            endpoints: items(&day.endpoints, &none),
+            api_keys: KeyItems {
+                map: &day.api_keys,
+                keys,
+            },
+            entities: items(&day.entities, &self.of.labels),
+        };
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("date", &day.date)?;
+        m.serialize_entry("metrics", &day.metrics)?;
+        m.serialize_entry("breakdown", &breakdown)?;
+        m.end()
+    }
+}
+
+struct Breakdown<'a> {
+    models: Items<'a>,
+    model_groups: Items<'a>,
+    providers: Items<'a>,
+    endpoints: Items<'a>,
+    api_keys: KeyItems<'a>,
+    entities: Items<'a>,
+}
+
+impl Serialize for Breakdown<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("models", &self.models)?;
+        m.serialize_entry("model_groups", &self.model_groups)?;
+        m.serialize_entry("providers", &self.providers)?;
+        m.serialize_entry("endpoints", &self.endpoints)?;
+        m.serialize_entry("mcp_servers", &Map::new())?;
+        m.serialize_entry("api_keys", &self.api_keys)?;
+        m.serialize_entry("entities", &self.entities)?;
+        m.end()
+    }
+}
+
+/// `{name: {metrics, metadata, api_key_breakdown}}`.
+struct Items<'a> {
+    map: &'a BTreeMap<String, Item>,
+    keys: &'a HashMap<String, TokenMeta>,
+    labels: &'a Labels,
+}
+
+impl Serialize for Items<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let empty = Value::Object(Map::new());
+        let mut m = s.serialize_map(Some(self.map.len()))?;
+        for (name, item) in self.map {
+            m.serialize_entry(
+                name,
+                &ItemOut {
+                    item,
+                    metadata: self.labels.get(name).unwrap_or(&empty),
+                    keys: self.keys,
                 },
-            })
-        })
-        .collect();
-    (results, total)
+            )?;
+        }
+        m.end()
+    }
 }
 
-fn key_meta(hash: &str, keys: &HashMap<String, TokenMeta>) -> Value {
-    let m = keys.get(hash);
-    json!({
-        "key_alias": m.and_then(|m| m.key_alias.clone()),
-        "team_id": m.and_then(|m| m.team_id.clone()),
-    })
+struct ItemOut<'a> {
+    item: &'a Item,
+    metadata: &'a Value,
+    keys: &'a HashMap<String, TokenMeta>,
 }
 
-fn key_items(map: &BTreeMap<String, Metrics>, keys: &HashMap<String, TokenMeta>) -> Value {
-    let out: Map<String, Value> = map
-        .iter()
-        .map(|(k, m)| {
-            (
-                k.clone(),
-                json!({"metrics": m.json(), "metadata": key_meta(k, keys)}),
-            )
-        })
-        .collect();
-    Value::Object(out)
+impl Serialize for ItemOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("metrics", &self.item.metrics)?;
+        m.serialize_entry("metadata", self.metadata)?;
+        m.serialize_entry(
+            "api_key_breakdown",
+            &KeyItems {
+                map: &self.item.keys,
+                keys: self.keys,
+            },
+        )?;
+        m.end()
+    }
 }
 
-fn items(
-    map: &BTreeMap<String, Item>,
-    keys: &HashMap<String, TokenMeta>,
-    labels: &Labels,
-) -> Value {
-    let out: Map<String, Value> = map
-        .iter()
-        .map(|(name, item)| {
-            let metadata = labels.get(name).cloned().unwrap_or_else(|| json!({}));
-            (
-                name.clone(),
-                json!({"metrics": item.metrics.json(), "metadata": metadata, "api_key_breakdown": key_items(&item.keys, keys)}),
-            )
-        })
-        .collect();
-    Value::Object(out)
+/// `{hash: {metrics, metadata: {key_alias, team_id}}}`.
+struct KeyItems<'a> {
+    map: &'a BTreeMap<String, Metrics>,
+    keys: &'a HashMap<String, TokenMeta>,
+}
+
+impl Serialize for KeyItems<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.map.len()))?;
+        for (hash, metrics) in self.map {
+            let meta = self.keys.get(hash);
+            m.serialize_entry(
+                hash,
+                &KeyOut {
+                    metrics,
+                    key_alias: meta.and_then(|m| m.key_alias.as_deref()),
+                    team_id: meta.and_then(|m| m.team_id.as_deref()),
+                },
+            )?;
+        }
+        m.end()
+    }
+}
+
+struct KeyOut<'a> {
+    metrics: &'a Metrics,
+    key_alias: Option<&'a str>,
+    team_id: Option<&'a str>,
+}
+
+impl Serialize for KeyOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("metrics", self.metrics)?;
+        m.serialize_entry(
+            "metadata",
+            &json!({"key_alias": self.key_alias, "team_id": self.team_id}),
+        )?;
+        m.end()
+    }
 }
 
 /// The `metadata` object of a response.
