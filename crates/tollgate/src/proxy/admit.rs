@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::access;
 use super::call::{CallKind, CallMeta, Permit};
@@ -19,8 +19,6 @@ use crate::state::AppState;
 /// A call that passed every check.
 pub struct Admitted {
     pub meta: CallMeta,
-    /// The body to send upstream (model rewritten, usage requested for streams).
-    pub upstream_body: Value,
     /// Whether the client asked for the usage chunk of a stream.
     pub client_wants_usage: bool,
     pub permit: Permit,
@@ -31,7 +29,7 @@ pub async fn admit(
     state: &AppState,
     p: &Principal,
     kind: CallKind,
-    mut body: Value,
+    body: Value,
     path_model: Option<String>,
 ) -> Result<Admitted> {
     let started = Instant::now();
@@ -105,35 +103,13 @@ pub async fn admit(
         .filter(|l| l.tpm.is_some())
         .map(|l| l.key.clone())
         .collect();
-    let request = Arc::new(body.clone());
     let client_wants_usage = body
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         == Some(true);
-    body["model"] = Value::from(deployment.target.model.clone());
-    if body.get("stream").and_then(Value::as_bool) == Some(true)
-        && matches!(kind, CallKind::Chat | CallKind::Completion)
-    {
-        match body
-            .get_mut("stream_options")
-            .and_then(Value::as_object_mut)
-        {
-            Some(opts) => {
-                opts.insert("include_usage".into(), Value::Bool(true));
-            }
-            None => body["stream_options"] = json!({"include_usage": true}),
-        }
-    }
-    if let Some(o) = body.as_object_mut() {
-        // Gateway parameters, not the upstream's.
-        o.remove("fallbacks");
-        o.remove("context_window_fallbacks");
-        o.remove("content_policy_fallbacks");
-        o.remove("num_retries");
-        if !deployment.provider.is_mock() {
-            o.remove("mock_response");
-        }
-    }
+    // The request as the client sent it; each attempt derives its upstream body from it
+    // (`attempts::body_for`), for the deployment that attempt goes to.
+    let request = Arc::new(body);
     let key = auth.as_ref().map(|a| &a.key);
     let meta = CallMeta {
         call_id: uuid::Uuid::new_v4().to_string(),
@@ -158,7 +134,6 @@ pub async fn admit(
     };
     Ok(Admitted {
         meta,
-        upstream_body: body,
         client_wants_usage,
         permit,
         remaining,

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tollgate_llm::LlmError;
 
 use super::admit::pick;
-use super::call::CallMeta;
+use super::call::{CallKind, CallMeta};
 use crate::config::Fallbacks;
 use crate::router::classify::{classify, FailureKind};
 use crate::router::Deployment;
@@ -216,15 +216,76 @@ where
 }
 
 /// The body for a deployment: the model it expects.
-pub fn body_for(body: &Value, d: &Deployment) -> Value {
-    let mut b = body.clone();
-    b["model"] = Value::from(d.target.model.clone());
-    b
+/// The body one attempt sends to deployment `d`: the client's request with the deployment's
+/// model, the gateway's own parameters taken out, and usage asked for on streams.
+pub fn body_for(request: &Value, kind: CallKind, d: &Deployment) -> Value {
+    let mut body = request.clone();
+    let Some(o) = body.as_object_mut() else {
+        return body;
+    };
+    o.insert("model".into(), Value::from(d.target.model.clone()));
+    for gateway_only in [
+        "fallbacks",
+        "context_window_fallbacks",
+        "content_policy_fallbacks",
+        "num_retries",
+    ] {
+        o.remove(gateway_only);
+    }
+    if !d.provider.is_mock() {
+        o.remove("mock_response");
+    }
+    let streams = o.get("stream").and_then(Value::as_bool) == Some(true);
+    if streams && matches!(kind, CallKind::Chat | CallKind::Completion) {
+        match o.get_mut("stream_options").and_then(Value::as_object_mut) {
+            Some(opts) => {
+                opts.insert("include_usage".into(), Value::Bool(true));
+            }
+            None => {
+                o.insert(
+                    "stream_options".into(),
+                    serde_json::json!({"include_usage": true}),
+                );
+            }
+        }
+    }
+    body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deployment(model: &str) -> Deployment {
+        let entry: crate::config::ModelEntry = serde_json::from_value(serde_json::json!({
+            "model_name": "group",
+            "litellm_params": {"model": model, "api_base": "http://127.0.0.1:1/v1"},
+        }))
+        .unwrap();
+        Deployment::from_entry(&entry, false, Duration::from_secs(1), &|_| None).unwrap()
+    }
+
+    #[test]
+    fn each_attempt_body_is_the_request_for_its_deployment() {
+        let request = serde_json::json!({
+            "model": "group", "stream": true, "messages": [],
+            "fallbacks": ["other"], "num_retries": 2, "context_window_fallbacks": [],
+            "content_policy_fallbacks": [], "mock_response": "hi",
+        });
+        let body = body_for(&request, CallKind::Chat, &deployment("openai/gpt-4o"));
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "model": "gpt-4o", "stream": true, "messages": [],
+                "stream_options": {"include_usage": true},
+            })
+        );
+        // The mock keeps its canned answer; the client's request is left as it was.
+        let body = body_for(&request, CallKind::Embedding, &deployment("mock/m"));
+        assert_eq!(body["mock_response"], "hi");
+        assert!(body.get("stream_options").is_none());
+        assert_eq!(request["num_retries"], 2);
+    }
 
     #[test]
     fn backoff_honours_retry_after_within_a_bound() {

@@ -89,16 +89,15 @@ pub(crate) async fn run(
 async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let Admitted {
         mut meta,
-        upstream_body,
         permit,
         remaining,
         ..
     } = a;
     let plan = attempts::plan(state, &meta);
-    let (kind, call_id) = (meta.kind, meta.call_id.clone());
+    let (kind, call_id, request) = (meta.kind, meta.call_id.clone(), meta.request.clone());
     let upstream_started = std::time::Instant::now();
     let (reply, tried) = attempts::run(state, &mut meta, &plan, |d| {
-        let body = attempts::body_for(&upstream_body, &d);
+        let body = attempts::body_for(&request, kind, &d);
         let call_id = call_id.clone();
         async move { upstream::json(state, kind, &d, body, &call_id).await }
     })

@@ -25,15 +25,14 @@ use crate::state::AppState;
 pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     let Admitted {
         mut meta,
-        upstream_body,
         client_wants_usage,
         permit,
         remaining,
     } = a;
     let plan = super::attempts::plan(state, &meta);
-    let (kind, call_id) = (meta.kind, meta.call_id.clone());
+    let (kind, call_id, request) = (meta.kind, meta.call_id.clone(), meta.request.clone());
     let (opened, tried) = super::attempts::run(state, &mut meta, &plan, |d| {
-        let body = super::attempts::body_for(&upstream_body, &d);
+        let body = super::attempts::body_for(&request, kind, &d);
         let call_id = call_id.clone();
         async move { upstream::stream(state, kind, &d, body, &call_id).await }
     })
