@@ -38,7 +38,7 @@ pub enum Endpoint {
 pub struct HttpCall {
     pub url: String,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
 }
 
 /// The error of a wire asked for an endpoint it does not offer.
@@ -175,13 +175,25 @@ impl Provider {
         stream: bool,
         body: &Value,
     ) -> Result<HttpCall, LlmError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| LlmError::Protocol(format!("could not encode the request: {e}")))?;
+        self.call_raw(endpoint, target, stream, bytes.into()).await
+    }
+
+    /// An authorized call whose body is already this wire's JSON, as bytes.
+    pub async fn call_raw(
+        &self,
+        endpoint: Endpoint,
+        target: &Target,
+        stream: bool,
+        body: bytes::Bytes,
+    ) -> Result<HttpCall, LlmError> {
         let mut headers = self.wire.headers();
         headers.extend(target.headers.iter().cloned());
         let mut call = HttpCall {
             url: self.wire.url(endpoint, target, stream)?,
             headers,
-            body: serde_json::to_vec(body)
-                .map_err(|e| LlmError::Protocol(format!("could not encode the request: {e}")))?,
+            body,
         };
         self.auth.authorize(&mut call, target).await?;
         Ok(call)

@@ -50,6 +50,7 @@ pub mod mock;
 pub mod openai;
 pub mod providers;
 pub mod sse;
+pub mod transport;
 pub mod vertex;
 
 use std::time::Duration;
@@ -78,6 +79,15 @@ pub struct Target {
 pub struct Reply {
     pub status: u16,
     pub body: serde_json::Value,
+    /// Upstream headers worth passing back (rate-limit headers, request ids).
+    pub headers: Vec<(String, String)>,
+}
+
+/// A finished non-streaming upstream answer, unparsed.
+#[derive(Debug, Clone)]
+pub struct RawReply {
+    pub status: u16,
+    pub body: bytes::Bytes,
     /// Upstream headers worth passing back (rate-limit headers, request ids).
     pub headers: Vec<(String, String)>,
 }

@@ -1,9 +1,9 @@
-//! Transport for OpenAI-format upstreams (OpenAI and every compatible server): one pooled HTTP
-//! client, JSON calls with a deadline, and event streams read chunk by chunk with a bound on each
-//! wait. Bodies pass through as JSON values, so fields this gateway does not know survive.
-//! Native providers' calls ([`HttpCall`]s built by an [`crate::adapter::Provider`]) go through
-//! the same client. The OpenAI wire format (translation to and from the canonical model) is in
-//! the submodules.
+//! Calls to upstreams over the pooled [`crate::transport`] client: OpenAI-compatible servers
+//! (their base URL and a bearer key) and native providers' [`HttpCall`]s built by an
+//! [`crate::adapter::Provider`], with a deadline on whole answers and on the wait for each piece
+//! of a stream. Bodies go out and come back as bytes, so a call passed through keeps every field
+//! as the client and the upstream wrote it. The OpenAI wire format (translation to and from the
+//! canonical model) is in the submodules.
 
 pub mod embed;
 mod request;
@@ -23,11 +23,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt as _;
+use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
 
 use crate::adapter::{FrameDecoder, HttpCall};
-use crate::sse::{Event, Parser};
-use crate::{LlmError, Reply, Target};
+use crate::sse::Event;
+use crate::transport::{self, Body};
+use crate::{LlmError, RawReply, Reply, Target};
 
 /// Upstream headers passed back to the client (prefixed by the gateway).
 const KEPT_HEADERS: &[&str] = &[
@@ -38,121 +41,161 @@ const KEPT_HEADERS: &[&str] = &[
 ];
 
 /// A pooled client for all upstreams.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Client {
-    http: reqwest::Client,
+    http: transport::Client,
 }
 
-/// Idle upstream connections kept per host. A gateway holding many concurrent streams to one
-/// upstream would otherwise close and reopen connections for every round of calls.
-const MAX_IDLE_PER_HOST: usize = 2_048;
+/// A streamed answer before its events are cut: the kept headers and the body.
+pub struct RawStream {
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+fn bad_request(e: impl std::fmt::Display) -> LlmError {
+    LlmError::Connect(format!("could not build the upstream request: {e}"))
+}
+
+fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), LlmError> {
+    Ok((
+        HeaderName::from_bytes(name.as_bytes()).map_err(bad_request)?,
+        HeaderValue::from_str(value).map_err(bad_request)?,
+    ))
+}
+
+/// A JSON POST.
+fn post(uri: &str, headers: HeaderMap, body: Bytes) -> Result<transport::Request, LlmError> {
+    Ok(transport::Request {
+        method: Method::POST,
+        uri: uri
+            .parse::<Uri>()
+            .map_err(|e| bad_request(format!("{uri}: {e}")))?,
+        headers,
+        body,
+    })
+}
+
+/// `content-type: application/json` and the given headers.
+fn json_headers<'a>(
+    extra: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<HeaderMap, LlmError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (k, v) in extra {
+        let (k, v) = header(k, v)?;
+        headers.insert(k, v);
+    }
+    Ok(headers)
+}
 
 impl Client {
-    pub fn new() -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| LlmError::Connect(e.to_string()))?;
-        Ok(Self { http })
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    fn request(&self, target: &Target, path: &str, body: &Value) -> reqwest::RequestBuilder {
-        let url = format!("{}{}", target.api_base.trim_end_matches('/'), path);
-        let mut req = self.http.post(url).json(body);
-        if let Some(key) = target.api_key.as_deref().filter(|k| !k.is_empty()) {
-            req = req.bearer_auth(key);
-        }
-        for (k, v) in &target.headers {
-            req = req.header(k, v);
-        }
-        req
-    }
-
-    /// A JSON call, bounded by the target's timeout.
-    pub async fn post_json(
+    /// A call to an OpenAI-compatible server: `api_base` + `path`, the key as a bearer token.
+    fn openai(
         &self,
         target: &Target,
         path: &str,
-        body: &Value,
-    ) -> Result<Reply, LlmError> {
+        body: Bytes,
+    ) -> Result<transport::Request, LlmError> {
+        let uri = format!("{}{path}", target.api_base.trim_end_matches('/'));
+        let mut headers =
+            json_headers(target.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        if let Some(key) = target.api_key.as_deref().filter(|k| !k.is_empty()) {
+            let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(bad_request)?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        post(&uri, headers, body)
+    }
+
+    fn native(&self, call: HttpCall) -> Result<transport::Request, LlmError> {
+        let headers = json_headers(call.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+        post(&call.url, headers, call.body)
+    }
+
+    /// Sends and reads the whole answer, bounded by `timeout`.
+    async fn whole(
+        &self,
+        req: transport::Request,
+        timeout: Duration,
+    ) -> Result<RawReply, LlmError> {
         let call = async {
-            let resp = self
-                .request(target, path, body)
-                .send()
-                .await
-                .map_err(send_error)?;
-            let resp = check_status(resp).await?;
-            let status = resp.status().as_u16();
-            let headers = kept_headers(&resp);
-            let bytes = resp.bytes().await.map_err(send_error)?;
-            let body = serde_json::from_slice(&bytes)
-                .map_err(|e| LlmError::Protocol(format!("response is not JSON: {e}")))?;
-            Ok(Reply {
-                status,
-                body,
+            let resp = check_status(self.http.send(req).await?).await?;
+            let headers = kept_headers(&resp.headers);
+            let body = resp.body.bytes().await?;
+            Ok(RawReply {
+                status: resp.status.as_u16(),
                 headers,
+                body,
             })
         };
-        tokio::time::timeout(target.timeout, call)
+        tokio::time::timeout(timeout, call)
             .await
-            .map_err(|_| LlmError::Timeout(target.timeout))?
+            .map_err(|_| LlmError::Timeout(timeout))?
     }
 
-    /// A streaming call: waits for the headers, then hands back the event stream.
-    pub async fn post_stream(
-        &self,
-        target: &Target,
-        path: &str,
-        body: &Value,
-    ) -> Result<EventStream, LlmError> {
-        let send = self.request(target, path, body).send();
-        let resp = tokio::time::timeout(target.stream_timeout, send)
+    /// Sends and waits for the answer's head, bounded by `gap`.
+    async fn head(&self, req: transport::Request, gap: Duration) -> Result<RawStream, LlmError> {
+        let resp = tokio::time::timeout(gap, self.http.send(req))
             .await
-            .map_err(|_| LlmError::Timeout(target.stream_timeout))?
-            .map_err(send_error)?;
+            .map_err(|_| LlmError::Timeout(gap))??;
         let resp = check_status(resp).await?;
-        let headers = kept_headers(&resp);
-        Ok(EventStream {
-            body: Box::pin(resp.bytes_stream()),
-            frames: Frames::Sse(Parser::new()),
-            pending: VecDeque::new(),
-            gap: target.stream_timeout,
-            done: false,
-            headers,
+        Ok(RawStream {
+            headers: kept_headers(&resp.headers),
+            body: resp.body,
         })
     }
 
-    fn native(&self, call: HttpCall) -> reqwest::RequestBuilder {
-        let mut req = self.http.post(call.url).body(call.body);
-        req = req.header("content-type", "application/json");
-        for (k, v) in call.headers {
-            req = req.header(k, v);
-        }
-        req
+    /// A call to an OpenAI-compatible server whose body is already JSON bytes; the answer comes
+    /// back as bytes too. Bounded by the target's timeout.
+    pub async fn post_raw(
+        &self,
+        target: &Target,
+        path: &str,
+        body: Bytes,
+    ) -> Result<RawReply, LlmError> {
+        self.whole(self.openai(target, path, body)?, target.timeout)
+            .await
+    }
+
+    /// A streaming call to an OpenAI-compatible server: waits for the answer's head (bounded by
+    /// the target's stream timeout) and hands back the body unread.
+    pub async fn post_raw_stream(
+        &self,
+        target: &Target,
+        path: &str,
+        body: Bytes,
+    ) -> Result<RawStream, LlmError> {
+        self.head(self.openai(target, path, body)?, target.stream_timeout)
+            .await
+    }
+
+    /// A native provider's call, its answer as bytes, bounded by `timeout`.
+    pub async fn send_raw(&self, call: HttpCall, timeout: Duration) -> Result<RawReply, LlmError> {
+        self.whole(self.native(call)?, timeout).await
     }
 
     /// A native provider's JSON call, bounded by `timeout`.
     pub async fn send_json(&self, call: HttpCall, timeout: Duration) -> Result<Reply, LlmError> {
-        let fut = async {
-            let resp = self.native(call).send().await.map_err(send_error)?;
-            let resp = check_status(resp).await?;
-            let status = resp.status().as_u16();
-            let headers = kept_headers(&resp);
-            let bytes = resp.bytes().await.map_err(send_error)?;
-            let body = serde_json::from_slice(&bytes)
-                .map_err(|e| LlmError::Protocol(format!("response is not JSON: {e}")))?;
-            Ok(Reply {
-                status,
-                body,
-                headers,
-            })
-        };
-        tokio::time::timeout(timeout, fut)
-            .await
-            .map_err(|_| LlmError::Timeout(timeout))?
+        let raw = self.send_raw(call, timeout).await?;
+        let body = serde_json::from_slice(&raw.body)
+            .map_err(|e| LlmError::Protocol(format!("response is not JSON: {e}")))?;
+        Ok(Reply {
+            status: raw.status,
+            body,
+            headers: raw.headers,
+        })
+    }
+
+    /// A native provider's streaming call, unread: the answer's head within `gap`.
+    pub async fn send_raw_stream(
+        &self,
+        call: HttpCall,
+        gap: Duration,
+    ) -> Result<RawStream, LlmError> {
+        self.head(self.native(call)?, gap).await
     }
 
     /// A native provider's streaming call, its bytes cut into events by `frames`.
@@ -162,79 +205,44 @@ impl Client {
         gap: Duration,
         frames: Box<dyn FrameDecoder>,
     ) -> Result<EventStream, LlmError> {
-        let send = self.native(call).send();
-        let resp = tokio::time::timeout(gap, send)
-            .await
-            .map_err(|_| LlmError::Timeout(gap))?
-            .map_err(send_error)?;
-        let resp = check_status(resp).await?;
-        let headers = kept_headers(&resp);
+        let raw = self.send_raw_stream(call, gap).await?;
         Ok(EventStream {
-            body: Box::pin(resp.bytes_stream()),
-            frames: Frames::Other(frames),
+            body: raw.body,
+            frames,
             pending: VecDeque::new(),
             gap,
             done: false,
-            headers,
+            headers: raw.headers,
         })
     }
 }
 
-/// How a stream's bytes become events.
-enum Frames {
-    Sse(Parser),
-    Other(Box<dyn FrameDecoder>),
-}
-
-impl Frames {
-    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Event>, LlmError> {
-        match self {
-            Frames::Sse(p) => Ok(p.feed(bytes)),
-            Frames::Other(d) => d.feed(bytes),
-        }
-    }
-
-    fn finish(&mut self) -> Result<Vec<Event>, LlmError> {
-        match self {
-            Frames::Sse(p) => Ok(p.finish().into_iter().collect()),
-            Frames::Other(d) => d.finish(),
-        }
-    }
-}
-
-fn send_error(e: reqwest::Error) -> LlmError {
-    if e.is_timeout() {
-        LlmError::Timeout(Duration::ZERO)
-    } else {
-        LlmError::Connect(e.to_string())
-    }
-}
-
-fn kept_headers(resp: &reqwest::Response) -> Vec<(String, String)> {
+fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     KEPT_HEADERS
         .iter()
         .filter_map(|h| {
-            let v = resp.headers().get(*h)?.to_str().ok()?;
+            let v = headers.get(*h)?.to_str().ok()?;
             Some(((*h).to_owned(), v.to_owned()))
         })
         .collect()
 }
 
 /// Turns an error status into [`LlmError::Status`] with the upstream's message.
-async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, LlmError> {
-    let status = resp.status();
+async fn check_status(resp: transport::Response) -> Result<transport::Response, LlmError> {
+    let status = resp.status;
     if status.is_success() {
         return Ok(resp);
     }
     let retry_after = resp
-        .headers()
+        .headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64);
-    let text = resp.text().await.unwrap_or_default();
-    let body: Option<Value> = serde_json::from_str(&text).ok();
+    let bytes = resp.body.bytes().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let body: Option<Value> = serde_json::from_slice(&bytes).ok();
     let message = body
         .as_ref()
         .and_then(|b| b.pointer("/error/message").or_else(|| b.get("message")))
@@ -249,13 +257,10 @@ async fn check_status(resp: reqwest::Response) -> Result<reqwest::Response, LlmE
     })
 }
 
-type ByteStream =
-    std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<Bytes>> + Send>>;
-
 /// Events of an upstream stream, as they arrive.
 pub struct EventStream {
-    body: ByteStream,
-    frames: Frames,
+    body: Body,
+    frames: Box<dyn FrameDecoder>,
     pending: VecDeque<Event>,
     gap: Duration,
     done: bool,
@@ -286,7 +291,7 @@ impl EventStream {
                 },
                 Ok(Some(Err(e))) => {
                     self.done = true;
-                    return Some(Err(LlmError::Connect(format!("stream broke: {e}"))));
+                    return Some(Err(e));
                 }
                 Ok(None) => {
                     self.done = true;

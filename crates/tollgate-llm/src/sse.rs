@@ -1,6 +1,13 @@
-//! An incremental parser of server-sent events. Bytes go in as they arrive, in chunks of any
-//! size; complete events come out. Only the fields this gateway needs are kept: `event` and
-//! `data` (multi-line data is joined with `\n`). Comments and `id`/`retry` are dropped.
+//! Server-sent events. [`Parser`] turns bytes, in chunks of any size, into complete events,
+//! keeping only the fields this gateway needs: `event` and `data` (multi-line data is joined
+//! with `\n`); comments and `id`/`retry` are dropped. [`Cutter`] is for relaying: it cuts the
+//! bytes into whole events without reading them, so that each can be passed on as it came
+//! (slices of the chunks that arrived, copied only when an event spans two chunks), and
+//! [`data`] reads an event's data when it is needed.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -106,10 +113,131 @@ impl Parser {
     }
 }
 
+/// Cuts a byte stream into whole events (each with the blank line that ends it).
+#[derive(Debug, Default)]
+pub struct Cutter {
+    /// The start of an event whose end has not arrived yet.
+    held: BytesMut,
+    /// Bytes on the current line so far, not counting line ends.
+    line_len: usize,
+    /// The last byte was a `\r`: a `\n` right after it ends the same line.
+    after_cr: bool,
+}
+
+impl Cutter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether no event is partly read (the bytes so far ended with an event).
+    pub fn is_idle(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// Whether `b` ends an event (it is the last byte of a blank line).
+    fn step(&mut self, b: u8) -> bool {
+        let after_cr = std::mem::take(&mut self.after_cr);
+        match b {
+            b'\n' if after_cr => false,
+            b'\n' | b'\r' => {
+                self.after_cr = b == b'\r';
+                std::mem::take(&mut self.line_len) == 0
+            }
+            _ => {
+                self.line_len += 1;
+                false
+            }
+        }
+    }
+
+    /// Feeds bytes; appends the events they complete to `out`.
+    pub fn feed(&mut self, input: Bytes, out: &mut Vec<Bytes>) {
+        if self.held.is_empty() {
+            let mut start = 0;
+            for i in 0..input.len() {
+                if self.step(input[i]) {
+                    out.push(input.slice(start..=i));
+                    start = i + 1;
+                }
+            }
+            self.held.extend_from_slice(&input[start..]);
+            return;
+        }
+        let scanned = self.held.len();
+        self.held.extend_from_slice(&input);
+        let mut ends = Vec::new();
+        for i in scanned..self.held.len() {
+            if self.step(self.held[i]) {
+                ends.push(i + 1);
+            }
+        }
+        let mut taken = 0;
+        for end in ends {
+            out.push(self.held.split_to(end - taken).freeze());
+            taken = end;
+        }
+    }
+
+    /// The stream ended: whatever it left unterminated.
+    pub fn finish(&mut self) -> Option<Bytes> {
+        (!self.held.is_empty()).then(|| std::mem::take(&mut self.held).freeze())
+    }
+}
+
+/// The data of an event in wire form: its `data` lines joined with `\n`; `None` without any.
+pub fn data(event: &[u8]) -> Option<Cow<'_, str>> {
+    let mut out: Option<Cow<'_, str>> = None;
+    for line in event.split(|b| *b == b'\n' || *b == b'\r') {
+        let Some(value) = line.strip_prefix(b"data:") else {
+            continue;
+        };
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        let value = String::from_utf8_lossy(value);
+        out = Some(match out {
+            None => value,
+            Some(prev) => Cow::Owned(format!("{prev}\n{value}")),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn cut_all(chunks: &[&[u8]]) -> (Vec<Bytes>, Option<Bytes>) {
+        let mut c = Cutter::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            c.feed(Bytes::copy_from_slice(chunk), &mut out);
+        }
+        (out, c.finish())
+    }
+
+    #[test]
+    fn events_are_cut_where_they_end() {
+        let (events, tail) = cut_all(&[
+            b"data: {\"a\":1}\n\nda",
+            b"ta: 2\r\n\r\nevent: x\ndata: 3\n\n: c\n\ndata: 4",
+        ]);
+        let texts: Vec<&[u8]> = events.iter().map(|e| e.as_ref()).collect();
+        assert_eq!(
+            texts,
+            vec![
+                b"data: {\"a\":1}\n\n".as_slice(),
+                b"data: 2\r\n\r",
+                b"\nevent: x\ndata: 3\n\n",
+                b": c\n\n",
+            ]
+        );
+        assert_eq!(tail.as_deref(), Some(b"data: 4".as_slice()));
+        assert_eq!(data(&events[0]).as_deref(), Some("{\"a\":1}"));
+        assert_eq!(data(&events[1]).as_deref(), Some("2"));
+        assert_eq!(data(&events[2]).as_deref(), Some("3"));
+        assert_eq!(data(&events[3]), None);
+        assert_eq!(data(b"data:x\ndata: y\n\n").as_deref(), Some("x\ny"));
+    }
 
     fn parse_all(chunks: &[&[u8]]) -> Vec<Event> {
         let mut p = Parser::new();
@@ -179,11 +307,42 @@ mod tests {
             prop_assert_eq!(parse_all(&chunks), events);
         }
 
+        /// Cut and relayed, the bytes are the same bytes, and each event's data is what the
+        /// parser reads, however the stream was chunked.
+        #[test]
+        fn cutting_keeps_every_byte_and_event(events in stream_strategy(), cuts in proptest::collection::vec(0usize..2000, 0..30), crlf in any::<bool>()) {
+            let mut bytes: Vec<u8> = events.iter().flat_map(Event::to_bytes).collect();
+            if crlf {
+                bytes = String::from_utf8_lossy(&bytes).replace('\n', "\r\n").into_bytes();
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut start = 0;
+            for c in cuts {
+                chunks.push(&bytes[start..c.max(start)]);
+                start = c.max(start);
+            }
+            chunks.push(&bytes[start..]);
+            let (cut, tail) = cut_all(&chunks);
+            let joined: Vec<u8> = cut.iter().flat_map(|b| b.to_vec()).chain(tail.iter().flat_map(|b| b.to_vec())).collect();
+            prop_assert_eq!(&joined, &bytes);
+            let datas: Vec<String> = cut.iter().filter_map(|e| data(e)).map(|d| d.into_owned()).collect();
+            let expected: Vec<String> = events.iter().map(|e| e.data.clone()).collect();
+            prop_assert_eq!(datas, expected);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..500)) {
             let mut p = Parser::new();
             let _ = p.feed(&bytes);
             let _ = p.finish();
+            let mut c = Cutter::new();
+            let mut out = Vec::new();
+            c.feed(Bytes::from(bytes), &mut out);
+            for e in out.iter().chain(c.finish().as_ref()) {
+                let _ = data(e);
+            }
         }
     }
 }

@@ -121,8 +121,7 @@ impl AppState {
             ledger: Arc::new(Ledger::new()),
             limiter,
             shared_spend,
-            upstream: tollgate_llm::openai::Client::new()
-                .map_err(|e| StateError::Http(e.to_string()))?,
+            upstream: tollgate_llm::openai::Client::new(),
             spend,
             tasks: TaskTracker::new(),
             db_down: Arc::new(DbBreaker::default()),
@@ -160,8 +159,6 @@ impl AppState {
 /// Why the state could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
     #[error("redis_url: {0}")]
     Redis(#[from] redis::RedisError),
 }

@@ -24,6 +24,8 @@ pub(crate) struct Sql {
     args: Vec<SqlValue>,
     /// Placeholders are positional `?` instead of `$n` (SQLite only).
     positional: bool,
+    /// Keep the prepared statement whatever its size: its shape is one of a few fixed ones.
+    fixed_shape: bool,
 }
 
 impl Sql {
@@ -32,6 +34,7 @@ impl Sql {
             text: text.into(),
             args: Vec::new(),
             positional: false,
+            fixed_shape: false,
         }
     }
 
@@ -41,6 +44,13 @@ impl Sql {
             positional: backend == Backend::Sqlite,
             ..Self::new(text)
         }
+    }
+
+    /// Marks a bulk statement whose shape is one of a small fixed set (see
+    /// [`Sql::query`]): it is prepared once per connection and kept.
+    pub fn fixed_shape(mut self) -> Self {
+        self.fixed_shape = true;
+        self
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -156,8 +166,10 @@ impl Sql {
     pub fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
         // Bulk statements (multi-row inserts, long IN lists) differ in shape from one batch to
         // the next, and a prepared batch insert is large: caching each shape per connection made
-        // the process grow with every distinct batch size. Only small statements are cached.
-        let mut q = sqlx::query(&self.text).persistent(self.args.len() <= MAX_CACHED_PARAMS);
+        // the process grow with every distinct batch size. Only small statements are cached,
+        // and bulk ones built in one of a few fixed shapes.
+        let keep = self.fixed_shape || self.args.len() <= MAX_CACHED_PARAMS;
+        let mut q = sqlx::query(&self.text).persistent(keep);
         for a in &self.args {
             q = match a {
                 SqlValue::Text(v) => q.bind(v.clone()),

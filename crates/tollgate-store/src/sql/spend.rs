@@ -151,6 +151,24 @@ fn log_values(e: &SpendEvent) -> Result<Vec<SqlValue>> {
     ])
 }
 
+/// Rows per spend-log insert statement. Every batch is cut into these shapes (largest first),
+/// so that a connection prepares at most one statement per shape and keeps it: parsing a
+/// statement of thousands of placeholders for every batch cost more than inserting its rows.
+const LOG_SHAPES: [usize; 4] = [64, 16, 4, 1];
+
+/// The sizes a batch of `n` rows is inserted in: as many of the largest shape as fit, then the
+/// next, and so on.
+fn shape_chunks(mut n: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    for shape in LOG_SHAPES {
+        while n >= shape {
+            out.push(shape);
+            n -= shape;
+        }
+    }
+    out
+}
+
 /// Inserts the rows that are not there yet and returns their request ids.
 async fn insert_logs<'a>(
     tx: &mut Transaction<'_, Any>,
@@ -159,14 +177,18 @@ async fn insert_logs<'a>(
 ) -> Result<HashSet<String>> {
     let events: Vec<&SpendEvent> = events.collect();
     let mut inserted = HashSet::with_capacity(events.len());
-    for chunk in events.chunks(rows_per_statement(LOG_COLUMNS.len())) {
+    let mut rest = events.as_slice();
+    for size in shape_chunks(events.len()) {
+        let (chunk, tail) = rest.split_at(size);
+        rest = tail;
         let mut sql = Sql::for_backend(
             format!(
                 "INSERT INTO spend_logs ({}) VALUES ",
                 LOG_COLUMNS.join(", ")
             ),
             backend,
-        );
+        )
+        .fixed_shape();
         let rows = chunk
             .iter()
             .map(|e| log_values(e))

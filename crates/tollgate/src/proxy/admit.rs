@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::access;
 use super::call::{CallKind, CallMeta, Permit};
+use super::request::ClientRequest;
 use crate::auth::Principal;
 use crate::http::{Error, Result};
 use crate::limits::check::{self, Subject};
@@ -29,12 +30,12 @@ pub async fn admit(
     state: &AppState,
     p: &Principal,
     kind: CallKind,
-    body: Value,
+    request: ClientRequest,
     path_model: Option<String>,
 ) -> Result<Admitted> {
     let started = Instant::now();
     let requested =
-        match path_model.or_else(|| body.get("model").and_then(Value::as_str).map(str::to_owned)) {
+        match path_model.or_else(|| request.str("model").map(std::borrow::Cow::into_owned)) {
             Some(m) if !m.is_empty() => m,
             _ => {
                 return Err(Error::bad_field(
@@ -52,11 +53,10 @@ pub async fn admit(
     if let Some(a) = &auth {
         access::check_model(a, &model)?;
     }
-    let end_user = body
-        .get("user")
-        .and_then(Value::as_str)
+    let end_user = request
+        .str("user")
         .filter(|u| !u.is_empty())
-        .map(str::to_owned);
+        .map(std::borrow::Cow::into_owned);
     let customer = match &end_user {
         Some(id) => state.customers.get(state, id).await?,
         None => None,
@@ -67,7 +67,7 @@ pub async fn admit(
             c.record.user_id
         )));
     }
-    let tags = request_tags(&body, auth.as_ref().map(|a| &a.key.metadata));
+    let tags = request_tags(&request, auth.as_ref().map(|a| &a.key.metadata));
     let subject = Subject {
         auth: auth.as_deref(),
         customer: customer.as_deref(),
@@ -103,16 +103,18 @@ pub async fn admit(
         .filter(|l| l.tpm.is_some())
         .map(|l| l.key.clone())
         .collect();
-    let client_wants_usage = body
-        .pointer("/stream_options/include_usage")
-        .and_then(Value::as_bool)
+    let client_wants_usage = request
+        .get::<StreamOptions>("stream_options")
+        .and_then(|o| o.include_usage)
         == Some(true);
-    // The request as the client sent it; each attempt derives its upstream body from it
-    // (`attempts::body_for`), for the deployment that attempt goes to.
-    let request = Arc::new(body);
+    // The request as the client sent it; each attempt derives its upstream body from it, for
+    // the deployment that attempt goes to.
+    let request = Arc::new(request);
     let key = auth.as_ref().map(|a| &a.key);
     let meta = CallMeta {
-        call_id: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered ids: spend logs are keyed by them, and appending to an index is cheaper
+        // than inserting at random places in it.
+        call_id: uuid::Uuid::now_v7().to_string(),
         kind,
         requested_model: requested,
         deployment,
@@ -140,11 +142,24 @@ pub async fn admit(
     })
 }
 
+/// `stream_options` of a request, as far as admission reads it.
+#[derive(serde::Deserialize)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
 /// Tags of a request: `metadata.tags` of the body, then the key's own tags.
-fn request_tags(body: &Value, key_metadata: Option<&tollgate_store::JsonMap>) -> Vec<String> {
+fn request_tags(
+    request: &ClientRequest,
+    key_metadata: Option<&tollgate_store::JsonMap>,
+) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
+    let metadata = request
+        .raw("metadata")
+        .and_then(|_| request.field("metadata"));
     let lists = [
-        body.pointer("/metadata/tags"),
+        metadata.as_ref().and_then(|m| m.get("tags")),
         key_metadata.and_then(|m| m.get("tags")),
     ];
     for list in lists.into_iter().flatten() {

@@ -16,6 +16,7 @@ use tollgate_llm::LlmError;
 
 use super::admit::pick;
 use super::call::{CallKind, CallMeta};
+use super::request::ClientRequest;
 use crate::config::Fallbacks;
 use crate::router::classify::{classify, FailureKind};
 use crate::router::Deployment;
@@ -41,7 +42,7 @@ pub struct Plan {
 fn fallbacks_of(
     model: &str,
     configured: [&Fallbacks; 2],
-    request: &Value,
+    request: &ClientRequest,
     field: &str,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -50,8 +51,9 @@ fn fallbacks_of(
             out.extend(list.iter().cloned());
         }
     }
-    for item in request
-        .get(field)
+    let listed = request.raw(field).and_then(|_| request.field(field));
+    for item in listed
+        .as_ref()
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -79,8 +81,7 @@ pub fn plan(state: &AppState, meta: &CallMeta) -> Plan {
     let cfg = &state.settings.config;
     let num_retries = meta
         .request
-        .get("num_retries")
-        .and_then(Value::as_u64)
+        .get::<u64>("num_retries")
         .and_then(|n| u32::try_from(n).ok())
         .or(cfg.router_settings.num_retries)
         .or(cfg.litellm_settings.num_retries)

@@ -88,8 +88,8 @@ pub struct CallMeta {
     pub rate_keys: Vec<String>,
     pub started: Instant,
     pub started_at: DateTime<Utc>,
-    /// The request body, for counting prompt tokens when the upstream reports none.
-    pub request: Arc<Value>,
+    /// The request as the client sent it.
+    pub request: Arc<super::request::ClientRequest>,
     /// Retries and fallbacks used (for the `x-litellm-attempted-*` headers).
     pub tried: super::attempts::Tried,
     /// Holds the serving deployment's in-flight count until the call (and its stream) ends.
@@ -160,11 +160,12 @@ fn price_of(state: &AppState, d: &Deployment) -> Option<pricing::ModelPrice> {
 /// Usage when the upstream gave none: counted locally from the request and the output.
 fn counted_usage(meta: &CallMeta, outcome: &Outcome) -> Usage {
     let model = &meta.deployment.target.model;
-    let prompt = match meta.request.get("messages") {
+    let request = meta.request.value();
+    let prompt = match request.get("messages") {
         Some(messages) => pricing::count_message_tokens(model, messages),
         None => ["prompt", "input"]
             .iter()
-            .filter_map(|f| meta.request.get(*f))
+            .filter_map(|f| request.get(*f))
             .map(|v| {
                 pricing::count_tokens(
                     model,

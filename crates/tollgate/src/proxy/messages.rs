@@ -22,7 +22,7 @@ use crate::state::AppState;
 
 /// POST /v1/messages
 pub async fn messages(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
-    respond(run(&state, p, CallKind::Messages, &body, None).await)
+    respond(run(&state, p, CallKind::Messages, body, None).await)
 }
 
 /// POST /v1/messages/count_tokens: `{"input_tokens": n}`, from the provider where it counts

@@ -10,8 +10,11 @@ mod customers;
 mod headers;
 mod messages;
 pub mod models;
+mod passthrough;
 mod relay;
+pub mod request;
 mod upstream;
+mod watch;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -25,14 +28,15 @@ pub use messages::{count_tokens, messages};
 
 use self::admit::Admitted;
 use self::call::{finish, CallKind, Outcome};
+use self::request::ClientRequest;
+use self::upstream::AnswerBody;
 use crate::auth::Principal;
 use crate::http::{Error, Result};
-use crate::spend::pricing::Usage;
 use crate::state::AppState;
 
 /// POST /v1/chat/completions
 pub async fn chat(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
-    respond(run(&state, p, CallKind::Chat, &body, None).await)
+    respond(run(&state, p, CallKind::Chat, body, None).await)
 }
 
 /// POST /openai/deployments/{model}/chat/completions (Azure clients).
@@ -42,22 +46,22 @@ pub async fn azure_chat(
     p: Principal,
     body: Bytes,
 ) -> Response {
-    respond(run(&state, p, CallKind::Chat, &body, Some(model)).await)
+    respond(run(&state, p, CallKind::Chat, body, Some(model)).await)
 }
 
 /// POST /v1/completions
 pub async fn completions(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
-    respond(run(&state, p, CallKind::Completion, &body, None).await)
+    respond(run(&state, p, CallKind::Completion, body, None).await)
 }
 
 /// POST /v1/embeddings
 pub async fn embeddings(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
-    respond(run(&state, p, CallKind::Embedding, &body, None).await)
+    respond(run(&state, p, CallKind::Embedding, body, None).await)
 }
 
 /// POST /v1/responses
 pub async fn responses(State(state): State<AppState>, p: Principal, body: Bytes) -> Response {
-    respond(run(&state, p, CallKind::Responses, &body, None).await)
+    respond(run(&state, p, CallKind::Responses, body, None).await)
 }
 
 pub(crate) fn respond(r: Result<Response>) -> Response {
@@ -68,16 +72,12 @@ pub(crate) async fn run(
     state: &AppState,
     p: Principal,
     kind: CallKind,
-    body: &[u8],
+    body: Bytes,
     path_model: Option<String>,
 ) -> Result<Response> {
-    let body: Value = crate::http::extract::parse_json(body)?;
-    if !body.is_object() {
-        return Err(Error::bad_request("The request body must be a JSON object"));
-    }
-    let stream =
-        kind != CallKind::Embedding && body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let admitted = admit::admit(state, &p, kind, body, path_model).await?;
+    let request = ClientRequest::parse(body)?;
+    let stream = kind != CallKind::Embedding && request.is_true("stream");
+    let admitted = admit::admit(state, &p, kind, request, path_model).await?;
     if stream {
         relay::stream(state, admitted).await
     } else {
@@ -97,15 +97,14 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let (kind, call_id, request) = (meta.kind, meta.call_id.clone(), meta.request.clone());
     let upstream_started = std::time::Instant::now();
     let (reply, tried) = attempts::run(state, &mut meta, &plan, |d| {
-        let body = attempts::body_for(&request, kind, &d);
-        let call_id = call_id.clone();
-        async move { upstream::json(state, kind, &d, body, &call_id).await }
+        let (request, call_id) = (request.clone(), call_id.clone());
+        async move { upstream::json(state, kind, &d, &request, &call_id).await }
     })
     .await;
     meta.tried = tried;
     let upstream_ms = upstream_started.elapsed().as_secs_f64() * 1000.0;
-    let (body, upstream_headers) = match reply {
-        Ok(r) => (r.body, r.headers),
+    let answer = match reply {
+        Ok(a) => a,
         Err(e) => {
             let outcome = Outcome {
                 success: false,
@@ -117,22 +116,31 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
             return Err(upstream_error(&e));
         }
     };
-    let usage = usage_of(kind, &body);
-    let completion_text = if usage.is_none() {
-        reply_text(&body)
+    let completion_text = if answer.usage.is_none() {
+        reply_text(&answer.value())
     } else {
         String::new()
     };
     let outcome = Outcome {
         success: true,
-        usage,
+        usage: answer.usage,
         completion_text,
         ..Outcome::default()
     };
     let cost = finish(state, &meta, outcome).await;
     drop(permit);
-    let mut response = axum::Json(body).into_response();
-    headers::upstream(response.headers_mut(), &upstream_headers);
+    let mut response = match answer.body {
+        AnswerBody::Bytes(bytes) => {
+            let mut r = Response::new(axum::body::Body::from(bytes));
+            r.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        AnswerBody::Json(v) => axum::Json(v).into_response(),
+    };
+    headers::upstream(response.headers_mut(), &answer.headers);
     headers::set(
         state,
         response.headers_mut(),
@@ -199,15 +207,6 @@ fn reply_text(body: &Value) -> String {
         }
     }
     out
-}
-
-/// The usage in a JSON answer, if it has one.
-fn usage_of(kind: CallKind, body: &Value) -> Option<Usage> {
-    body.get("usage").filter(|u| u.is_object())?;
-    Some(match kind {
-        CallKind::Messages => Usage::from_anthropic(body),
-        _ => Usage::from_openai(body),
-    })
 }
 
 /// An upstream failure, passed on in the OpenAI envelope with the upstream's status.

@@ -6,18 +6,25 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use serde::Deserialize;
 use serde_json::Value;
 use tollgate_llm::adapter::{
     Endpoint, Format, KeyAuth, Provider as Adapter, StreamEncoder, StreamTranslator,
 };
 use tollgate_llm::anthropic::{self, AnthropicStreamOut};
 use tollgate_llm::canonical::ChatRequest;
-use tollgate_llm::openai::{self, EventStream, OpenAiStreamIn, OpenAiStreamOut, OpenAiWire};
+use tollgate_llm::openai::{
+    self, EventStream, OpenAiStreamIn, OpenAiStreamOut, OpenAiWire, RawStream,
+};
 use tollgate_llm::sse::Event;
-use tollgate_llm::{mock, LlmError, Reply};
+use tollgate_llm::{mock, LlmError, RawReply, Reply};
 
+use super::attempts::body_for;
 use super::call::CallKind;
+use super::request::ClientRequest;
 use crate::router::{Deployment, Provider};
+use crate::spend::pricing::Usage;
 use crate::state::AppState;
 
 /// Seconds since the Unix epoch, for `created`.
@@ -61,27 +68,98 @@ fn canonical(
     Ok(req)
 }
 
-/// A client body passed through to a provider of its own format, less the gateway's own
-/// fields the provider would refuse: Anthropic takes only `user_id` in `metadata` (where
-/// LiteLLM clients put `tags` and more) and no `tags` or `litellm_metadata`.
-fn passthrough_body(kind: CallKind, mut body: Value) -> Value {
-    if kind.format() != Format::Anthropic {
-        return body;
+/// The body of one attempt passed through to a provider of the client's own format: the
+/// client's fields as they came, with the deployment's model, less the gateway's own; streams of
+/// chat and completions ask for the usage chunk; Anthropic takes only `user_id` in `metadata`
+/// (where LiteLLM clients put `tags` and more) and no `tags` or `litellm_metadata`.
+fn forward_body(request: &ClientRequest, kind: CallKind, d: &Deployment) -> Bytes {
+    let mut edit: Vec<(&str, Option<String>)> = Vec::new();
+    let streams = request.is_true("stream");
+    if streams && matches!(kind, CallKind::Chat | CallKind::Completion) {
+        let mut opts = match request.field("stream_options") {
+            Some(Value::Object(o)) => o,
+            _ => serde_json::Map::new(),
+        };
+        opts.insert("include_usage".into(), Value::Bool(true));
+        edit.push(("stream_options", Some(Value::Object(opts).to_string())));
     }
-    if let Some(o) = body.as_object_mut() {
-        o.remove("tags");
-        o.remove("litellm_metadata");
-        let user = o.get("metadata").and_then(|m| m.get("user_id")).cloned();
-        match user {
-            Some(u) => {
-                o.insert("metadata".into(), serde_json::json!({"user_id": u}));
-            }
-            None => {
-                o.remove("metadata");
-            }
+    if kind.format() == Format::Anthropic {
+        edit.push(("tags", None));
+        edit.push(("litellm_metadata", None));
+        let user = request
+            .field("metadata")
+            .and_then(|m| m.get("user_id").cloned());
+        edit.push((
+            "metadata",
+            user.map(|u| serde_json::json!({"user_id": u}).to_string()),
+        ));
+    }
+    let edit: Vec<(&str, Option<&str>)> = edit.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+    request.forward(&d.target.model, d.provider.is_mock(), &edit)
+}
+
+/// A successful non-streaming answer.
+pub struct Answer {
+    pub body: AnswerBody,
+    /// The usage the upstream reported, if any.
+    pub usage: Option<Usage>,
+    /// Upstream headers worth passing back.
+    pub headers: Vec<(String, String)>,
+}
+
+/// An answer's body: the upstream's bytes, passed on as they came, or one built here.
+pub enum AnswerBody {
+    Bytes(Bytes),
+    Json(Value),
+}
+
+/// Just the usage of an answer. Reading it checks that the whole answer is JSON, without
+/// building it.
+#[derive(Deserialize)]
+struct UsageOnly {
+    #[serde(default)]
+    usage: Option<Value>,
+}
+
+impl Answer {
+    fn raw(kind: CallKind, reply: RawReply) -> Result<Self, LlmError> {
+        let read: UsageOnly = serde_json::from_slice(&reply.body)
+            .map_err(|e| LlmError::Protocol(format!("response is not a JSON object: {e}")))?;
+        let usage = read.usage.filter(Value::is_object).map(|u| match kind {
+            CallKind::Messages => Usage::from_anthropic(&u),
+            _ => Usage::from_openai(&u),
+        });
+        Ok(Self {
+            body: AnswerBody::Bytes(reply.body),
+            usage,
+            headers: reply.headers,
+        })
+    }
+
+    fn json(kind: CallKind, reply: Reply) -> Self {
+        Self {
+            usage: usage_of(kind, &reply.body),
+            body: AnswerBody::Json(reply.body),
+            headers: reply.headers,
         }
     }
-    body
+
+    /// The answer as JSON (parsed here for bytes passed through).
+    pub fn value(&self) -> Value {
+        match &self.body {
+            AnswerBody::Json(v) => v.clone(),
+            AnswerBody::Bytes(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// The usage in a JSON answer, if it has one.
+fn usage_of(kind: CallKind, body: &Value) -> Option<Usage> {
+    body.get("usage").filter(|u| u.is_object())?;
+    Some(match kind {
+        CallKind::Messages => Usage::from_anthropic(body),
+        _ => Usage::from_openai(body),
+    })
 }
 
 /// A non-streaming call.
@@ -89,45 +167,64 @@ pub async fn json(
     state: &AppState,
     kind: CallKind,
     d: &Deployment,
-    body: Value,
+    request: &ClientRequest,
     call_id: &str,
-) -> Result<Reply, LlmError> {
+) -> Result<Answer, LlmError> {
     match &d.provider {
-        Provider::Mock if kind.format() == Format::OpenAi => Ok(Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: super::mock_reply(kind, &body, &d.target.model, call_id),
-        }),
+        Provider::Mock if kind.format() == Format::OpenAi => {
+            let body = body_for(request.value(), kind, d);
+            let reply = super::mock_reply(kind, &body, &d.target.model, call_id);
+            Ok(Answer::json(kind, plain(reply)))
+        }
         Provider::Mock => {
-            let req = canonical(kind, &body, d, false)?;
+            let req = canonical(kind, &body_for(request.value(), kind, d), d, false)?;
             let answer = mock::chat(
                 &openai::request_to_openai(&req),
                 &d.target.model,
                 &format!("msg_{call_id}"),
             );
             let resp = openai::response_from_openai(&answer)?;
-            Ok(Reply {
-                status: 200,
-                headers: Vec::new(),
-                body: anthropic::response_to_anthropic(&resp),
-            })
+            Ok(Answer::json(
+                kind,
+                plain(anthropic::response_to_anthropic(&resp)),
+            ))
         }
         Provider::OpenAiCompatible if kind.format() == Format::OpenAi => {
-            state
+            let body = forward_body(request, kind, d);
+            let reply = state
                 .upstream
-                .post_json(&d.target, kind.upstream_path(), &body)
-                .await
+                .post_raw(&d.target, kind.upstream_path(), body)
+                .await?;
+            Answer::raw(kind, reply)
         }
-        Provider::OpenAiCompatible => translated_json(state, kind, &compatible(), d, &body).await,
+        Provider::OpenAiCompatible => {
+            let body = body_for(request.value(), kind, d);
+            let reply = translated_json(state, kind, &compatible(), d, &body).await?;
+            Ok(Answer::json(kind, reply))
+        }
         Provider::Native(n) if n.provider.wire.format() == Some(kind.format()) => {
-            let body = passthrough_body(kind, body);
+            let body = forward_body(request, kind, d);
             let call = n
                 .provider
-                .call(endpoint(kind)?, &d.target, false, &body)
+                .call_raw(endpoint(kind)?, &d.target, false, body)
                 .await?;
-            state.upstream.send_json(call, d.target.timeout).await
+            let reply = state.upstream.send_raw(call, d.target.timeout).await?;
+            Answer::raw(kind, reply)
         }
-        Provider::Native(n) => translated_json(state, kind, &n.provider, d, &body).await,
+        Provider::Native(n) => {
+            let body = body_for(request.value(), kind, d);
+            let reply = translated_json(state, kind, &n.provider, d, &body).await?;
+            Ok(Answer::json(kind, reply))
+        }
+    }
+}
+
+/// An answer made here, with no upstream headers.
+fn plain(body: Value) -> Reply {
+    Reply {
+        status: 200,
+        headers: Vec::new(),
+        body,
     }
 }
 
@@ -185,23 +282,16 @@ async fn translated_json(
 
 /// Where a stream's events come from, already in the client's format.
 pub enum Source {
-    Upstream(EventStream),
+    /// The upstream speaks the client's format: its bytes are passed on as they come.
+    Raw(RawStream),
     Mock(VecDeque<Event>),
     Translated(Box<Translated>),
 }
 
 impl Source {
-    pub async fn next(&mut self) -> Option<Result<Event, LlmError>> {
-        match self {
-            Source::Upstream(s) => s.next().await,
-            Source::Mock(q) => q.pop_front().map(Ok),
-            Source::Translated(t) => t.next().await,
-        }
-    }
-
     pub fn headers(&self) -> Vec<(String, String)> {
         match self {
-            Source::Upstream(s) => s.headers.clone(),
+            Source::Raw(s) => s.headers.clone(),
             Source::Translated(t) => match &t.inner {
                 Inner::Upstream(s) => s.headers.clone(),
                 Inner::Mock(_) => Vec::new(),
@@ -212,7 +302,7 @@ impl Source {
 }
 
 enum Inner {
-    Upstream(EventStream),
+    Upstream(Box<EventStream>),
     Mock(VecDeque<Event>),
 }
 
@@ -227,7 +317,7 @@ pub struct Translated {
 }
 
 impl Translated {
-    async fn next(&mut self) -> Option<Result<Event, LlmError>> {
+    pub async fn next(&mut self) -> Option<Result<Event, LlmError>> {
         loop {
             if let Some(e) = self.pending.pop_front() {
                 return Some(Ok(e));
@@ -287,16 +377,18 @@ pub async fn stream(
     state: &AppState,
     kind: CallKind,
     d: &Deployment,
-    body: Value,
+    request: &ClientRequest,
     call_id: &str,
 ) -> Result<Source, LlmError> {
     let (inner, decoder): (Inner, Box<dyn StreamTranslator>) = match &d.provider {
         Provider::Mock if kind.format() == Format::OpenAi => {
+            let body = body_for(request.value(), kind, d);
             return Ok(Source::Mock(
                 super::relay::mock_events(kind, &d.target.model, call_id, &body).into(),
             ));
         }
         Provider::Mock => {
+            let body = body_for(request.value(), kind, d);
             let req = openai::request_to_openai(&canonical(kind, &body, d, true)?);
             let events =
                 mock::chat_stream(&req, &d.target.model, &format!("chatcmpl-{call_id}"), true);
@@ -306,27 +398,33 @@ pub async fn stream(
             )
         }
         Provider::OpenAiCompatible if kind.format() == Format::OpenAi => {
+            let body = forward_body(request, kind, d);
             return state
                 .upstream
-                .post_stream(&d.target, kind.upstream_path(), &body)
+                .post_raw_stream(&d.target, kind.upstream_path(), body)
                 .await
-                .map(Source::Upstream);
+                .map(Source::Raw);
         }
         Provider::Native(n) if n.provider.wire.format() == Some(kind.format()) => {
-            let body = passthrough_body(kind, body);
+            let body = forward_body(request, kind, d);
             let call = n
                 .provider
-                .call(endpoint(kind)?, &d.target, true, &body)
+                .call_raw(endpoint(kind)?, &d.target, true, body)
                 .await?;
-            let frames = n.provider.wire.frames();
             return state
                 .upstream
-                .send_stream(call, d.target.stream_timeout, frames)
+                .send_raw_stream(call, d.target.stream_timeout)
                 .await
-                .map(Source::Upstream);
+                .map(Source::Raw);
         }
-        Provider::OpenAiCompatible => open_translated(state, kind, &compatible(), d, &body).await?,
-        Provider::Native(n) => open_translated(state, kind, &n.provider, d, &body).await?,
+        Provider::OpenAiCompatible => {
+            let body = body_for(request.value(), kind, d);
+            open_translated(state, kind, &compatible(), d, &body).await?
+        }
+        Provider::Native(n) => {
+            let body = body_for(request.value(), kind, d);
+            open_translated(state, kind, &n.provider, d, &body).await?
+        }
     };
     Ok(Source::Translated(Box::new(Translated {
         inner,
@@ -355,5 +453,5 @@ async fn open_translated(
         .upstream
         .send_stream(call, d.target.stream_timeout, p.wire.frames())
         .await?;
-    Ok((Inner::Upstream(s), p.wire.stream_translator()))
+    Ok((Inner::Upstream(Box::new(s)), p.wire.stream_translator()))
 }

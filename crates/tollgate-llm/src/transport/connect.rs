@@ -1,0 +1,146 @@
+//! Opening a connection to an origin: TCP (no Nagle delay), then TLS for `https`, then the
+//! HTTP/1.1 handshake, whose connection task runs on the runtime until the peer or the pool
+//! closes it.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+use tokio_rustls::rustls::{ClientConfig, RootCertStore};
+use tokio_rustls::TlsConnector;
+
+use super::pool::Origin;
+use crate::LlmError;
+
+/// How long opening a connection (TCP and TLS) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The sending half of an upstream connection.
+pub type Sender = SendRequest<Full<Bytes>>;
+
+/// A plain or TLS connection.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The TLS client setup, built on first use: the Mozilla root certificates, HTTP/1.1 by ALPN.
+fn tls() -> TlsConnector {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let mut config = ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    });
+    TlsConnector::from(Arc::clone(config))
+}
+
+fn failed(origin: &Origin, e: impl std::fmt::Display) -> LlmError {
+    LlmError::Connect(format!("{origin}: {e}"))
+}
+
+/// Opens a connection to `origin` and returns its sender; the connection task is spawned.
+pub async fn open(origin: &Origin) -> Result<Sender, LlmError> {
+    let opening = async {
+        let tcp = TcpStream::connect((origin.host(), origin.port()))
+            .await
+            .map_err(|e| failed(origin, e))?;
+        tcp.set_nodelay(true).map_err(|e| failed(origin, e))?;
+        if !origin.is_https() {
+            return Ok(Stream::Plain(tcp));
+        }
+        let name = ServerName::try_from(origin.host().to_owned())
+            .map_err(|e| failed(origin, format!("not a valid TLS server name: {e}")))?;
+        let tls = tls()
+            .connect(name, tcp)
+            .await
+            .map_err(|e| failed(origin, format!("TLS handshake failed: {e}")))?;
+        Ok(Stream::Tls(Box::new(tls)))
+    };
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, opening)
+        .await
+        .map_err(|_| failed(origin, format!("no connection within {CONNECT_TIMEOUT:?}")))??;
+    let (sender, conn) = http1::Builder::new()
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| failed(origin, e))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!("upstream connection ended: {e}");
+        }
+    });
+    Ok(sender)
+}
