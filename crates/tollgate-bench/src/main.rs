@@ -133,7 +133,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn floor(listen: SocketAddr, upstream: SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = servers::listen(listen)?;
     say(&format!(
         "floor listening on http://{}",
         listener.local_addr()?

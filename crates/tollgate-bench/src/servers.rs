@@ -83,13 +83,26 @@ fn wants_stream(body: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
+/// A listener with a backlog as deep as the gateway's (the default 128 overflows when hundreds
+/// of connections open at once, and a dropped handshake waits a second to be retried).
+pub fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket.listen(4096)?)
+}
+
 /// Binds the fake upstream on `listen` and serves it in the background; returns its address.
 pub async fn spawn_upstream(
     listen: SocketAddr,
     latency: Duration,
     shape: StreamShape,
 ) -> anyhow::Result<SocketAddr> {
-    let listener = TcpListener::bind(listen).await?;
+    let listener = self::listen(listen)?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         loop {

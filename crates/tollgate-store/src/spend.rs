@@ -56,13 +56,96 @@ pub struct SpendEvent {
     pub cache_read_input_tokens: i64,
     #[serde(default)]
     pub cache_creation_input_tokens: i64,
+    #[serde(with = "micros")]
     pub start_time: DateTime<Utc>,
+    #[serde(with = "micros")]
     pub end_time: DateTime<Utc>,
-    #[serde(default)]
+    #[serde(default, with = "micros_opt")]
     pub completion_start_time: Option<DateTime<Utc>>,
     /// Small facts only (error text, status code); never a price map.
     #[serde(default)]
     pub metadata: JsonMap,
+}
+
+/// A [`SpendEvent`]'s times as microseconds since the Unix epoch (cheap to write, exact).
+/// RFC 3339 text, which earlier versions wrote, is read too.
+mod micros {
+    use chrono::{DateTime, Utc};
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(t.timestamp_micros())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        d.deserialize_any(Time)
+    }
+
+    pub(super) struct Time;
+
+    impl Visitor<'_> for Time {
+        type Value = DateTime<Utc>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("microseconds since the epoch, or an RFC 3339 time")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            DateTime::from_timestamp_micros(v).ok_or_else(|| E::custom("time out of range"))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            let v = i64::try_from(v).map_err(|_| E::custom("time out of range"))?;
+            self.visit_i64(v)
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(E::custom)
+        }
+    }
+}
+
+/// [`micros`] for an optional time.
+mod micros_opt {
+    use chrono::{DateTime, Utc};
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&t.timestamp_micros()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        d.deserialize_option(Maybe)
+    }
+
+    struct Maybe;
+
+    impl<'de> Visitor<'de> for Maybe {
+        type Value = Option<DateTime<Utc>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a time or nothing")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(super::micros::Time).map(Some)
+        }
+    }
 }
 
 /// What [`crate::Store::record_spend`] did with a batch.

@@ -32,10 +32,8 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(http::fallback::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::authenticate,
+            http::layer::front,
         ))
-        .layer(middleware::from_fn(http::dialect::anthropic_errors))
-        .layer(middleware::from_fn(http::log::log_requests))
         .with_state(state)
 }
 
@@ -76,6 +74,24 @@ fn start_jobs(state: &AppState) {
     }
     tokio::spawn(spend::retention::run(state.clone()));
     tokio::spawn(changes::listen(state.clone()));
+}
+
+/// Connections the kernel may hold for the gateway before it accepts them (capped by the
+/// system's `net.core.somaxconn`). Bursts of clients connecting at once (hundreds of streams
+/// opened together) overflowed the default of 128, and each dropped handshake costs its client
+/// a one-second retransmission.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`].
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// How long in-flight requests and streams may run on after shutdown begins.

@@ -129,9 +129,7 @@ async fn serve(
         .with_context(|| format!("bad listen address {host}:{port}"))?;
     let state = tollgate::open(settings).await?;
     let shutdown = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = tollgate::listen(addr).with_context(|| format!("cannot listen on {addr}"))?;
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!("tollgate listening on http://{bound}");
     tollgate::run(listener, state, shutdown).await?;

@@ -112,7 +112,8 @@ impl Pool {
         loop {
             let idle = self.idle().get_mut(origin).and_then(Vec::pop);
             let Some(Idle { mut sender, since }) = idle else {
-                let sender = connect::open(origin).await?;
+                // Boxed: opening is rare, and would make every lease's future large.
+                let sender = Box::pin(connect::open(origin)).await?;
                 return Ok(self.wrap(origin, sender, false));
             };
             if sender.is_closed() || since.elapsed() > IDLE_TIMEOUT {

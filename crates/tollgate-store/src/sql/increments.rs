@@ -8,17 +8,42 @@ use crate::spend::{EntityType, SpendEvent};
 use crate::table::Kind;
 
 /// The unique key of a `daily_spend` row. Field order is column order, so sorting by it sorts by
-/// the table's primary key.
+/// the table's primary key. Its text borrows from the batch's events.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct DailyKey {
+pub(super) struct DailyKey<'a> {
     pub entity_type: EntityType,
-    pub entity_id: String,
-    pub date: String,
-    pub api_key: String,
-    pub model: String,
-    pub model_group: String,
-    pub provider: String,
-    pub endpoint: String,
+    pub entity_id: &'a str,
+    pub date: Day,
+    pub api_key: &'a str,
+    pub model: &'a str,
+    pub model_group: &'a str,
+    pub provider: &'a str,
+    pub endpoint: &'a str,
+}
+
+/// A UTC day as `YYYY-MM-DD`, kept inline.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Day([u8; 10]);
+
+impl Day {
+    fn of(t: chrono::DateTime<chrono::Utc>) -> Self {
+        let mut out = [b'0'; 10];
+        let text = t.format("%Y-%m-%d").to_string();
+        if text.len() == 10 {
+            out.copy_from_slice(text.as_bytes());
+        }
+        Self(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("1970-01-01")
+    }
+}
+
+impl std::fmt::Debug for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The counters of a `daily_spend` row.
@@ -60,21 +85,23 @@ impl Counters {
     }
 }
 
-/// Spend deltas by primary key.
-pub(super) type Deltas = BTreeMap<Vec<String>, f64>;
+/// Spend deltas by primary key (one or two columns).
+pub(super) type Deltas<'a> = BTreeMap<Vec<&'a str>, f64>;
 
+/// The sums of a batch, borrowing every id from its events: summing allocates only for a key
+/// seen for the first time in the batch.
 #[derive(Debug, Default)]
-pub(super) struct Increments {
-    pub keys: Deltas,
-    pub users: Deltas,
-    pub teams: Deltas,
-    pub team_members: Deltas,
-    pub organizations: Deltas,
+pub(super) struct Increments<'a> {
+    pub keys: Deltas<'a>,
+    pub users: Deltas<'a>,
+    pub teams: Deltas<'a>,
+    pub team_members: Deltas<'a>,
+    pub organizations: Deltas<'a>,
     /// Customers are upserted: the first request of an end user creates its row.
-    pub customers: BTreeMap<String, f64>,
+    pub customers: BTreeMap<&'a str, f64>,
     /// `spend_counters` by (scope, id).
-    pub counters: BTreeMap<(&'static str, String), f64>,
-    pub daily: BTreeMap<DailyKey, Counters>,
+    pub counters: BTreeMap<(&'static str, &'a str), f64>,
+    pub daily: BTreeMap<DailyKey<'a>, Counters>,
 }
 
 /// An id that is set and not empty.
@@ -82,22 +109,37 @@ pub(super) fn id(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-fn bump(map: &mut Deltas, pk: &[&str], spend: f64) {
-    let pk = pk.iter().map(|s| (*s).to_owned()).collect();
-    *map.entry(pk).or_default() += spend;
+fn bump<'a>(map: &mut Deltas<'a>, pk: &[&'a str], spend: f64) {
+    match map.get_mut(pk) {
+        Some(v) => *v += spend,
+        None => {
+            map.insert(pk.to_vec(), spend);
+        }
+    }
 }
 
-impl Increments {
-    pub fn of<'a>(events: impl IntoIterator<Item = &'a SpendEvent>) -> Self {
+impl<'a> Increments<'a> {
+    pub fn of(events: impl IntoIterator<Item = &'a SpendEvent>) -> Self {
         let mut inc = Self::default();
+        // Most events of a batch start on the same day: format it once per run of them.
+        let mut day: Option<(i64, Day)> = None;
         for e in events {
-            inc.add(e);
+            let n = e.start_time.timestamp().div_euclid(86_400);
+            let date = match day {
+                Some((d, date)) if d == n => date,
+                _ => {
+                    let date = Day::of(e.start_time);
+                    day = Some((n, date));
+                    date
+                }
+            };
+            inc.add(e, date);
         }
         inc
     }
 
     /// The entity tables updated in place, in the order every writer applies them.
-    pub fn updates(&self) -> [(Kind, &Deltas); 5] {
+    pub fn updates(&self) -> [(Kind, &Deltas<'a>); 5] {
         [
             (Kind::Key, &self.keys),
             (Kind::User, &self.users),
@@ -107,7 +149,7 @@ impl Increments {
         ]
     }
 
-    fn add(&mut self, e: &SpendEvent) {
+    fn add(&mut self, e: &'a SpendEvent, date: Day) {
         let spend = e.spend;
         let (user, team, org) = (id(&e.user_id), id(&e.team_id), id(&e.organization_id));
         let customer = id(&e.end_user);
@@ -127,7 +169,7 @@ impl Increments {
             bump(&mut self.organizations, &[o], spend);
         }
         if let Some(c) = customer {
-            *self.customers.entry(c.to_owned()).or_default() += spend;
+            *self.customers.entry(c).or_default() += spend;
         }
         // A tag repeated on one request counts once.
         let tags: BTreeSet<&str> = e
@@ -137,12 +179,9 @@ impl Increments {
             .filter(|t| !t.is_empty())
             .collect();
         for tag in &tags {
-            *self.counters.entry(("tag", (*tag).to_owned())).or_default() += spend;
+            *self.counters.entry(("tag", *tag)).or_default() += spend;
         }
-        *self
-            .counters
-            .entry(("global", "global".to_owned()))
-            .or_default() += spend;
+        *self.counters.entry(("global", "global")).or_default() += spend;
 
         // Every request has a user row, "" when it has no user, so that the gateway-wide user
         // report (LiteLLM's DailyUserSpend) covers all traffic.
@@ -155,27 +194,17 @@ impl Increments {
         .into_iter()
         .filter_map(|(kind, id)| id.map(|id| (kind, id)))
         .chain(tags.iter().map(|t| (EntityType::Tag, *t)));
-        self.add_daily(e, entities);
-    }
-
-    /// One daily row per entity the request belongs to, on the UTC day it started.
-    fn add_daily<'a>(
-        &mut self,
-        e: &SpendEvent,
-        entities: impl Iterator<Item = (EntityType, &'a str)>,
-    ) {
         let counters = Counters::of(e);
-        let date = e.start_time.format("%Y-%m-%d").to_string();
         for (entity_type, entity_id) in entities {
             let key = DailyKey {
                 entity_type,
-                entity_id: entity_id.to_owned(),
-                date: date.clone(),
-                api_key: e.api_key.clone(),
-                model: e.model.clone(),
-                model_group: e.model_group.clone(),
-                provider: e.provider.clone(),
-                endpoint: e.endpoint.clone(),
+                entity_id,
+                date,
+                api_key: &e.api_key,
+                model: &e.model,
+                model_group: &e.model_group,
+                provider: &e.provider,
+                endpoint: &e.endpoint,
             };
             self.daily.entry(key).or_default().add(&counters);
         }
@@ -221,20 +250,18 @@ mod tests {
 
     #[test]
     fn sums_by_entity_and_day() {
-        let inc = Increments::of(&[event("r1", 0.5), event("r2", 0.0)]);
-        assert_eq!(inc.keys[&vec!["k1".to_owned()]], 0.5);
-        assert_eq!(
-            inc.team_members[&vec!["t1".to_owned(), "u1".to_owned()]],
-            0.5
-        );
+        let events = [event("r1", 0.5), event("r2", 0.0)];
+        let inc = Increments::of(&events);
+        assert_eq!(inc.keys[&vec!["k1"]], 0.5);
+        assert_eq!(inc.team_members[&vec!["t1", "u1"]], 0.5);
         // An empty organization id is no organization; a repeated tag counts once.
         assert!(inc.organizations.is_empty());
-        assert_eq!(inc.counters[&("tag", "a".to_owned())], 0.5);
+        assert_eq!(inc.counters[&("tag", "a")], 0.5);
         assert_eq!(inc.counters.len(), 2);
         // user, team, tag "a"; the day is the start's, in UTC.
         assert_eq!(inc.daily.len(), 3);
         let (key, c) = inc.daily.iter().next().unwrap();
-        assert_eq!(key.date, "2025-03-01");
+        assert_eq!(key.date.as_str(), "2025-03-01");
         assert_eq!(
             (c.api_requests, c.successful_requests, c.failed_requests),
             (2, 1, 1)

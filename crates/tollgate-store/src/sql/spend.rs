@@ -208,16 +208,16 @@ async fn add_spend(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     def: &TableDef,
-    deltas: &Deltas,
+    deltas: &Deltas<'_>,
 ) -> Result<()> {
-    let rows: Vec<(&Vec<String>, f64)> = deltas
+    let rows: Vec<(&Vec<&str>, f64)> = deltas
         .iter()
         .filter(|(_, d)| **d != 0.0)
         .map(|(pk, d)| (pk, *d))
         .collect();
     let width = def.pk.len() + 1;
     let table = def.name;
-    let pk_values = |pk: &Vec<String>| pk.iter().map(|v| SqlValue::from(v.as_str())).collect();
+    let pk_values = |pk: &Vec<&str>| pk.iter().map(|v| SqlValue::from(*v)).collect();
     for chunk in rows.chunks(rows_per_statement(width)) {
         if backend == Backend::Postgres {
             let cols = def.pk.join(", ");
@@ -255,13 +255,13 @@ async fn add_spend(
 async fn upsert_customers(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
-    customers: &BTreeMap<String, f64>,
+    customers: &BTreeMap<&str, f64>,
 ) -> Result<()> {
     let now = Utc::now();
     let mut rows = Vec::with_capacity(customers.len());
     for (user_id, delta) in customers {
         let row = Row::of(&CustomerRecord {
-            user_id: user_id.clone(),
+            user_id: (*user_id).to_owned(),
             alias: None,
             spend: 0.0,
             blocked: false,
@@ -299,7 +299,7 @@ async fn upsert_customers(
 async fn upsert_counters(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
-    counters: &BTreeMap<(&'static str, String), f64>,
+    counters: &BTreeMap<(&'static str, &str), f64>,
 ) -> Result<()> {
     let rows: Vec<Vec<SqlValue>> = counters
         .iter()
@@ -307,7 +307,7 @@ async fn upsert_counters(
         .map(|((scope, id), d)| {
             vec![
                 SqlValue::from(*scope),
-                SqlValue::from(id.as_str()),
+                SqlValue::from(*id),
                 SqlValue::Real(Some(*d)),
             ]
         })
@@ -329,7 +329,7 @@ async fn upsert_counters(
 async fn upsert_daily(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
-    inc: &Increments,
+    inc: &Increments<'_>,
 ) -> Result<()> {
     let rows: Vec<Vec<SqlValue>> = inc
         .daily
@@ -337,13 +337,13 @@ async fn upsert_daily(
         .map(|(k, c)| {
             vec![
                 SqlValue::from(k.entity_type.as_str()),
-                SqlValue::from(k.entity_id.as_str()),
+                SqlValue::from(k.entity_id),
                 SqlValue::from(k.date.as_str()),
-                SqlValue::from(k.api_key.as_str()),
-                SqlValue::from(k.model.as_str()),
-                SqlValue::from(k.model_group.as_str()),
-                SqlValue::from(k.provider.as_str()),
-                SqlValue::from(k.endpoint.as_str()),
+                SqlValue::from(k.api_key),
+                SqlValue::from(k.model),
+                SqlValue::from(k.model_group),
+                SqlValue::from(k.provider),
+                SqlValue::from(k.endpoint),
                 SqlValue::Real(Some(c.spend)),
                 SqlValue::from(c.prompt_tokens),
                 SqlValue::from(c.completion_tokens),

@@ -10,10 +10,8 @@ pub mod role;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use tollgate_store::{
@@ -81,19 +79,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// Middleware: authenticates every non-public route.
-pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Authenticates a request to a non-public route: the request with its [`Principal`], or why
+/// it may not go on.
+pub async fn authenticate(state: &AppState, req: Request) -> Result<Request, Error> {
     if access::classify(req.uri().path()) == access::RouteClass::Public {
-        return next.run(req).await;
+        return Ok(req);
     }
-    let (mut parts, body) = req.into_parts();
-    match resolve(&state, &parts).await {
-        Ok(principal) => {
-            parts.extensions.insert(principal);
-            next.run(Request::from_parts(parts, body)).await
-        }
-        Err(e) => e.into_response(),
-    }
+    let (mut head, body) = req.into_parts();
+    let principal = resolve(state, &head).await?;
+    head.extensions.insert(principal);
+    Ok(Request::from_parts(head, body))
 }
 
 async fn resolve(state: &AppState, parts: &Parts) -> Result<Principal, Error> {
@@ -193,7 +188,8 @@ pub async fn lookup(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>
             return Ok(Some(stale));
         }
     }
-    match load(state, token).await {
+    // Boxed: the store lookup is the rare path, and would make every lookup's future large.
+    match Box::pin(load(state, token)).await {
         Err(Error::Unavailable(why)) if serve_when_db_down(state) => {
             state.db_down.trip();
             match state.keys.get_stale(token).await {

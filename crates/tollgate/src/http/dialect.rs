@@ -2,9 +2,7 @@
 //! Anthropic's envelope, `{"type": "error", "error": {"type", "message"}}`, whichever layer
 //! raised them (authentication, admission, the upstream). Other routes keep the OpenAI envelope.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::ErrorLogged;
@@ -14,13 +12,8 @@ pub fn is_anthropic(path: &str) -> bool {
     path.starts_with("/v1/messages") || path.starts_with("/messages")
 }
 
-/// Re-renders error responses of Anthropic routes in Anthropic's envelope.
-pub async fn anthropic_errors(req: Request, next: Next) -> Response {
-    let anthropic = is_anthropic(req.uri().path());
-    let mut response = next.run(req).await;
-    if !anthropic {
-        return response;
-    }
+/// Re-renders an error response in Anthropic's envelope.
+pub fn anthropic_errors(mut response: Response) -> Response {
     let Some(ErrorLogged(message)) = response.extensions().get::<ErrorLogged>().cloned() else {
         return response;
     };

@@ -2,17 +2,13 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
-use axum::middleware::Next;
+use axum::http::Method;
 use axum::response::Response;
 
 use super::error::ErrorLogged;
 
-pub async fn log_requests(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let response = next.run(req).await;
+/// Logs a finished request: failures as errors, refusals at info, the rest at debug.
+pub fn record(method: &Method, path: &str, started: Instant, response: &Response) {
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     match response.extensions().get::<ErrorLogged>() {
@@ -24,5 +20,4 @@ pub async fn log_requests(req: Request, next: Next) -> Response {
         }
         None => tracing::debug!(%method, %path, status, ms, "request"),
     }
-    response
 }

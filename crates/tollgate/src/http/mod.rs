@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 pub mod fallback;
 pub mod health;
+pub mod layer;
 pub mod log;
 pub mod patch;
 pub mod routes;

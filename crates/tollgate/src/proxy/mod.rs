@@ -102,7 +102,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     })
     .await;
     meta.tried = tried;
-    let upstream_ms = upstream_started.elapsed().as_secs_f64() * 1000.0;
+    let upstream_took = upstream_started.elapsed();
     let answer = match reply {
         Ok(a) => a,
         Err(e) => {
@@ -146,7 +146,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
         response.headers_mut(),
         &meta,
         Some(cost),
-        Some(upstream_ms),
+        Some(upstream_took),
         &remaining,
     );
     Ok(response)

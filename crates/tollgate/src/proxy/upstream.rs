@@ -199,7 +199,7 @@ pub async fn json(
         }
         Provider::OpenAiCompatible => {
             let body = body_for(request.value(), kind, d);
-            let reply = translated_json(state, kind, &compatible(), d, &body).await?;
+            let reply = Box::pin(translated_json(state, kind, &compatible(), d, &body)).await?;
             Ok(Answer::json(kind, reply))
         }
         Provider::Native(n) if n.provider.wire.format() == Some(kind.format()) => {
@@ -213,7 +213,7 @@ pub async fn json(
         }
         Provider::Native(n) => {
             let body = body_for(request.value(), kind, d);
-            let reply = translated_json(state, kind, &n.provider, d, &body).await?;
+            let reply = Box::pin(translated_json(state, kind, &n.provider, d, &body)).await?;
             Ok(Answer::json(kind, reply))
         }
     }
@@ -419,11 +419,11 @@ pub async fn stream(
         }
         Provider::OpenAiCompatible => {
             let body = body_for(request.value(), kind, d);
-            open_translated(state, kind, &compatible(), d, &body).await?
+            Box::pin(open_translated(state, kind, &compatible(), d, &body)).await?
         }
         Provider::Native(n) => {
             let body = body_for(request.value(), kind, d);
-            open_translated(state, kind, &n.provider, d, &body).await?
+            Box::pin(open_translated(state, kind, &n.provider, d, &body)).await?
         }
     };
     Ok(Source::Translated(Box::new(Translated {

@@ -1,26 +1,29 @@
 //! The spend journal: a local, append-only log of spend events, so that spend a replica accepted
 //! survives `kill -9` before the batching writer reached the database.
 //!
-//! Each record is one line of JSON holding a [`SpendEvent`]. An append writes its line to the
-//! active segment file (`segment-<n>.jsonl`) from the calling task, under a short lock: once
-//! `append` returns, the record is in the operating system's hands and survives the process
-//! being killed. A sync thread makes the files durable against power loss with `fdatasync`:
+//! Each record is one [`SpendEvent`], framed as [`record`] describes. An append writes its
+//! record to the active segment file (`segment-<n>.tgj`) from the calling task, under a short
+//! lock: once `append` returns, the record is in the operating system's hands and survives the
+//! process being killed. A sync thread makes the files durable against power loss with `fdatasync`:
 //! with [`Durability::EachCall`] every append waits for the sync that covers it (group commit:
 //! one sync acknowledges every record written before it); with [`Durability::Every`] the thread
 //! syncs at that interval and appends do not wait, so at most one interval of records can be
 //! lost if the machine (not the process) goes down.
 //!
 //! The writer confirms events once they are in the store; a segment is deleted when it is no
-//! longer the active one and every event in it is confirmed. When the active segment becomes
-//! fully confirmed, a new one is started and the old one deleted.
+//! longer the active one and every event in it is confirmed. When the active segment is fully
+//! confirmed and has grown past [`ROTATE_CONFIRMED_BYTES`], a new one is started and the old one
+//! deleted (rotating after every batch cost a file creation and a directory sync each time).
 //!
 //! On start, [`super::replay`] reads the segments left by a previous run and records them
 //! (idempotently, by request id) before serving. One directory belongs to one replica: it is
 //! locked while the journal is open.
 
+mod record;
+
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -30,6 +33,11 @@ use tollgate_store::SpendEvent;
 
 /// The active segment is sealed once it grows past this.
 const MAX_SEGMENT_BYTES: u64 = 64 << 20;
+/// A fully confirmed active segment is replaced once it has grown past this (in tests, at once).
+#[cfg(not(test))]
+const ROTATE_CONFIRMED_BYTES: u64 = 8 << 20;
+#[cfg(test)]
+const ROTATE_CONFIRMED_BYTES: u64 = 1;
 const LOCK_FILE: &str = "LOCK";
 /// How often an idle sync thread checks that its journal still exists.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
@@ -65,7 +73,7 @@ struct Inner {
 pub struct Backlog {
     pub events: Vec<SpendEvent>,
     pub files: Vec<PathBuf>,
-    /// Lines that could not be read (a torn last line after a crash).
+    /// Records that could not be read (a torn last record after a crash).
     pub skipped: usize,
 }
 
@@ -100,7 +108,7 @@ impl Journal {
         let next = old.last().map_or(0, |(n, _)| n + 1);
         let mut backlog = Backlog::default();
         for (_, path) in old {
-            read_segment(&path, &mut backlog)?;
+            record::read(&path, &mut backlog)?;
             backlog.files.push(path);
         }
         let inner = Arc::new(Inner {
@@ -121,15 +129,12 @@ impl Journal {
     /// disk. Returns the segment that holds it, or `None` when the journal could not write it
     /// (logged; the event still goes to the store).
     pub async fn append(&self, event: &SpendEvent) -> Option<u64> {
-        let mut line = match serde_json::to_vec(event) {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!("cannot encode a spend event for the journal: {e}");
-                return None;
-            }
-        };
-        line.push(b'\n');
-        let (segment, seq) = self.inner.files().write(&line)?;
+        let mut bytes = Vec::with_capacity(1024);
+        if let Err(e) = record::encode(event, &mut bytes) {
+            tracing::error!("cannot encode a spend event for the journal: {e}");
+            return None;
+        }
+        let (segment, seq) = self.inner.files().write(&bytes)?;
         self.inner.raise();
         if self.inner.durability == Durability::EachCall {
             let mut synced = self.inner.synced.subscribe();
@@ -201,10 +206,12 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let files = self.files();
+        let mut files = self.files();
         if let Err(e) = files.file.sync_data() {
             tracing::error!("spend journal sync at close failed: {e}");
         }
+        // Everything in the store (a clean shutdown): nothing is left to replay.
+        files.delete_confirmed(true);
     }
 }
 
@@ -229,7 +236,7 @@ fn sync_loop(journal: &Weak<Inner>) {
     }
 }
 
-/// The numbered segments in `dir`, oldest first.
+/// The numbered segments in `dir` (either format), oldest first.
 fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -238,7 +245,10 @@ fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
             .file_name()
             .and_then(|n| n.to_str())
             .and_then(|n| n.strip_prefix("segment-"))
-            .and_then(|n| n.strip_suffix(".jsonl"))
+            .and_then(|n| {
+                n.strip_suffix(&format!(".{}", record::EXTENSION))
+                    .or_else(|| n.strip_suffix(&format!(".{}", record::LEGACY_EXTENSION)))
+            })
             .and_then(|n| n.parse::<u64>().ok());
         if let Some(n) = n {
             found.push((n, path));
@@ -249,26 +259,7 @@ fn segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
 }
 
 fn segment_path(dir: &Path, n: u64) -> PathBuf {
-    dir.join(format!("segment-{n:016}.jsonl"))
-}
-
-/// Reads one segment's records; unreadable lines (a torn tail) are counted and skipped.
-fn read_segment(path: &Path, backlog: &mut Backlog) -> io::Result<()> {
-    let reader = BufReader::new(File::open(path)?);
-    for line in reader.split(b'\n') {
-        let line = line?;
-        if line.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<SpendEvent>(&line) {
-            Ok(e) => backlog.events.push(e),
-            Err(e) => {
-                tracing::warn!(file = %path.display(), "skipping an unreadable journal line: {e}");
-                backlog.skipped += 1;
-            }
-        }
-    }
-    Ok(())
+    dir.join(format!("segment-{n:016}.{}", record::EXTENSION))
 }
 
 /// Counts of one segment's events.
@@ -305,20 +296,20 @@ impl Segments {
     }
 
     /// Writes one record; the segment it went to and its number, or `None` on failure.
-    fn write(&mut self, line: &[u8]) -> Option<(u64, u64)> {
+    fn write(&mut self, record: &[u8]) -> Option<(u64, u64)> {
         if self.bytes >= MAX_SEGMENT_BYTES {
             self.rotate(true);
         }
-        match (&*self.file).write_all(line) {
+        match (&*self.file).write_all(record) {
             Ok(()) => {
-                self.bytes += line.len() as u64;
+                self.bytes += record.len() as u64;
                 self.seq += 1;
                 self.counts.entry(self.active).or_default().appended += 1;
                 Some((self.active, self.seq))
             }
             Err(e) => {
                 tracing::error!(dir = %self.dir.display(), "spend journal write failed: {e}");
-                // The segment may now end in a partial line; later records go to a new one.
+                // The segment may now end in a partial record; later records go to a new one.
                 self.rotate(true);
                 None
             }
@@ -347,17 +338,23 @@ impl Segments {
     /// Deletes segments whose events are all in the store.
     fn collect(&mut self) {
         let done = |c: &Counts| c.confirmed >= c.appended;
-        if self
-            .counts
-            .get(&self.active)
-            .is_some_and(|c| c.appended > 0 && done(c))
+        if self.bytes >= ROTATE_CONFIRMED_BYTES
+            && self
+                .counts
+                .get(&self.active)
+                .is_some_and(|c| c.appended > 0 && done(c))
         {
             self.rotate(false);
         }
+        self.delete_confirmed(false);
+    }
+
+    /// Deletes the files of fully confirmed segments; the active one too when `with_active`.
+    fn delete_confirmed(&mut self, with_active: bool) {
         let confirmed: Vec<u64> = self
             .counts
             .iter()
-            .filter(|(n, c)| **n != self.active && done(c))
+            .filter(|(n, c)| (with_active || **n != self.active) && c.confirmed >= c.appended)
             .map(|(n, _)| *n)
             .collect();
         for n in confirmed {
@@ -385,5 +382,4 @@ fn create(dir: &Path, n: u64) -> io::Result<File> {
 }
 
 #[cfg(test)]
-#[path = "journal_tests.rs"]
 mod tests;

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use super::*;
 
-fn event(id: &str) -> SpendEvent {
+pub(super) fn event(id: &str) -> SpendEvent {
     SpendEvent {
         request_id: id.to_owned(),
         call_type: "chat_completion".into(),
@@ -85,20 +85,48 @@ async fn appended_events_are_read_back_after_a_restart() {
     assert!(files.iter().all(|f| !f.exists()));
 }
 
+/// The records in a segment file.
+fn records(dir: &Path, n: u64) -> Vec<SpendEvent> {
+    let mut backlog = Backlog::default();
+    record::read(&segment_path(dir, n), &mut backlog).unwrap();
+    backlog.events
+}
+
 #[tokio::test]
-async fn a_torn_last_line_is_skipped() {
+async fn a_torn_last_record_is_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = serde_json::to_string(&event("whole")).unwrap();
-    text.push('\n');
-    let torn = serde_json::to_string(&event("torn")).unwrap();
-    text.push_str(&torn[..torn.len() / 2]);
-    std::fs::write(segment_path(dir.path(), 7), text).unwrap();
+    let mut bytes = Vec::new();
+    record::encode(&event("whole"), &mut bytes).unwrap();
+    let mut torn = Vec::new();
+    record::encode(&event("torn"), &mut torn).unwrap();
+    bytes.extend_from_slice(&torn[..torn.len() / 2]);
+    std::fs::write(segment_path(dir.path(), 7), bytes).unwrap();
     let (j, backlog) = Journal::open(dir.path(), Durability::EachCall).unwrap();
     assert_eq!(backlog.events.len(), 1);
     assert_eq!(backlog.events[0].request_id, "whole");
     assert_eq!(backlog.skipped, 1);
     // New records go to a later segment than the old ones.
     assert_eq!(j.append(&event("new")).await, Some(8));
+}
+
+#[tokio::test]
+async fn segments_of_an_earlier_version_are_replayed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = serde_json::to_string(&event("json")).unwrap();
+    text.push_str("\n{\"torn");
+    std::fs::write(dir.path().join("segment-0000000000000003.jsonl"), text).unwrap();
+    let mut bytes = Vec::new();
+    record::encode(&event("binary"), &mut bytes).unwrap();
+    std::fs::write(segment_path(dir.path(), 4), bytes).unwrap();
+    let (j, backlog) = Journal::open(dir.path(), Durability::EachCall).unwrap();
+    let ids: Vec<_> = backlog
+        .events
+        .iter()
+        .map(|e| e.request_id.as_str())
+        .collect();
+    assert_eq!(ids, ["json", "binary"]);
+    assert_eq!(backlog.skipped, 1);
+    assert_eq!(j.append(&event("new")).await, Some(5));
 }
 
 #[tokio::test]
@@ -114,8 +142,7 @@ async fn group_commit_acknowledges_every_waiter() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), Some(0));
     }
-    let text = std::fs::read_to_string(segment_path(dir.path(), 0)).unwrap();
-    assert_eq!(text.lines().count(), 64);
+    assert_eq!(records(dir.path(), 0).len(), 64);
 }
 
 #[tokio::test]
@@ -151,10 +178,9 @@ async fn with_an_interval_a_record_is_in_the_file_when_append_returns() {
     }
     // No sync has run (the interval is an hour), yet the records are written: a killed process
     // leaves them to the next start.
-    let text = std::fs::read_to_string(segment_path(dir.path(), 0)).unwrap();
-    let ids: Vec<String> = text
-        .lines()
-        .map(|l| serde_json::from_str::<SpendEvent>(l).unwrap().request_id)
+    let ids: Vec<String> = records(dir.path(), 0)
+        .into_iter()
+        .map(|e| e.request_id)
         .collect();
     assert_eq!(ids, ["a", "b"]);
 }
@@ -167,6 +193,36 @@ async fn each_call_durability_waits_for_a_sync_that_covers_the_record() {
     assert!(*j.inner.synced.borrow() >= 1);
     assert_eq!(j.append(&event("b")).await, Some(0));
     assert!(*j.inner.synced.borrow() >= 2);
+}
+
+#[tokio::test]
+async fn a_clean_close_leaves_nothing_to_replay_but_unconfirmed_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _) = Journal::open(dir.path(), Durability::EachCall).unwrap();
+    assert_eq!(j.append(&event("a")).await, Some(0));
+    j.confirm(0, 1);
+    let active = j.append(&event("b")).await.unwrap();
+    drop(j);
+    let (j, backlog) = reopen(dir.path());
+    let ids: Vec<_> = backlog
+        .events
+        .iter()
+        .map(|e| e.request_id.as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        ["b"],
+        "the unconfirmed event stays, the confirmed ones go"
+    );
+    backlog.clear().unwrap();
+    let next = j.append(&event("c")).await.unwrap();
+    j.confirm(next, 1);
+    drop(j);
+    let (_j, backlog) = reopen(dir.path());
+    assert!(
+        backlog.events.is_empty() && backlog.files.is_empty(),
+        "{active} {backlog:?}"
+    );
 }
 
 #[test]
