@@ -9,6 +9,7 @@ mod entities;
 mod increments;
 mod resets;
 mod spend;
+mod sqlite_spend;
 mod tokens;
 
 use std::collections::HashMap;
@@ -39,6 +40,8 @@ pub struct SqlStore {
     backend: Backend,
     /// The connection URL, for the PostgreSQL listener's own connection.
     url: String,
+    /// SQLite's spend recorder, on a connection of its own.
+    sqlite_spend: Option<std::sync::Arc<sqlite_spend::SqliteSpend>>,
 }
 
 impl SqlStore {
@@ -70,7 +73,18 @@ impl SqlStore {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool, backend, url })
+        let sqlite_spend = match backend {
+            Backend::Sqlite => Some(std::sync::Arc::new(sqlite_spend::SqliteSpend::open(
+                sqlite_path(&url)?,
+            )?)),
+            Backend::Postgres => None,
+        };
+        Ok(Self {
+            pool,
+            backend,
+            url,
+            sqlite_spend,
+        })
     }
 
     /// Applies pending migrations. On PostgreSQL the migrator holds an advisory lock, so replicas
@@ -112,6 +126,20 @@ fn normalise_url(url: &str) -> Result<(Backend, String)> {
         format!("{sep}mode=rwc")
     };
     Ok((Backend::Sqlite, format!("sqlite://{path}{mode}")))
+}
+
+/// The file of a normalised SQLite URL. An in-memory database is refused: spend is recorded on
+/// a second connection, which would see a database of its own.
+fn sqlite_path(url: &str) -> Result<&str> {
+    let rest = url.strip_prefix("sqlite://").unwrap_or(url);
+    let (path, options) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || options.contains("mode=memory") {
+        return Err(StoreError::BadUrl(
+            "an in-memory SQLite database cannot hold spend: name a file (sqlite://tollgate.db)"
+                .into(),
+        ));
+    }
+    Ok(path)
 }
 
 /// A database URL with its password hidden, for messages.
@@ -206,7 +234,10 @@ impl Store for SqlStore {
     }
 
     async fn record_spend(&self, events: &[SpendEvent]) -> Result<RecordOutcome> {
-        spend::record(&self.pool, self.backend, events).await
+        match &self.sqlite_spend {
+            Some(sqlite) => sqlite.record(events),
+            None => spend::record(&self.pool, events).await,
+        }
     }
 
     async fn spend_logs(&self, query: &SpendLogQuery) -> Result<Vec<SpendLogRow>> {

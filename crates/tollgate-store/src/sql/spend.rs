@@ -1,13 +1,14 @@
-//! Recording spend: one transaction per batch that inserts the spend-log rows, keeps only the
-//! events that were new (so that replaying a batch counts nothing twice), and applies their summed
-//! increments to the entity tables, the counters and the daily aggregates.
+//! Recording spend on PostgreSQL (SQLite's is [`super::sqlite_spend`]): one transaction per
+//! batch that inserts the spend-log rows, keeps only the events that were new (so that replaying
+//! a batch counts nothing twice), and applies their summed increments to the entity tables, the
+//! counters and the daily aggregates.
 //!
 //! Lock order: every batch touches tables in one fixed order (spend_logs, keys, users, teams,
 //! team_members, organizations, customers, spend_counters, daily_spend) and rows within a table
-//! in primary-key order. Upserts lock in the order of their VALUES list, which is sorted; set-based
-//! UPDATEs on PostgreSQL first lock their rows with `SELECT ... ORDER BY pk FOR UPDATE`, since an
-//! UPDATE ... FROM locks in whatever order its join runs. So concurrent writers can wait for each
-//! other but never deadlock. SQLite has a single writer and needs none of this.
+//! in primary-key order. Upserts lock in the order of their VALUES list, which is sorted;
+//! set-based UPDATEs first lock their rows with `SELECT ... ORDER BY pk FOR UPDATE`, since an
+//! UPDATE ... FROM locks in whatever order its join runs. So concurrent writers (replicas) can
+//! wait for each other but never deadlock.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -18,7 +19,7 @@ use super::builder::Sql;
 use super::increments::{id, Deltas, Increments};
 use crate::spend::{RecordOutcome, SpendEvent};
 use crate::table::{Row, SqlValue, TableDef};
-use crate::{Backend, CustomerRecord, Result};
+use crate::{CustomerRecord, Result};
 
 /// Bound values per statement: SQLite allows 32,766 and PostgreSQL 65,535; stay well below.
 const MAX_PARAMS: usize = 16_000;
@@ -27,7 +28,7 @@ fn rows_per_statement(width: usize) -> usize {
     (MAX_PARAMS / width.max(1)).max(1)
 }
 
-const LOG_COLUMNS: [&str; 27] = [
+pub(super) const LOG_COLUMNS: [&str; 27] = [
     "request_id",
     "call_type",
     "api_key",
@@ -57,9 +58,9 @@ const LOG_COLUMNS: [&str; 27] = [
     "metadata",
 ];
 
-const DAILY_KEY: &str =
+pub(super) const DAILY_KEY: &str =
     "entity_type, entity_id, date, api_key, model, model_group, provider, endpoint";
-const DAILY_COUNTERS: [&str; 8] = [
+pub(super) const DAILY_COUNTERS: [&str; 8] = [
     "spend",
     "prompt_tokens",
     "completion_tokens",
@@ -70,11 +71,7 @@ const DAILY_COUNTERS: [&str; 8] = [
     "failed_requests",
 ];
 
-pub(super) async fn record(
-    pool: &AnyPool,
-    backend: Backend,
-    events: &[SpendEvent],
-) -> Result<RecordOutcome> {
+pub(super) async fn record(pool: &AnyPool, events: &[SpendEvent]) -> Result<RecordOutcome> {
     // One event per request id (the first), in request-id order: the insert's lock order.
     let mut unique: BTreeMap<&str, &SpendEvent> = BTreeMap::new();
     for e in events {
@@ -84,20 +81,18 @@ pub(super) async fn record(
         return Ok(RecordOutcome::default());
     }
     let mut tx = pool.begin().await?;
-    // The first statement writes, so that SQLite takes its write lock at once (waiting on
-    // busy_timeout) instead of failing to upgrade a read lock later.
-    let inserted = insert_logs(&mut tx, backend, unique.values().copied()).await?;
+    let inserted = insert_logs(&mut tx, unique.values().copied()).await?;
     let new = unique
         .values()
         .copied()
         .filter(|e| inserted.contains(&e.request_id));
     let inc = Increments::of(new);
     for (kind, deltas) in inc.updates() {
-        add_spend(&mut tx, backend, kind.def(), deltas).await?;
+        add_spend(&mut tx, kind.def(), deltas).await?;
     }
-    upsert_customers(&mut tx, backend, &inc.customers).await?;
-    upsert_counters(&mut tx, backend, &inc.counters).await?;
-    upsert_daily(&mut tx, backend, &inc).await?;
+    upsert_customers(&mut tx, &inc.customers).await?;
+    upsert_counters(&mut tx, &inc.counters).await?;
+    upsert_daily(&mut tx, &inc).await?;
     tx.commit().await?;
     Ok(RecordOutcome {
         inserted: inserted.len(),
@@ -152,8 +147,9 @@ fn log_values(e: &SpendEvent) -> Result<Vec<SqlValue>> {
 }
 
 /// Rows per spend-log insert statement. Every batch is cut into these shapes (largest first),
-/// so that a connection prepares at most one statement per shape and keeps it: parsing a
-/// statement of thousands of placeholders for every batch cost more than inserting its rows.
+/// so that a connection prepares at most one statement per shape and keeps it, instead of
+/// planning a statement of thousands of parameters for every batch (or keeping one per batch
+/// size seen).
 const LOG_SHAPES: [usize; 4] = [64, 16, 4, 1];
 
 /// The sizes a batch of `n` rows is inserted in: as many of the largest shape as fit, then the
@@ -172,7 +168,6 @@ fn shape_chunks(mut n: usize) -> Vec<usize> {
 /// Inserts the rows that are not there yet and returns their request ids.
 async fn insert_logs<'a>(
     tx: &mut Transaction<'_, Any>,
-    backend: Backend,
     events: impl Iterator<Item = &'a SpendEvent>,
 ) -> Result<HashSet<String>> {
     let events: Vec<&SpendEvent> = events.collect();
@@ -181,13 +176,10 @@ async fn insert_logs<'a>(
     for size in shape_chunks(events.len()) {
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
-        let mut sql = Sql::for_backend(
-            format!(
-                "INSERT INTO spend_logs ({}) VALUES ",
-                LOG_COLUMNS.join(", ")
-            ),
-            backend,
-        )
+        let mut sql = Sql::new(format!(
+            "INSERT INTO spend_logs ({}) VALUES ",
+            LOG_COLUMNS.join(", ")
+        ))
         .fixed_shape();
         let rows = chunk
             .iter()
@@ -206,7 +198,6 @@ async fn insert_logs<'a>(
 /// not exist (a deleted key) are simply not updated.
 async fn add_spend(
     tx: &mut Transaction<'_, Any>,
-    backend: Backend,
     def: &TableDef,
     deltas: &Deltas<'_>,
 ) -> Result<()> {
@@ -219,20 +210,16 @@ async fn add_spend(
     let table = def.name;
     let pk_values = |pk: &Vec<&str>| pk.iter().map(|v| SqlValue::from(*v)).collect();
     for chunk in rows.chunks(rows_per_statement(width)) {
-        if backend == Backend::Postgres {
+        {
             let cols = def.pk.join(", ");
-            let mut lock = Sql::for_backend(
-                format!("SELECT 1 FROM {table} WHERE ({cols}) IN ("),
-                backend,
-            );
+            let mut lock = Sql::new(format!("SELECT 1 FROM {table} WHERE ({cols}) IN ("));
             push_rows(&mut lock, chunk.iter().map(|(pk, _)| pk_values(pk)));
             lock.push(&format!(") ORDER BY {cols} FOR UPDATE"));
             lock.query().execute(&mut **tx).await?;
         }
-        let mut sql = Sql::for_backend(
-            format!("UPDATE {table} SET spend = {table}.spend + v.column{width} FROM (VALUES "),
-            backend,
-        );
+        let mut sql = Sql::new(format!(
+            "UPDATE {table} SET spend = {table}.spend + v.column{width} FROM (VALUES "
+        ));
         push_rows(
             &mut sql,
             chunk.iter().map(|(pk, d)| {
@@ -254,7 +241,6 @@ async fn add_spend(
 /// Adds spend to customers, creating the ones not seen before with a fresh record.
 async fn upsert_customers(
     tx: &mut Transaction<'_, Any>,
-    backend: Backend,
     customers: &BTreeMap<&str, f64>,
 ) -> Result<()> {
     let now = Utc::now();
@@ -282,13 +268,10 @@ async fn upsert_customers(
     let names: Vec<&str> = def.pk.iter().chain(def.columns).copied().collect();
     let width = names.len() + 2;
     for chunk in rows.chunks(rows_per_statement(width)) {
-        let mut sql = Sql::for_backend(
-            format!(
-                "INSERT INTO customers ({}, spend, data) VALUES ",
-                names.join(", ")
-            ),
-            backend,
-        );
+        let mut sql = Sql::new(format!(
+            "INSERT INTO customers ({}, spend, data) VALUES ",
+            names.join(", ")
+        ));
         push_rows(&mut sql, chunk.iter().cloned());
         sql.push(" ON CONFLICT (user_id) DO UPDATE SET spend = customers.spend + excluded.spend");
         sql.query().execute(&mut **tx).await?;
@@ -298,7 +281,6 @@ async fn upsert_customers(
 
 async fn upsert_counters(
     tx: &mut Transaction<'_, Any>,
-    backend: Backend,
     counters: &BTreeMap<(&'static str, &str), f64>,
 ) -> Result<()> {
     let rows: Vec<Vec<SqlValue>> = counters
@@ -313,10 +295,7 @@ async fn upsert_counters(
         })
         .collect();
     for chunk in rows.chunks(rows_per_statement(3)) {
-        let mut sql = Sql::for_backend(
-            "INSERT INTO spend_counters (scope, id, spend) VALUES ",
-            backend,
-        );
+        let mut sql = Sql::new("INSERT INTO spend_counters (scope, id, spend) VALUES ");
         push_rows(&mut sql, chunk.iter().cloned());
         sql.push(
             " ON CONFLICT (scope, id) DO UPDATE SET spend = spend_counters.spend + excluded.spend",
@@ -326,11 +305,7 @@ async fn upsert_counters(
     Ok(())
 }
 
-async fn upsert_daily(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    inc: &Increments<'_>,
-) -> Result<()> {
+async fn upsert_daily(tx: &mut Transaction<'_, Any>, inc: &Increments<'_>) -> Result<()> {
     let rows: Vec<Vec<SqlValue>> = inc
         .daily
         .iter()
@@ -360,13 +335,10 @@ async fn upsert_daily(
         .map(|c| format!("{c} = daily_spend.{c} + excluded.{c}"))
         .collect();
     for chunk in rows.chunks(rows_per_statement(16)) {
-        let mut sql = Sql::for_backend(
-            format!(
-                "INSERT INTO daily_spend ({DAILY_KEY}, {}) VALUES ",
-                DAILY_COUNTERS.join(", ")
-            ),
-            backend,
-        );
+        let mut sql = Sql::new(format!(
+            "INSERT INTO daily_spend ({DAILY_KEY}, {}) VALUES ",
+            DAILY_COUNTERS.join(", ")
+        ));
         push_rows(&mut sql, chunk.iter().cloned());
         sql.push(&format!(
             " ON CONFLICT ({DAILY_KEY}) DO UPDATE SET {}",
