@@ -29,12 +29,47 @@ pub struct Target {
 }
 
 /// What one request measured: its whole time and, for streams, the time to the first body
-/// bytes and the largest pause between two pieces of the body.
+/// bytes, the largest pause between two pieces of the body, and the most any chunk's gap grew
+/// on the way (its gap on arrival less its gap when the upstream sent it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sample {
     pub total_us: u64,
     pub first_byte_us: u64,
     pub max_gap_us: u64,
+    pub max_added_gap_us: u64,
+}
+
+/// The send stamps (`tok@<µs>`) of the chunks in a piece of a stream.
+fn stamps(data: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    data.windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"tok@")
+        .filter_map(move |(i, _)| {
+            let digits: &[u8] = &data[i + 4..];
+            let end = digits
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(digits.len());
+            std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+        })
+}
+
+/// The largest growth of a chunk's gap so far, from chunk stamps and arrival times (µs).
+#[derive(Default)]
+struct Stretch {
+    last: Option<(u64, u64)>,
+    max: u64,
+}
+
+impl Stretch {
+    fn chunk(&mut self, sent: u64, arrived: u64) {
+        if let Some((prev_sent, prev_arrived)) = self.last {
+            let grown =
+                arrived.saturating_sub(prev_arrived) as i64 - sent.saturating_sub(prev_sent) as i64;
+            self.max = self.max.max(u64::try_from(grown).unwrap_or(0));
+        }
+        self.last = Some((sent, arrived));
+    }
 }
 
 fn us(d: Duration) -> u64 {
@@ -49,16 +84,21 @@ async fn read_timed(
     let ok = resp.status() == StatusCode::OK;
     let mut body = resp.into_body();
     let (mut first, mut last, mut max_gap) = (None, start, Duration::ZERO);
+    let mut stretch = Stretch::default();
     while let Some(frame) = body.frame().await {
         let frame = frame.ok()?;
-        if frame.data_ref().is_some_and(|d| !d.is_empty()) {
-            let now = Instant::now();
-            if first.is_some() {
-                max_gap = max_gap.max(now - last);
-            } else {
-                first = Some(now);
-            }
-            last = now;
+        let Some(data) = frame.data_ref().filter(|d| !d.is_empty()) else {
+            continue;
+        };
+        let now = Instant::now();
+        if first.is_some() {
+            max_gap = max_gap.max(now - last);
+        } else {
+            first = Some(now);
+        }
+        last = now;
+        for sent in stamps(data) {
+            stretch.chunk(sent, crate::servers::micros(now));
         }
     }
     let end = Instant::now();
@@ -66,6 +106,7 @@ async fn read_timed(
         total_us: us(end - start),
         first_byte_us: us(first.unwrap_or(end) - start),
         max_gap_us: us(max_gap),
+        max_added_gap_us: stretch.max,
     })
 }
 
@@ -139,6 +180,7 @@ pub async fn run(
         StreamSummary::of(
             all.iter().map(|s| s.first_byte_us).collect(),
             all.iter().map(|s| s.max_gap_us).collect(),
+            all.iter().map(|s| s.max_added_gap_us).collect(),
         )
     });
     let mut summary = summarize(
@@ -171,4 +213,36 @@ pub async fn call(
     let status = resp.status();
     let bytes = resp.into_body().collect().await?.to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_are_read_from_any_piece() {
+        let piece = br#"data: {"delta":{"content":"tok@120 "}}
+
+data: {"delta":{"content":"tok@345 "}}
+
+data: {"delta":{"content":"tok@"}}
+
+"#;
+        assert_eq!(stamps(piece).collect::<Vec<_>>(), vec![120, 345]);
+        assert_eq!(stamps(b"tok@9").collect::<Vec<_>>(), vec![9]);
+    }
+
+    #[test]
+    fn a_gap_counts_only_what_it_grew_on_the_way() {
+        let mut s = Stretch::default();
+        s.chunk(0, 100);
+        s.chunk(20_000, 20_100);
+        assert_eq!(s.max, 0);
+        // Sent 20 ms after the last, arrived 27 ms after it: 7 ms added.
+        s.chunk(40_000, 47_100);
+        assert_eq!(s.max, 7_000);
+        // Two chunks arriving together shrink nothing below zero.
+        s.chunk(60_000, 47_100);
+        assert_eq!(s.max, 7_000);
+    }
 }

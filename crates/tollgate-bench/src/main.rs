@@ -68,6 +68,10 @@ struct Cli {
     /// 0.5 s per case and a short warm-up: for CI, asserts no timing.
     #[arg(long)]
     smoke: bool,
+    /// Split the machine: the generator and the fake upstream on CPU 0, each server under test
+    /// on the other CPUs (so that a server's figures are not its load generator's stalls).
+    #[arg(long)]
+    pin: bool,
     /// Fixed latency of the fake upstream (`0ms`, `20ms`).
     #[arg(long, default_value = "0ms", value_parser = parse_duration)]
     upstream_latency: Duration,
@@ -256,6 +260,7 @@ impl Collected {
 
 async fn bench(cli: Cli) -> anyhow::Result<()> {
     let ticks = procs::clock_ticks();
+    let pinned = if cli.pin { Some(procs::pin()?) } else { None };
     std::fs::create_dir_all(&cli.out)?;
     let out = std::fs::canonicalize(&cli.out)?;
     let self_exe = std::env::current_exe()?;
@@ -356,6 +361,7 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
             }),
         );
         m.insert("smoke".into(), serde_json::json!(cli.smoke));
+        m.insert("server_cpus".into(), serde_json::json!(pinned));
         m.insert("connections".into(), serde_json::json!(cli.connections));
         m.insert("streams".into(), serde_json::json!(cli.streams));
         m.insert("stream_chunks".into(), serde_json::json!(shape.chunks));

@@ -3,8 +3,51 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
+
+/// The CPUs servers under test run on, when `--pin` split the machine.
+static SERVER_CPUS: OnceLock<String> = OnceLock::new();
+
+/// Splits the machine: this process (the load generator and the fake upstream) on CPU 0, every
+/// server started afterwards on the others, so that a server's stalls are its own and not the
+/// generator's.
+pub fn pin() -> anyhow::Result<String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    anyhow::ensure!(
+        cpus >= 2,
+        "--pin needs at least two CPUs, this machine has {cpus}"
+    );
+    let servers = format!("1-{}", cpus - 1);
+    taskset(std::process::id(), "0")?;
+    let _ = SERVER_CPUS.set(servers.clone());
+    Ok(servers)
+}
+
+/// Sets the CPUs of every thread of `pid` (threads it starts later inherit them).
+fn taskset(pid: u32, cpus: &str) -> anyhow::Result<()> {
+    let out = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &pid.to_string()])
+        .output()
+        .map_err(|e| anyhow::anyhow!("taskset: {e}"))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "taskset: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// Puts a started server on the servers' CPUs, when the machine is split.
+fn place(server: Server) -> anyhow::Result<Server> {
+    if let Some(cpus) = SERVER_CPUS.get() {
+        if let Err(e) = taskset(server.pid(), cpus) {
+            server.stop();
+            return Err(e);
+        }
+    }
+    Ok(server)
+}
 
 /// A server under test running as a child process.
 pub struct Server {
@@ -33,7 +76,7 @@ pub async fn spawn_ready(
     loop {
         if let Ok((status, _)) = crate::load::call(addr, "GET", ready_path, "", "").await {
             if status.is_success() {
-                return Ok(server);
+                return place(server);
             }
         }
         if std::time::Instant::now() > deadline {
@@ -93,7 +136,7 @@ fn spawn_with(mut cmd: Command, what: &str, known: Option<SocketAddr>) -> anyhow
     let addr = addr
         .parse()
         .map_err(|e| anyhow::anyhow!("{what}: bad address {addr}: {e}"))?;
-    Ok(Server { child, addr, tail })
+    place(Server { child, addr, tail })
 }
 
 impl Server {

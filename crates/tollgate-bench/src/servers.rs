@@ -3,8 +3,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Either, Full, StreamBody};
@@ -40,9 +40,29 @@ fn sse_frame(json: &str) -> Frame<Bytes> {
     Frame::data(Bytes::from(format!("data: {json}\n\n")))
 }
 
+/// The instant the bench's clock counts from: the upstream stamps each chunk it sends with it,
+/// and the generator, in the same process, compares the stamps with when chunks arrive.
+pub fn clock() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Microseconds since [`clock`].
+pub fn micros(at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(clock()).as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A content chunk stamped with the time it leaves the upstream: `tok@<µs> ` (content, which
+/// every gateway passes on as it is).
+fn stamped_chunk() -> Frame<Bytes> {
+    sse_frame(&format!(
+        r#"{{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{{"index":0,"delta":{{"content":"tok@{} "}},"finish_reason":null}}]}}"#,
+        micros(Instant::now())
+    ))
+}
+
 /// The event stream of one streamed completion, paced by `shape.gap`.
 fn sse_body(shape: StreamShape) -> UpstreamBody {
-    const CHUNK: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"tok "},"finish_reason":null}]}"#;
     const LAST: &str = r#"{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
     let usage = format!(
         r#"{{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"gpt-4o","choices":[],"usage":{{"prompt_tokens":9,"completion_tokens":{},"total_tokens":{}}}}}"#,
@@ -53,10 +73,10 @@ fn sse_body(shape: StreamShape) -> UpstreamBody {
         let usage = usage.clone();
         async move {
             let frame = match i {
-                0 => sse_frame(CHUNK),
+                0 => stamped_chunk(),
                 i if i < shape.chunks => {
                     tokio::time::sleep(shape.gap).await;
-                    sse_frame(CHUNK)
+                    stamped_chunk()
                 }
                 i if i == shape.chunks => {
                     let mut text = format!("data: {LAST}\n\ndata: {usage}\n\n");

@@ -33,19 +33,29 @@ pub struct StreamSummary {
     pub max_gap_p99_us: u64,
     /// The largest gap seen in any stream.
     pub max_gap_us: u64,
+    /// Percentiles over streams of how much each stream's worst chunk gap grew between the
+    /// upstream and the client (the stall the path added).
+    pub added_gap_p50_us: u64,
+    pub added_gap_p99_us: u64,
+    /// The most any chunk's gap grew, in any stream.
+    pub added_gap_max_us: u64,
 }
 
 impl StreamSummary {
-    /// From each stream's first-byte time and largest gap (any order).
-    pub fn of(mut first_byte: Vec<u64>, mut gaps: Vec<u64>) -> Self {
+    /// From each stream's first-byte time, largest gap and largest added gap (any order).
+    pub fn of(mut first_byte: Vec<u64>, mut gaps: Vec<u64>, mut added: Vec<u64>) -> Self {
         first_byte.sort_unstable();
         gaps.sort_unstable();
+        added.sort_unstable();
         Self {
             first_byte_p50_us: percentile(&first_byte, 50.0),
             first_byte_p99_us: percentile(&first_byte, 99.0),
             max_gap_p50_us: percentile(&gaps, 50.0),
             max_gap_p99_us: percentile(&gaps, 99.0),
             max_gap_us: gaps.last().copied().unwrap_or(0),
+            added_gap_p50_us: percentile(&added, 50.0),
+            added_gap_p99_us: percentile(&added, 99.0),
+            added_gap_max_us: added.last().copied().unwrap_or(0),
         }
     }
 }
@@ -135,9 +145,14 @@ mod tests {
 
     #[test]
     fn stream_summary_takes_percentiles_and_the_largest_gap() {
-        let s = StreamSummary::of(vec![300, 100, 200], vec![5_000, 25_000, 7_000]);
+        let s = StreamSummary::of(
+            vec![300, 100, 200],
+            vec![5_000, 25_000, 7_000],
+            vec![0, 900, 40],
+        );
         assert_eq!((s.first_byte_p50_us, s.first_byte_p99_us), (200, 300));
         assert_eq!((s.max_gap_p50_us, s.max_gap_us), (7_000, 25_000));
+        assert_eq!((s.added_gap_p50_us, s.added_gap_max_us), (40, 900));
     }
 
     #[test]

@@ -118,10 +118,46 @@ impl Parser {
 pub struct Cutter {
     /// The start of an event whose end has not arrived yet.
     held: BytesMut,
+    line: Lines,
+}
+
+/// Where the bytes so far left the current line.
+#[derive(Debug, Default)]
+struct Lines {
     /// Bytes on the current line so far, not counting line ends.
-    line_len: usize,
+    len: usize,
     /// The last byte was a `\r`: a `\n` right after it ends the same line.
     after_cr: bool,
+}
+
+impl Lines {
+    /// Whether the line end `b` ends an event (it ends a blank line).
+    fn end(&mut self, b: u8) -> bool {
+        if std::mem::take(&mut self.after_cr) && b == b'\n' {
+            return false;
+        }
+        self.after_cr = b == b'\r';
+        std::mem::take(&mut self.len) == 0
+    }
+
+    /// Runs `bytes` through; `ended(i)` for each byte that ends an event.
+    fn scan(&mut self, bytes: &[u8], mut ended: impl FnMut(usize)) {
+        let mut next = 0;
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if i > next {
+                self.len += i - next;
+                self.after_cr = false;
+            }
+            if self.end(bytes[i]) {
+                ended(i);
+            }
+            next = i + 1;
+        }
+        if next < bytes.len() {
+            self.len += bytes.len() - next;
+            self.after_cr = false;
+        }
+    }
 }
 
 impl Cutter {
@@ -134,43 +170,23 @@ impl Cutter {
         self.held.is_empty()
     }
 
-    /// Whether `b` ends an event (it is the last byte of a blank line).
-    fn step(&mut self, b: u8) -> bool {
-        let after_cr = std::mem::take(&mut self.after_cr);
-        match b {
-            b'\n' if after_cr => false,
-            b'\n' | b'\r' => {
-                self.after_cr = b == b'\r';
-                std::mem::take(&mut self.line_len) == 0
-            }
-            _ => {
-                self.line_len += 1;
-                false
-            }
-        }
-    }
-
     /// Feeds bytes; appends the events they complete to `out`.
     pub fn feed(&mut self, input: Bytes, out: &mut Vec<Bytes>) {
-        if self.held.is_empty() {
+        let scanned = self.held.len();
+        let mut ends = Vec::new();
+        if scanned == 0 {
+            self.line.scan(&input, |i| ends.push(i + 1));
             let mut start = 0;
-            for i in 0..input.len() {
-                if self.step(input[i]) {
-                    out.push(input.slice(start..=i));
-                    start = i + 1;
-                }
+            for end in ends {
+                out.push(input.slice(start..end));
+                start = end;
             }
             self.held.extend_from_slice(&input[start..]);
             return;
         }
-        let scanned = self.held.len();
         self.held.extend_from_slice(&input);
-        let mut ends = Vec::new();
-        for i in scanned..self.held.len() {
-            if self.step(self.held[i]) {
-                ends.push(i + 1);
-            }
-        }
+        self.line
+            .scan(&self.held[scanned..], |i| ends.push(scanned + i + 1));
         let mut taken = 0;
         for end in ends {
             out.push(self.held.split_to(end - taken).freeze());

@@ -196,27 +196,40 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
         0.0
     };
     state.ledger.add(&meta.entities, cost);
-    // The shared counters (Redis, when configured) are updated together: one round trip.
-    let shared = async {
-        if let Some(shared) = &state.shared_spend {
-            shared.add(&meta.entities, cost).await;
-        }
-    };
     let tokens = usage.prompt_tokens + usage.completion_tokens;
     if tokens > 0 {
         state.balancer.loads.add_tokens(&meta.deployment.id, tokens);
     }
-    let rate = async {
-        if tokens > 0 && !meta.rate_keys.is_empty() {
-            state.limiter.add_tokens(&meta.rate_keys, tokens).await;
-        }
-    };
-    tokio::join!(shared, rate);
+    share(state, meta, cost, tokens).await;
     state
         .spend
         .record(event(meta, &outcome, &usage, cost))
         .await;
     cost
+}
+
+/// Feeds a finished call's tokens to the rate counters and, with Redis, its cost to the shared
+/// spend counters. This replica's own ledger already holds the cost, so the response does not
+/// wait for Redis: its round trips run on a tracked task (shutdown waits for them).
+async fn share(state: &AppState, meta: &CallMeta, cost: f64, tokens: u64) {
+    let tokens_to_count = tokens > 0 && !meta.rate_keys.is_empty();
+    let Some(shared) = state.shared_spend.clone() else {
+        if tokens_to_count {
+            state.limiter.add_tokens(&meta.rate_keys, tokens).await;
+        }
+        return;
+    };
+    let limiter = state.limiter.clone();
+    let (entities, rate_keys) = (meta.entities.clone(), meta.rate_keys.clone());
+    state.tasks.spawn(async move {
+        let spend = shared.add(&entities, cost);
+        let rate = async {
+            if tokens_to_count {
+                limiter.add_tokens(&rate_keys, tokens).await;
+            }
+        };
+        tokio::join!(spend, rate);
+    });
 }
 
 fn event(meta: &CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEvent {

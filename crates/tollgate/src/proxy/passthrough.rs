@@ -166,7 +166,7 @@ impl Running {
             meta,
             permit,
         } = self.call;
-        finish(&state, &meta, self.watch.outcome).await;
+        finish(&state, &meta, self.watch.into_outcome()).await;
         drop(permit);
     }
 }

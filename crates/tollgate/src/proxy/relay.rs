@@ -138,7 +138,7 @@ async fn pump(
             tracing::debug!(call_id = %meta.call_id, "client left mid-stream; finishing for accounting");
         }
     }
-    watch.outcome
+    watch.into_outcome()
 }
 
 /// The next event of a translated or mock source.

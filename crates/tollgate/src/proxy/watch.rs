@@ -1,7 +1,12 @@
 //! What a relay learns from a stream's events on their way to the client: the usage the
 //! upstream reports, the text produced (for counting tokens locally when no usage comes), and
 //! whether each event goes on (the usage chunk the gateway asked for reaches only clients that
-//! asked for it too). Each event's data is read once, into borrowed views of just these fields.
+//! asked for it too).
+//!
+//! Only events that mention `"usage"` are parsed as they pass. The text matters only if the
+//! stream ends without usage (the gateway asks every OpenAI-format upstream for it), so the
+//! other events' data is kept as it came, and read for its text only then (or when it has grown
+//! past [`UNREAD_LIMIT`], to bound what a stream holds); it is dropped as soon as usage is known.
 
 use std::borrow::Cow;
 
@@ -13,12 +18,18 @@ use serde_json::Value;
 use super::call::{CallKind, Outcome};
 use crate::spend::pricing::Usage;
 
+/// Data kept unread by a stream before it is read for its text.
+const UNREAD_LIMIT: usize = 64 * 1024;
+
 /// The inspection state of one stream.
 #[derive(Debug)]
 pub struct StreamWatch {
     kind: CallKind,
     client_wants_usage: bool,
-    pub outcome: Outcome,
+    outcome: Outcome,
+    /// The data of events not read yet, one after the other, and where each ends.
+    unread: String,
+    ends: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +69,8 @@ impl StreamWatch {
                 success: true,
                 ..Outcome::default()
             },
+            unread: String::new(),
+            ends: Vec::new(),
         }
     }
 
@@ -69,7 +82,40 @@ impl StreamWatch {
         if data == "[DONE]" {
             return true;
         }
-        match self.kind {
+        if memchr::memmem::find(data.as_bytes(), b"\"usage\"").is_some() {
+            return self.read(data);
+        }
+        if self.outcome.usage.is_none() {
+            self.unread.push_str(data);
+            self.ends.push(self.unread.len());
+            if self.unread.len() > UNREAD_LIMIT {
+                self.read_unread();
+            }
+        }
+        true
+    }
+
+    /// Reads the events kept unread, for their text.
+    fn read_unread(&mut self) {
+        let unread = std::mem::take(&mut self.unread);
+        let mut start = 0;
+        for end in std::mem::take(&mut self.ends) {
+            self.read(&unread[start..end]);
+            start = end;
+        }
+    }
+
+    /// How the stream went, once it is over.
+    pub fn into_outcome(mut self) -> Outcome {
+        if self.outcome.usage.is_none() {
+            self.read_unread();
+        }
+        self.outcome
+    }
+
+    /// Reads one event in full; says whether to pass it on.
+    fn read(&mut self, data: &str) -> bool {
+        let forward = match self.kind {
             CallKind::Messages => {
                 if let Ok(v) = serde_json::from_str::<Value>(data) {
                     self.anthropic(&v);
@@ -83,7 +129,13 @@ impl StreamWatch {
                 true
             }
             _ => self.chat(data),
+        };
+        if self.outcome.usage.is_some() {
+            // The text will not be needed.
+            self.unread.clear();
+            self.ends.clear();
         }
+        forward
     }
 
     /// A chat or completion chunk: its text, and its usage.
@@ -171,6 +223,7 @@ impl StreamWatch {
 
     /// The stream broke: the call counts as a success if anything was produced.
     pub fn failed(&mut self, status: u16, message: String) {
+        self.read_unread();
         self.outcome.success =
             self.outcome.usage.is_some() || !self.outcome.completion_text.is_empty();
         self.outcome.error = Some((status, message));
@@ -188,18 +241,24 @@ mod tests {
             .to_string();
         let mut w = StreamWatch::new(CallKind::Chat, false);
         assert!(!w.event(&usage));
-        assert_eq!(w.outcome.usage.map(|u| u.completion_tokens), Some(4));
+        assert_eq!(w.into_outcome().usage.map(|u| u.completion_tokens), Some(4));
         assert!(StreamWatch::new(CallKind::Chat, true).event(&usage));
         // A usage that is not an object is no usage; a chunk with text and usage goes on, as
         // does one without choices, and one of an odd shape still yields its usage.
         let mut w = StreamWatch::new(CallKind::Chat, false);
         assert!(w.event(r#"{"choices":[],"usage":null}"#));
         assert!(w.outcome.usage.is_none());
+        assert!(w.event(r#"{"choices":[{"delta":{"content":"counted"}}]}"#));
         assert!(w.event(r#"{"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1}}"#));
         assert!(w.event(r#"{"usage":{"prompt_tokens":1}}"#));
         assert!(!w.event(r#"{"choices":[],"usage":{"prompt_tokens":6},"x":[{"delta":1}]}"#));
         assert!(w.event(r#"{"choices":"odd","usage":{"prompt_tokens":8}}"#));
-        assert_eq!(w.outcome.usage.map(|u| u.prompt_tokens), Some(8));
+        let o = w.into_outcome();
+        assert_eq!(o.usage.map(|u| u.prompt_tokens), Some(8));
+        assert!(
+            !o.completion_text.contains("counted"),
+            "usage came: kept text is dropped"
+        );
     }
 
     #[test]
@@ -214,9 +273,18 @@ mod tests {
         ] {
             assert!(w.event(data));
         }
-        assert_eq!(w.outcome.completion_text, "Hello é!");
-        assert!(w.outcome.usage.is_none());
-        assert!(w.outcome.first_byte.is_some());
+        let o = w.into_outcome();
+        assert_eq!(o.completion_text, "Hello é!");
+        assert!(o.usage.is_none());
+        assert!(o.first_byte.is_some());
+        // A long stream without usage is read as it goes, and keeps only its text.
+        let mut w = StreamWatch::new(CallKind::Chat, false);
+        let chunk = r#"{"choices": [{"delta": {"content": "x"}}], "padding": "....................................................................................................."}"#;
+        for _ in 0..2_000 {
+            w.event(chunk);
+            assert!(w.unread.len() <= UNREAD_LIMIT + chunk.len());
+        }
+        assert_eq!(w.into_outcome().completion_text.len(), 2_000);
     }
 
     #[test]
@@ -228,13 +296,18 @@ mod tests {
                 .to_string(),
         );
         w.event(&json!({"type": "message_delta", "usage": {"output_tokens": 9}}).to_string());
-        let u = w.outcome.usage.unwrap();
+        let o = w.into_outcome();
+        let u = o.usage.unwrap();
         assert_eq!((u.prompt_tokens, u.completion_tokens), (5, 9));
-        assert_eq!(w.outcome.completion_text, "hi");
+        assert_eq!(
+            o.completion_text, "",
+            "the text is not read once usage is known"
+        );
         let mut w = StreamWatch::new(CallKind::Responses, false);
         w.event(&json!({"type": "response.output_text.delta", "delta": "ok"}).to_string());
         w.event(&json!({"type": "response.completed", "response": {"usage": {"input_tokens": 2, "output_tokens": 3}}}).to_string());
-        assert_eq!(w.outcome.usage.map(|u| u.total_tokens()), Some(5));
-        assert_eq!(w.outcome.completion_text, "ok");
+        let o = w.into_outcome();
+        assert_eq!(o.usage.map(|u| u.total_tokens()), Some(5));
+        assert_eq!(o.completion_text, "");
     }
 }
