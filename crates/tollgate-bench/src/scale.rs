@@ -106,20 +106,46 @@ pub async fn run(
 }
 
 /// Latencies (µs) of one request per key, in order, on one connection.
-async fn timed_calls(addr: SocketAddr, keys: &[String]) -> anyhow::Result<Vec<u64>> {
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
+/// A keep-alive connection to one gateway, for timing single calls.
+struct Probe {
+    addr: SocketAddr,
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+}
+
+impl Probe {
+    async fn open(addr: SocketAddr) -> anyhow::Result<Self> {
+        Ok(Self {
+            addr,
+            sender: crate::servers::connect(addr).await?,
+        })
+    }
+
+    /// One chat call with `key`, timed from sending to the whole answer; 200 or 401 expected.
+    async fn time(&mut self, key: &str) -> anyhow::Result<u64> {
+        use http_body_util::BodyExt as _;
+        if self.sender.is_closed() {
+            self.sender = crate::servers::connect(self.addr).await?;
+        }
+        self.sender.ready().await?;
+        let req = hyper::Request::post("/v1/chat/completions")
+            .header("host", self.addr.to_string())
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {key}"))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                load::CHAT_BODY.as_bytes(),
+            )))?;
         let start = Instant::now();
-        let (status, text) =
-            load::call(addr, "POST", "/v1/chat/completions", key, load::CHAT_BODY).await?;
-        out.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let resp = self.sender.send_request(req).await?;
+        let status = resp.status();
+        let body = resp.into_body().collect().await?.to_bytes();
+        let took = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
         anyhow::ensure!(
             status.is_success() || status.as_u16() == 401,
-            "auth case: {status} {text}"
+            "auth case: {status} {}",
+            String::from_utf8_lossy(&body)
         );
+        Ok(took)
     }
-    out.sort_unstable();
-    Ok(out)
 }
 
 fn unknown_keys(n: usize) -> Vec<String> {
@@ -128,7 +154,6 @@ fn unknown_keys(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Makes keys through the API, 16 at a time, until the database holds `n` of the bench's.
 async fn make_keys(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
     let started = Instant::now();
     let mut keys = Vec::with_capacity(n);
@@ -151,53 +176,98 @@ async fn make_keys(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
     Ok(keys)
 }
 
-/// Auth figures for the keys `keys` of a database holding `in_db` keys. `fresh` are keys not
-/// used yet (their first call misses the cache).
-async fn auth_case(
-    addr: SocketAddr,
-    in_db: usize,
-    fresh: &[String],
-    cached: &[String],
-) -> anyhow::Result<AuthCase> {
-    let first = timed_calls(addr, fresh).await?;
-    let cycle: Vec<String> = cached.iter().cycle().take(AUTH_SAMPLES).cloned().collect();
-    let warm = timed_calls(addr, &cycle).await?;
-    let unknown = timed_calls(addr, &unknown_keys(AUTH_SAMPLES)).await?;
-    Ok(AuthCase {
-        keys_in_db: in_db,
-        cached_p50_us: percentile(&warm, 50.0),
-        cached_p99_us: percentile(&warm, 99.0),
-        first_use_p50_us: percentile(&first, 50.0),
-        first_use_p99_us: percentile(&first, 99.0),
-        unknown_p50_us: percentile(&unknown, 50.0),
-        unknown_p99_us: percentile(&unknown, 99.0),
-    })
+/// One gateway of the auth case: its keys and the samples taken from it.
+struct AuthSide {
+    keys_in_db: usize,
+    probe: Probe,
+    /// Keys already used (cached).
+    warm: Vec<String>,
+    /// Keys not used yet (their first use loads them from the database).
+    fresh: Vec<String>,
+    cached: Vec<u64>,
+    first_use: Vec<u64>,
+    unknown: Vec<u64>,
 }
 
+impl AuthSide {
+    async fn new(addr: SocketAddr, keys: Vec<String>, warm: usize) -> anyhow::Result<Self> {
+        let mut probe = Probe::open(addr).await?;
+        let (warm, fresh) = keys.split_at(warm.min(keys.len()));
+        // Warming a key is its first use.
+        let mut first_use = Vec::with_capacity(warm.len());
+        for key in warm {
+            first_use.push(probe.time(key).await?);
+        }
+        Ok(Self {
+            keys_in_db: keys.len(),
+            probe,
+            warm: warm.to_vec(),
+            fresh: fresh.to_vec(),
+            cached: Vec::new(),
+            first_use,
+            unknown: Vec::new(),
+        })
+    }
+
+    /// One sample of each kind.
+    async fn round(&mut self, i: usize) -> anyhow::Result<()> {
+        let key = &self.warm[i % self.warm.len()];
+        self.cached.push(self.probe.time(key).await?);
+        self.unknown
+            .push(self.probe.time(&unknown_keys(1)[0]).await?);
+        if let Some(key) = self.fresh.pop() {
+            self.first_use.push(self.probe.time(&key).await?);
+        }
+        Ok(())
+    }
+
+    fn case(mut self) -> AuthCase {
+        for v in [&mut self.cached, &mut self.first_use, &mut self.unknown] {
+            v.sort_unstable();
+        }
+        AuthCase {
+            keys_in_db: self.keys_in_db,
+            cached_p50_us: percentile(&self.cached, 50.0),
+            cached_p99_us: percentile(&self.cached, 99.0),
+            first_use_p50_us: percentile(&self.first_use, 50.0),
+            first_use_p99_us: percentile(&self.first_use, 99.0),
+            unknown_p50_us: percentile(&self.unknown, 50.0),
+            unknown_p99_us: percentile(&self.unknown, 99.0),
+        }
+    }
+}
+
+/// Two gateways side by side, one with 10 keys in its database and one with 100,000, each on
+/// a keep-alive connection; their samples alternate, so that both see the same machine.
 async fn auth(env: &Env, upstream: SocketAddr) -> anyhow::Result<Vec<AuthCase>> {
-    let running = tg::start(Variant::SqliteJournalTmpfs, env, upstream).await?;
-    let addr = running.server.addr;
+    let small = tg::start(Variant::SqliteJournalTmpfs, env, upstream).await?;
+    let large = match tg::start(Variant::SqliteJournalTmpfs, env, upstream).await {
+        Ok(l) => l,
+        Err(e) => {
+            small.stop();
+            return Err(e);
+        }
+    };
     let result = async {
-        // The bench key counts as one of the ten.
-        let mut few = make_keys(addr, 9).await?;
-        few.push(running.key.clone());
-        let small = auth_case(addr, 10, &few, &few).await?;
-        let mut many = make_keys(addr, MANY_KEYS - few.len()).await?;
-        // Fresh keys from all over the table; cached ones from the rest.
-        let fresh: Vec<String> = many.iter().step_by(97).take(1_000).cloned().collect();
-        let taken: std::collections::HashSet<&String> = fresh.iter().collect();
-        many.retain(|k| !taken.contains(k));
-        let warm: Vec<String> = many.iter().step_by(89).take(1_000).cloned().collect();
-        timed_calls(addr, &warm).await?;
-        let large = auth_case(addr, MANY_KEYS, &fresh, &warm).await?;
-        anyhow::Ok(vec![small, large])
+        let mut few = make_keys(small.server.addr, 9).await?;
+        few.push(small.key.clone());
+        let mut many = make_keys(large.server.addr, MANY_KEYS - 1).await?;
+        many.push(large.key.clone());
+        // The same share of each database warm: all ten small keys, a thousand large ones.
+        let mut a = AuthSide::new(small.server.addr, few, 10).await?;
+        let mut b = AuthSide::new(large.server.addr, many, 1_000).await?;
+        for i in 0..AUTH_SAMPLES {
+            a.round(i).await?;
+            b.round(i).await?;
+        }
+        anyhow::Ok(vec![a.case(), b.case()])
     }
     .await;
-    running.stop();
+    small.stop();
+    large.stop();
     result
 }
 
-/// The seed: one event per day, key and model, attributed to 100 users.
 fn seed_events(day: u64, first_day: NaiveDate) -> anyhow::Result<Vec<SpendEvent>> {
     let date = first_day
         .checked_add_days(Days::new(day))

@@ -85,6 +85,16 @@ impl Counters {
     }
 }
 
+/// The entity tables whose spend a batch adds to in place, in the order every writer applies
+/// them.
+pub(super) const UPDATED: [Kind; 5] = [
+    Kind::Key,
+    Kind::User,
+    Kind::Team,
+    Kind::TeamMember,
+    Kind::Org,
+];
+
 /// Spend deltas by primary key (one or two columns).
 pub(super) type Deltas<'a> = BTreeMap<Vec<&'a str>, f64>;
 
@@ -138,14 +148,15 @@ impl<'a> Increments<'a> {
         inc
     }
 
-    /// The entity tables updated in place, in the order every writer applies them.
+    /// The entity tables updated in place ([`UPDATED`]), with their deltas.
     pub fn updates(&self) -> [(Kind, &Deltas<'a>); 5] {
+        let [k, u, t, m, o] = UPDATED;
         [
-            (Kind::Key, &self.keys),
-            (Kind::User, &self.users),
-            (Kind::Team, &self.teams),
-            (Kind::TeamMember, &self.team_members),
-            (Kind::Org, &self.organizations),
+            (k, &self.keys),
+            (u, &self.users),
+            (t, &self.teams),
+            (m, &self.team_members),
+            (o, &self.organizations),
         ]
     }
 

@@ -11,12 +11,12 @@
 //! move to another thread while this one writes.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 use chrono::Utc;
 use rusqlite::{params, Connection, Statement, Transaction, TransactionBehavior};
 
-use super::increments::{id, Increments};
+use super::increments::{id, Increments, UPDATED};
 use super::spend::{DAILY_COUNTERS, DAILY_KEY, LOG_COLUMNS};
 use crate::spend::{RecordOutcome, SpendEvent};
 use crate::table::{Row, SqlValue};
@@ -76,6 +76,61 @@ fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
+/// The statements, written once (they are the keys of each connection's statement cache).
+struct Statements {
+    insert_log: String,
+    add_spend: Vec<String>,
+    customer: String,
+    daily: String,
+}
+
+static SQL: LazyLock<Statements> = LazyLock::new(|| {
+    let add_spend = UPDATED
+        .iter()
+        .map(|kind| {
+            let def = kind.def();
+            let filter: Vec<String> = def
+                .pk
+                .iter()
+                .enumerate()
+                .map(|(i, col)| format!("{col} = ?{}", i + 2))
+                .collect();
+            format!(
+                "UPDATE {} SET spend = spend + ?1 WHERE {}",
+                def.name,
+                filter.join(" AND ")
+            )
+        })
+        .collect();
+    let def = Kind::Customer.def();
+    let names: Vec<&str> = def.pk.iter().chain(def.columns).copied().collect();
+    let set: Vec<String> = DAILY_COUNTERS
+        .iter()
+        .map(|c| format!("{c} = daily_spend.{c} + excluded.{c}"))
+        .collect();
+    Statements {
+        insert_log: format!(
+            "INSERT INTO spend_logs ({}) VALUES ({}) ON CONFLICT (request_id) DO NOTHING",
+            LOG_COLUMNS.join(", "),
+            placeholders(LOG_COLUMNS.len())
+        ),
+        add_spend,
+        customer: format!(
+            "INSERT INTO customers ({}, spend, data) VALUES ({}) \
+             ON CONFLICT (user_id) DO UPDATE SET spend = customers.spend + excluded.spend",
+            names.join(", "),
+            placeholders(names.len() + 2)
+        ),
+        daily: format!(
+            "INSERT INTO daily_spend ({DAILY_KEY}, {}) VALUES ({}) \
+             ON CONFLICT ({DAILY_KEY}) DO UPDATE SET {}",
+            DAILY_COUNTERS.join(", "),
+            placeholders(16),
+            set.join(", ")
+        ),
+    }
+});
+
 impl SqliteSpend {
     /// Opens the database file (already created and migrated by the pool).
     pub fn open(path: &str) -> Result<Self> {
@@ -109,11 +164,7 @@ fn record(conn: &mut Connection, events: &[SpendEvent]) -> Result<RecordOutcome>
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut new = Vec::with_capacity(unique.len());
     {
-        let mut insert = tx.prepare_cached(&format!(
-            "INSERT INTO spend_logs ({}) VALUES ({}) ON CONFLICT (request_id) DO NOTHING",
-            LOG_COLUMNS.join(", "),
-            placeholders(LOG_COLUMNS.len())
-        ))?;
+        let mut insert = tx.prepare_cached(&SQL.insert_log)?;
         for e in unique.values().copied() {
             if insert_log(&mut insert, e)? == 1 {
                 new.push(e);
@@ -180,19 +231,8 @@ fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
 /// Adds spend to keys, users, teams, members and organizations; rows that do not exist (a
 /// deleted key) are simply not updated.
 fn add_spend(tx: &Transaction<'_>, inc: &Increments<'_>) -> Result<()> {
-    for (kind, deltas) in inc.updates() {
-        let def = kind.def();
-        let filter: Vec<String> = def
-            .pk
-            .iter()
-            .enumerate()
-            .map(|(i, col)| format!("{col} = ?{}", i + 2))
-            .collect();
-        let mut st = tx.prepare_cached(&format!(
-            "UPDATE {} SET spend = spend + ?1 WHERE {}",
-            def.name,
-            filter.join(" AND ")
-        ))?;
+    for ((_, deltas), sql) in inc.updates().into_iter().zip(&SQL.add_spend) {
+        let mut st = tx.prepare_cached(sql)?;
         for (pk, delta) in deltas.iter().filter(|(_, d)| **d != 0.0) {
             let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(pk.len() + 1);
             values.push(delta);
@@ -208,14 +248,7 @@ fn upsert_customers(tx: &Transaction<'_>, customers: &BTreeMap<&str, f64>) -> Re
     if customers.is_empty() {
         return Ok(());
     }
-    let def = Kind::Customer.def();
-    let names: Vec<&str> = def.pk.iter().chain(def.columns).copied().collect();
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO customers ({}, spend, data) VALUES ({}) \
-         ON CONFLICT (user_id) DO UPDATE SET spend = customers.spend + excluded.spend",
-        names.join(", "),
-        placeholders(names.len() + 2)
-    ))?;
+    let mut st = tx.prepare_cached(&SQL.customer)?;
     let now = Utc::now();
     for (user_id, delta) in customers {
         let row = Row::of(&CustomerRecord {
@@ -240,16 +273,7 @@ fn upsert_customers(tx: &Transaction<'_>, customers: &BTreeMap<&str, f64>) -> Re
 }
 
 fn upsert_daily(tx: &Transaction<'_>, inc: &Increments<'_>) -> Result<()> {
-    let set: Vec<String> = DAILY_COUNTERS
-        .iter()
-        .map(|c| format!("{c} = daily_spend.{c} + excluded.{c}"))
-        .collect();
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO daily_spend ({DAILY_KEY}, {}) VALUES ({}) ON CONFLICT ({DAILY_KEY}) DO UPDATE SET {}",
-        DAILY_COUNTERS.join(", "),
-        placeholders(16),
-        set.join(", ")
-    ))?;
+    let mut st = tx.prepare_cached(&SQL.daily)?;
     for (k, c) in &inc.daily {
         st.execute(params![
             k.entity_type.as_str(),

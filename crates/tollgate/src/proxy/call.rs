@@ -128,7 +128,7 @@ impl Drop for Permit {
 
 /// The cost of a usage on a deployment (0 when the model has no price).
 pub fn cost_of(state: &AppState, d: &Deployment, usage: &Usage) -> f64 {
-    price_of(state, d).map_or(0.0, |p| pricing::cost(&p, usage).total)
+    price_of(state, d).map_or(0.0, |p| pricing::cost(p, usage).total)
 }
 
 /// A deployment's input + output price per token, for cost-based routing.
@@ -137,24 +137,29 @@ pub fn price_per_token(state: &AppState, d: &Deployment) -> Option<f64> {
     Some(p.input_cost_per_token.unwrap_or(0.0) + p.output_cost_per_token.unwrap_or(0.0))
 }
 
-/// A deployment's prices: its own, else the price table's for its (base) model.
-fn price_of(state: &AppState, d: &Deployment) -> Option<pricing::ModelPrice> {
-    let overrides = Overrides {
-        input_cost_per_token: d.input_cost_per_token,
-        output_cost_per_token: d.output_cost_per_token,
-        base_model: d
-            .model_info
-            .get("base_model")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        ..Overrides::default()
-    };
-    pricing::price_for(
-        &state.prices,
-        &d.target.model,
-        Some(&d.provider_name),
-        &overrides,
-    )
+/// A deployment's prices: its own, else the price table's for its (base) model. Looked up once
+/// per deployment.
+fn price_of<'d>(state: &AppState, d: &'d Deployment) -> Option<&'d pricing::ModelPrice> {
+    d.price
+        .get_or_init(|| {
+            let overrides = Overrides {
+                input_cost_per_token: d.input_cost_per_token,
+                output_cost_per_token: d.output_cost_per_token,
+                base_model: d
+                    .model_info
+                    .get("base_model")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                ..Overrides::default()
+            };
+            pricing::price_for(
+                &state.prices,
+                &d.target.model,
+                Some(&d.provider_name),
+                &overrides,
+            )
+        })
+        .as_ref()
 }
 
 /// Usage when the upstream gave none: counted locally from the request and the output.

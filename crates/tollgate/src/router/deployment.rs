@@ -52,6 +52,8 @@ pub struct Deployment {
     pub model_info: Map<String, Value>,
     /// Stored in the database (managed through /model/new) rather than the config file.
     pub db_model: bool,
+    /// The deployment's prices, looked up in the price table on first use.
+    pub price: std::sync::OnceLock<Option<crate::spend::pricing::ModelPrice>>,
 }
 
 /// Why a model entry cannot be used.
@@ -163,6 +165,7 @@ impl Deployment {
                 .or_else(|| info_f64(entry, "output_cost_per_token")),
             model_info: entry.model_info.clone(),
             db_model,
+            price: std::sync::OnceLock::new(),
         })
     }
 
@@ -172,6 +175,7 @@ impl Deployment {
         let upstream = requested.split_once('/').map_or(requested, |(_, m)| m);
         d.target.model = upstream.to_owned();
         d.model_name = requested.to_owned();
+        d.price = std::sync::OnceLock::new();
         d
     }
 }
