@@ -1,6 +1,6 @@
-//! Opening a connection to an origin: TCP (no Nagle delay), then TLS for `https`, then the
-//! HTTP/1.1 handshake, whose connection task runs on the runtime until the peer or the pool
-//! closes it.
+//! Opening a connection to an origin: TCP (no Nagle delay) to it or to its proxy, a `CONNECT`
+//! tunnel through the proxy for `https`, then TLS for `https`, then the HTTP/1.1 handshake, whose
+//! connection task runs on the runtime until the peer or the pool closes it.
 
 use std::io;
 use std::pin::Pin;
@@ -12,14 +12,14 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
-use super::pool::Origin;
+use super::pool::{Origin, Proxy};
 use crate::LlmError;
 
 /// How long opening a connection (TCP and TLS) may take.
@@ -112,15 +112,59 @@ fn failed(origin: &Origin, e: impl std::fmt::Display) -> LlmError {
     LlmError::Connect(format!("{origin}: {e}"))
 }
 
+/// The longest answer a proxy may give to `CONNECT`.
+const MAX_TUNNEL_ANSWER: usize = 16 * 1024;
+
+/// Asks `proxy` for a tunnel to `origin` over `tcp`.
+async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &Proxy) -> Result<(), LlmError> {
+    let target = format!("{}:{}", origin.host_header_host(), origin.port());
+    let mut ask = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    if let Some(auth) = proxy.auth.as_ref().and_then(|a| a.to_str().ok()) {
+        ask.push_str(&format!("Proxy-Authorization: {auth}\r\n"));
+    }
+    ask.push_str("\r\n");
+    tcp.write_all(ask.as_bytes())
+        .await
+        .map_err(|e| failed(origin, e))?;
+    let mut answer = Vec::with_capacity(256);
+    let mut buf = [0u8; 1024];
+    while memchr::memmem::find(&answer, b"\r\n\r\n").is_none() {
+        let n = tcp.read(&mut buf).await.map_err(|e| failed(origin, e))?;
+        if n == 0 || answer.len() + n > MAX_TUNNEL_ANSWER {
+            return Err(failed(
+                origin,
+                "the proxy closed the tunnel before answering",
+            ));
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let status = answer.split(|b| *b == b'\r').next().unwrap_or_default();
+    let status = String::from_utf8_lossy(status);
+    match status.split_whitespace().nth(1) {
+        Some("200") => Ok(()),
+        _ => Err(failed(
+            origin,
+            format!("the proxy refused the tunnel: {status}"),
+        )),
+    }
+}
+
 /// Opens a connection to `origin` and returns its sender; the connection task is spawned.
 pub async fn open(origin: &Origin) -> Result<Sender, LlmError> {
     let opening = async {
-        let tcp = TcpStream::connect((origin.host(), origin.port()))
+        let (host, port) = match origin.proxy() {
+            Some(p) => (&*p.host, p.port),
+            None => (origin.host(), origin.port()),
+        };
+        let mut tcp = TcpStream::connect((host, port))
             .await
             .map_err(|e| failed(origin, e))?;
         tcp.set_nodelay(true).map_err(|e| failed(origin, e))?;
         if !origin.is_https() {
             return Ok(Stream::Plain(tcp));
+        }
+        if let Some(proxy) = origin.proxy() {
+            tunnel(&mut tcp, origin, proxy).await?;
         }
         let name = ServerName::try_from(origin.host().to_owned())
             .map_err(|e| failed(origin, format!("not a valid TLS server name: {e}")))?;

@@ -1,10 +1,13 @@
 //! The upstream HTTP client: HTTP/1.1 over TCP or TLS (Mozilla's root certificates), with a
 //! pool of keep-alive connections per origin ([`pool`]), built directly on hyper's connection
-//! API. A call costs one pool lookup, the request's head and body written in one go, and the
-//! answer's frames as they arrive: no URL parsing beyond `http::Uri`, no redirects, no
-//! middleware. An idle connection the upstream has closed meanwhile is detected when the
-//! request could not be sent, and the call goes out again on another connection (only then:
-//! a request that may have reached the upstream is never sent twice).
+//! API. Proxies come from the environment as curl reads them (`HTTPS_PROXY`, `HTTP_PROXY`,
+//! `ALL_PROXY`, `NO_PROXY`, in either case): `https` upstreams through a `CONNECT` tunnel,
+//! `http` ones by requests in absolute form. A call costs one pool lookup, the request's head
+//! and body written in one go, and the answer's frames as they arrive: no URL parsing beyond
+//! `http::Uri`, no redirects, no middleware. An idle connection the upstream has closed
+//! meanwhile is detected when the request could not be sent, and the call goes out again on
+//! another connection (only then: a request that may have reached the upstream is never sent
+//! twice).
 
 mod connect;
 mod pool;
@@ -17,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Method, StatusCode, Uri};
 use http_body_util::Full;
 use hyper::body::{Body as _, Incoming};
+use hyper_util::client::proxy::matcher::Matcher;
 
 pub use pool::Origin;
 use pool::{Lease, Pool};
@@ -42,9 +46,16 @@ pub struct Response {
 }
 
 /// The upstream client; clones share one pool.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Client {
     pool: Arc<Pool>,
+    proxies: Arc<Matcher>,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -54,14 +65,23 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
+    /// A client using the environment's proxies.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_proxies(Matcher::from_env())
+    }
+
+    /// A client using these proxies.
+    pub fn with_proxies(proxies: Matcher) -> Self {
+        Self {
+            pool: Arc::default(),
+            proxies: Arc::new(proxies),
+        }
     }
 
     /// Sends `req` and waits for the answer's head.
     pub async fn send(&self, req: Request) -> Result<Response, LlmError> {
-        let origin = Origin::of(&req.uri)?;
-        let mut message = Some(head(&origin, req)?);
+        let origin = Origin::of(&req.uri, &self.proxies)?;
+        let mut message = Some(head(&origin, req));
         loop {
             let Some(request) = message.take() else {
                 return Err(LlmError::Connect(format!("{origin}: the request was lost")));
@@ -100,19 +120,27 @@ impl Client {
     }
 }
 
-/// The request as it goes on the wire: origin-form target and a `Host` header.
-fn head(origin: &Origin, req: Request) -> Result<hyper::Request<Full<Bytes>>, LlmError> {
-    let target = req
-        .uri
-        .path_and_query()
-        .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+/// The request as it goes on the wire: origin-form target (absolute form to an HTTP proxy) and
+/// a `Host` header.
+fn head(origin: &Origin, req: Request) -> hyper::Request<Full<Bytes>> {
+    let plain_proxy = origin.proxy().filter(|_| !origin.is_https());
+    let target = match plain_proxy {
+        Some(_) => req.uri,
+        None => req
+            .uri
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone())),
+    };
     let mut out = hyper::Request::new(Full::new(req.body));
     *out.method_mut() = req.method;
     *out.uri_mut() = target;
     *out.headers_mut() = req.headers;
-    out.headers_mut()
-        .insert(http::header::HOST, origin.host_header().clone());
-    Ok(out)
+    let headers = out.headers_mut();
+    headers.insert(http::header::HOST, origin.host_header().clone());
+    if let Some(auth) = plain_proxy.and_then(|p| p.auth.clone()) {
+        headers.insert(http::header::PROXY_AUTHORIZATION, auth);
+    }
+    out
 }
 
 /// An answer's body. Read to its end, its connection goes back to the pool; dropped before,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use http::header::HeaderValue;
 use http::Uri;
+use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 
 use super::connect::{self, Sender};
 use crate::LlmError;
@@ -20,7 +21,7 @@ const MAX_IDLE_PER_ORIGIN: usize = 2_048;
 /// Idle connections older than this are not reused (servers close theirs after a while).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Where a connection goes: scheme, host and port.
+/// Where a connection goes: scheme, host and port, and the proxy it goes through, if any.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Origin {
     https: bool,
@@ -28,11 +29,49 @@ pub struct Origin {
     port: u16,
     /// The `Host` header of requests to this origin.
     host_header: HeaderValue,
+    proxy: Option<Proxy>,
+}
+
+/// An HTTP proxy: `https` origins are reached through a `CONNECT` tunnel, `http` ones by
+/// sending it requests in absolute form.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Proxy {
+    pub host: Arc<str>,
+    pub port: u16,
+    /// `Proxy-Authorization`, from the proxy URL's user and password.
+    pub auth: Option<HeaderValue>,
+}
+
+impl Proxy {
+    fn of(intercept: &Intercept) -> Result<Self, LlmError> {
+        let uri = intercept.uri();
+        let refuse = |why: &str| {
+            Err(LlmError::Connect(format!(
+                "proxy {}: {why}",
+                uri.authority().map_or("", |a| a.host())
+            )))
+        };
+        if uri.scheme_str() != Some("http") {
+            return refuse("only http:// proxies are supported");
+        }
+        let Some(authority) = uri.authority() else {
+            return refuse("the proxy URL names no host");
+        };
+        Ok(Self {
+            host: authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .into(),
+            port: authority.port_u16().unwrap_or(80),
+            auth: intercept.basic_auth().cloned(),
+        })
+    }
 }
 
 impl Origin {
-    /// The origin of an absolute `http` or `https` URL.
-    pub fn of(uri: &Uri) -> Result<Self, LlmError> {
+    /// The origin of an absolute `http` or `https` URL, through the proxy `proxies` name for it.
+    pub fn of(uri: &Uri, proxies: &Matcher) -> Result<Self, LlmError> {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -57,7 +96,13 @@ impl Origin {
             host: host.into(),
             port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
             host_header,
+            proxy: proxies.intercept(uri).map(|i| Proxy::of(&i)).transpose()?,
         })
+    }
+
+    /// The proxy that connections to this origin go through.
+    pub fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
     }
 
     pub fn is_https(&self) -> bool {
@@ -75,12 +120,25 @@ impl Origin {
     pub fn host_header(&self) -> &HeaderValue {
         &self.host_header
     }
+
+    /// The host as the URL wrote it (IPv6 addresses in brackets), for a `CONNECT` target.
+    pub fn host_header_host(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.to_string()
+        }
+    }
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let scheme = if self.https { "https" } else { "http" };
-        write!(f, "{scheme}://{}:{}", self.host, self.port)
+        write!(f, "{scheme}://{}:{}", self.host, self.port)?;
+        if let Some(p) = &self.proxy {
+            write!(f, " (through the proxy {}:{})", p.host, p.port)?;
+        }
+        Ok(())
     }
 }
 
@@ -181,20 +239,66 @@ impl Lease {
 mod tests {
     use super::*;
 
+    fn none() -> Matcher {
+        Matcher::builder().build()
+    }
+
     #[test]
     fn origins_of_urls() {
-        let o = Origin::of(&"https://api.openai.com/v1/chat".parse().unwrap()).unwrap();
+        let o = Origin::of(&"https://api.openai.com/v1/chat".parse().unwrap(), &none()).unwrap();
         assert_eq!(
             (o.is_https(), o.host(), o.port()),
             (true, "api.openai.com", 443)
         );
         assert_eq!(o.host_header(), "api.openai.com");
-        let o = Origin::of(&"http://[::1]:8080/v1".parse().unwrap()).unwrap();
+        let o = Origin::of(&"http://[::1]:8080/v1".parse().unwrap(), &none()).unwrap();
         assert_eq!((o.is_https(), o.host(), o.port()), (false, "::1", 8080));
         assert_eq!(o.host_header(), "[::1]:8080");
         assert_eq!(o.to_string(), "http://::1:8080");
-        let e = Origin::of(&"ftp://x/".parse().unwrap()).unwrap_err();
+        let e = Origin::of(&"ftp://x/".parse().unwrap(), &none()).unwrap_err();
         assert!(e.to_string().contains("only http and https"), "{e}");
-        assert!(Origin::of(&"/relative".parse().unwrap()).is_err());
+        assert!(Origin::of(&"/relative".parse().unwrap(), &none()).is_err());
+    }
+
+    #[test]
+    fn proxies_are_chosen_as_curl_chooses_them() {
+        let proxies = Matcher::builder()
+            .http("http://user:pw@proxy.local:3128")
+            .https("http://[::1]:8888")
+            .no("internal.example, 10.0.0.0/8")
+            .build();
+        let of = |url: &str| Origin::of(&url.parse().unwrap(), &proxies).unwrap();
+
+        let o = of("http://api.example.com/v1");
+        let p = o.proxy().expect("http goes through the http proxy");
+        assert_eq!((&*p.host, p.port), ("proxy.local", 3128));
+        assert!(
+            p.auth.is_some(),
+            "the proxy URL's credentials become Proxy-Authorization"
+        );
+        assert_eq!(
+            o.to_string(),
+            "http://api.example.com:80 (through the proxy proxy.local:3128)"
+        );
+
+        let o = of("https://api.example.com/v1");
+        let p = o.proxy().expect("https goes through the https proxy");
+        assert_eq!((&*p.host, p.port, p.auth.is_none()), ("::1", 8888, true));
+
+        assert!(
+            of("https://internal.example/v1").proxy().is_none(),
+            "NO_PROXY host"
+        );
+        assert!(
+            of("http://10.1.2.3:8000/v1").proxy().is_none(),
+            "NO_PROXY range"
+        );
+    }
+
+    #[test]
+    fn only_http_proxies_are_used() {
+        let proxies = Matcher::builder().all("socks5://proxy.local:1080").build();
+        let e = Origin::of(&"https://api.example.com/".parse().unwrap(), &proxies).unwrap_err();
+        assert!(e.to_string().contains("only http:// proxies"), "{e}");
     }
 }
