@@ -51,10 +51,50 @@ pub struct AnalyticsCase {
 #[derive(Debug, Clone, Serialize)]
 pub struct RssGrowth {
     pub idle_kb: u64,
-    /// (requests so far, VmRSS kB) after each slice of the run.
+    /// (requests so far, VmRSS kB) after each one-second slice of the run.
     pub samples: Vec<(u64, u64)>,
-    /// Growth from the first slice (warm) to the end, percent.
+    /// Median RSS of the first samples after the warm-up (the first tenth of the requests).
+    pub warm_kb: u64,
+    /// Median RSS of the last samples.
+    pub end_kb: u64,
+    /// Lowest and highest sample after the warm-up.
+    pub min_kb: u64,
+    pub max_kb: u64,
+    /// Growth from `warm_kb` to `end_kb`, percent.
     pub growth_pct: f64,
+}
+
+/// Samples compared at each end of the run: single samples move by ±15 % with the allocator's
+/// and SQLite's caches, so each end is the median of a few seconds.
+const RSS_WINDOW: usize = 10;
+
+impl RssGrowth {
+    /// Judges `samples` of a run of `total` requests: the first tenth is warm-up; the median of
+    /// the first [`RSS_WINDOW`] samples after it against the median of the last ones.
+    fn of(idle_kb: u64, samples: Vec<(u64, u64)>, total: u64) -> Option<Self> {
+        let after: Vec<u64> = samples
+            .iter()
+            .filter(|s| s.0 >= total / 10)
+            .map(|s| s.1)
+            .collect();
+        let w = (after.len() / 3).clamp(1, RSS_WINDOW);
+        let median = |xs: &[u64]| {
+            let mut xs = xs.to_vec();
+            xs.sort_unstable();
+            xs.get(xs.len() / 2).copied()
+        };
+        let warm_kb = median(after.get(..w)?)?.max(1);
+        let end_kb = median(&after[after.len() - w..])?;
+        Some(Self {
+            idle_kb,
+            warm_kb,
+            end_kb,
+            min_kb: after.iter().copied().min()?,
+            max_kb: after.iter().copied().max()?,
+            growth_pct: (end_kb as f64 - warm_kb as f64) / warm_kb as f64 * 100.0,
+            samples,
+        })
+    }
 }
 
 /// Everything `--scale` measured.
@@ -417,7 +457,7 @@ async fn rss(env: &Env, upstream: SocketAddr, total: u64) -> anyhow::Result<RssG
     let result = async {
         let (mut done, mut samples) = (0u64, Vec::new());
         while done < total {
-            let s = load::run(&target, 32, Duration::ZERO, Duration::from_secs(5)).await?;
+            let s = load::run(&target, 32, Duration::ZERO, Duration::from_secs(1)).await?;
             anyhow::ensure!(s.requests > 0, "no request succeeded");
             done += s.requests + s.errors;
             samples.push((done, procs::rss_kb(pid).unwrap_or(0)));
@@ -426,15 +466,38 @@ async fn rss(env: &Env, upstream: SocketAddr, total: u64) -> anyhow::Result<RssG
     }
     .await;
     running.stop();
-    let samples = result?;
-    let first = samples.first().map_or(0, |s| s.1).max(1);
-    let last = samples.last().map_or(0, |s| s.1);
+    let growth = RssGrowth::of(idle_kb, result?, total)
+        .ok_or_else(|| anyhow::anyhow!("the run gave no RSS samples"))?;
     say(&format!(
-        "scale: RSS {idle_kb} kB idle, {first} kB warm, {last} kB after {total} requests"
+        "scale: RSS {idle_kb} kB idle, {} kB warm, {} kB after {total} requests",
+        growth.warm_kb, growth.end_kb
     ));
-    Ok(RssGrowth {
-        idle_kb,
-        growth_pct: (last as f64 - first as f64) / first as f64 * 100.0,
-        samples,
-    })
+    Ok(growth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rss_growth_compares_medians_after_the_warm_up() {
+        // 100 requests; the first tenth is warm-up (low RSS, left out); one spike at each end.
+        let mut samples: Vec<(u64, u64)> = (1..=4).map(|i| (i * 2, 10)).collect();
+        samples.extend((10..=100).step_by(3).map(|n| (n, 100)));
+        samples[4].1 = 500;
+        let last = samples.len() - 1;
+        samples[last].1 = 1;
+        let g = RssGrowth::of(7, samples, 100).unwrap();
+        assert_eq!((g.idle_kb, g.warm_kb, g.end_kb), (7, 100, 100));
+        assert_eq!((g.min_kb, g.max_kb), (1, 500));
+        assert_eq!(g.growth_pct, 0.0);
+    }
+
+    #[test]
+    fn rss_growth_sees_a_steady_climb() {
+        let samples: Vec<(u64, u64)> = (0..=40).map(|i| (i * 10, 100 + i * 5)).collect();
+        let g = RssGrowth::of(50, samples, 400).unwrap();
+        assert!(g.growth_pct > 50.0, "{}", g.growth_pct);
+        assert!(RssGrowth::of(50, Vec::new(), 400).is_none());
+    }
 }
