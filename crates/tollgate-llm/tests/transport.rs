@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper_util::client::proxy::matcher::Matcher;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tollgate_llm::transport::{Client, Request};
 
 const ANSWER: &[u8] =
@@ -106,6 +106,19 @@ async fn failures_name_the_upstream() {
     assert!(e.to_string().contains("only http and https"), "{e}");
 }
 
+/// Reads a request head (through its blank line); `None` when the peer hangs up first.
+async fn read_head(sock: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut buf).await {
+            Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
 /// A proxy that records the head of the first request on each connection and answers it with
 /// `answer`.
 async fn proxy(answer: &'static [u8]) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
@@ -118,14 +131,9 @@ async fn proxy(answer: &'static [u8]) -> (String, Arc<std::sync::Mutex<Vec<Strin
             let (mut sock, _) = listener.accept().await.unwrap();
             let seen = seen.clone();
             tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf).await {
-                        Ok(n) if n > 0 => head.extend_from_slice(&buf[..n]),
-                        _ => return,
-                    }
-                }
+                let Some(head) = read_head(&mut sock).await else {
+                    return;
+                };
                 seen.lock()
                     .unwrap()
                     .push(String::from_utf8_lossy(&head).into_owned());
@@ -192,17 +200,14 @@ async fn tls_starts_inside_the_tunnel_once_the_proxy_opens_it() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let proxy = tokio::spawn(async move {
         let (mut sock, _) = listener.accept().await.unwrap();
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = sock.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the client hung up before asking for a tunnel");
-            head.extend_from_slice(&buf[..n]);
-        }
+        read_head(&mut sock)
+            .await
+            .expect("the client hung up before asking for a tunnel");
         sock.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .await
             .unwrap();
         // What comes next is the client's TLS hello, addressed to the upstream.
+        let mut buf = [0u8; 1024];
         let n = sock.read(&mut buf).await.unwrap();
         buf[..n].to_vec()
     });
