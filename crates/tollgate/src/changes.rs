@@ -48,7 +48,7 @@ impl AppState {
     pub fn changed(&self, change: Change) {
         self.apply_change(&change);
         if let (Change::Spend { entity, spend }, Some(shared)) =
-            (&change, self.shared_spend.clone())
+            (&change, self.shared_limits.clone())
         {
             let (entity, spend) = (entity.clone(), *spend);
             tokio::spawn(async move { shared.set(&entity, spend).await });

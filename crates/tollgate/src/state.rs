@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::limits::ledger::Ledger;
 use crate::limits::rate::{LocalRateLimiter, RateLimiter};
 use crate::limits::redis::RedisLimits;
-use crate::limits::shared::{SharedRateLimiter, SharedSpend};
+use crate::limits::shared::SharedLimits;
 use crate::proxy::CustomerCache;
 use crate::router::cooldown::Cooldowns;
 use crate::router::{Balancer, Deployment, DeploymentError, Router, Strategy};
@@ -47,8 +47,9 @@ pub struct Shared {
     pub prices: Arc<PriceTable>,
     pub ledger: Arc<Ledger>,
     pub limiter: Arc<dyn RateLimiter>,
-    /// Budget spend shared by every replica (`None` without Redis).
-    pub shared_spend: Option<Arc<SharedSpend>>,
+    /// Rate limits and budget spend shared by every replica through Redis (`None` without
+    /// Redis); the same object as `limiter` then.
+    pub shared_limits: Option<Arc<SharedLimits>>,
     pub upstream: tollgate_llm::openai::Client,
     pub spend: SpendWriter,
     /// Work that must finish before shutdown completes (stream relays).
@@ -110,7 +111,7 @@ impl AppState {
             .user_api_key_cache_ttl
             .filter(|t| *t > 0.0 && t.is_finite())
             .map_or(CACHE_TTL, Duration::from_secs_f64);
-        let (limiter, shared_spend, cooldowns) = limits(&settings)?;
+        let (limiter, shared_limits, cooldowns) = limits(&settings)?;
         let balancer = Arc::new(balancer(&settings));
         Ok(Self(Arc::new(Shared {
             settings: Arc::new(settings),
@@ -120,7 +121,7 @@ impl AppState {
             prices: Arc::new(prices),
             ledger: Arc::new(Ledger::new()),
             limiter,
-            shared_spend,
+            shared_limits,
             upstream: tollgate_llm::openai::Client::new(),
             spend,
             tasks: TaskTracker::new(),
@@ -163,10 +164,10 @@ pub enum StateError {
     Redis(#[from] redis::RedisError),
 }
 
-/// The rate limiter and, with Redis, the shared spend.
+/// The rate limiter and, with Redis, the shared limits (the same object).
 type Limits = (
     Arc<dyn RateLimiter>,
-    Option<Arc<SharedSpend>>,
+    Option<Arc<SharedLimits>>,
     Arc<Cooldowns>,
 );
 
@@ -185,16 +186,12 @@ fn limits(settings: &Settings) -> Result<Limits, StateError> {
         return Ok((LocalRateLimiter::new(), None, cooldowns));
     };
     let redis = Arc::new(RedisLimits::open(url.expose(), &settings.redis_prefix)?);
-    let limiter = SharedRateLimiter {
-        redis: redis.clone(),
-        local: LocalRateLimiter::new(),
-    };
     let cooldowns = Arc::new(Cooldowns::new(allowed_fails, cooldown, Some(redis.clone())));
-    Ok((
-        Arc::new(limiter),
-        Some(Arc::new(SharedSpend { redis })),
-        cooldowns,
-    ))
+    let shared = Arc::new(SharedLimits {
+        redis,
+        local: LocalRateLimiter::new(),
+    });
+    Ok((shared.clone(), Some(shared), cooldowns))
 }
 
 /// The configured `routing_strategy` (checked when the config was loaded; simple-shuffle when

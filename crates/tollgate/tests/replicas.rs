@@ -203,3 +203,90 @@ async fn parallel_and_token_limits_are_shared() {
     assert!(refused.retry_after <= Duration::from_secs(60));
     flush(&mut conn, &prefix).await;
 }
+
+#[tokio::test]
+async fn one_round_trip_reads_budgets_and_counts_only_requests_with_room() {
+    use tollgate::limits::rate::Limit;
+    use tollgate::limits::redis::{BudgetProbe, RedisLimits};
+    use tollgate::limits::Entity;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let team = |known: f64| BudgetProbe {
+        entity: Entity::Team("t".into()),
+        known,
+        max: 1.0,
+    };
+    let limits = [Limit {
+        key: "team:t".into(),
+        rpm: Some(10),
+        tpm: None,
+        parallel: None,
+    }];
+    // The counter starts from what the first replica knows; the request is counted.
+    let gate = a.gate(&[team(0.25)], &limits).await.unwrap();
+    assert_eq!(gate.spend, [0.25]);
+    let remaining = gate.admission.unwrap().unwrap();
+    assert_eq!(remaining[0].rpm, Some((10, 9)));
+    // Another replica's cost reaches the counter, and the next gate sees it.
+    b.settle(&[Entity::Team("t".into())], 0.5, &[], 0)
+        .await
+        .unwrap();
+    let gate = b.gate(&[team(0.0)], &limits).await.unwrap();
+    assert_eq!(gate.spend, [0.75]);
+    assert_eq!(gate.admission.unwrap().unwrap()[0].rpm, Some((10, 8)));
+    // Spent (by the counter, or by what a replica knows): nothing is counted.
+    b.settle(&[Entity::Team("t".into())], 0.25, &[], 0)
+        .await
+        .unwrap();
+    let gate = a.gate(&[team(0.0)], &limits).await.unwrap();
+    assert_eq!(gate.spend, [1.0]);
+    assert!(gate.admission.is_none());
+    let mut fresh = team(1.5);
+    fresh.entity = Entity::Team("u".into());
+    assert!(a.gate(&[fresh], &limits).await.unwrap().admission.is_none());
+    let remaining = a.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(remaining[0].rpm, Some((10, 7)));
+    flush(&mut conn, &prefix).await;
+}
+
+#[tokio::test]
+async fn requests_refused_for_budget_do_not_use_the_rate_limit() {
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let up = FakeOpenAi::start().await;
+    up.set_usage(12, 8);
+    let cost = 12.0 * GPT4O_IN + 8.0 * GPT4O_OUT;
+    let db = database().await;
+    // One replica: its own ledger has every cost before the next call (no race with the
+    // settle round trip), so the refusals are exact.
+    let gws = replicas(&db, &config(&up.url()), 1, &redis_url(), &prefix).await;
+    let key = gws[0]
+        .key(json!({"max_budget": 1.5 * cost, "rpm_limit": 100}))
+        .await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(chat(&gws[0], &key).await);
+    }
+    assert_eq!(statuses, [200, 200, 400, 400, 400, 400]);
+    let windows: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}rl:api_key:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    let counted: i64 = redis::cmd("HGET")
+        .arg(&windows[0])
+        .arg("r")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(counted, 2);
+    stop(gws).await;
+    flush(&mut conn, &prefix).await;
+}

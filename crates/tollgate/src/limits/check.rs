@@ -4,7 +4,7 @@
 
 use chrono::{TimeZone, Utc};
 use serde_json::Value;
-use tollgate_store::{BudgetRecord, CustomerRecord, JsonMap};
+use tollgate_store::{BudgetRecord, CustomerRecord, JsonMap, KeyRecord};
 
 use super::ledger::Ledger;
 use super::rate::{Limit, Refusal};
@@ -70,125 +70,122 @@ impl Subject<'_> {
     }
 }
 
-/// Refuses when any budget on the request's path is spent (`spend >= max_budget`: the call that
-/// crosses a budget is allowed, later ones are not).
-pub fn check_budgets(
-    ledger: &dyn SpendView,
-    s: &Subject<'_>,
-    global_max: Option<f64>,
-) -> Result<(), Error> {
-    if let Some(max) = global_max {
-        let spend = ledger.spend(&Entity::Global, 0.0);
-        if spend >= max {
-            return Err(Error::BudgetExceeded(format!(
-                "ExceededBudget: The gateway has exceeded its budget. Current spend: {spend}; Max Budget: {max}"
-            )));
+/// Whose budget it is, with what its refusal names.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+    Gateway,
+    Key(&'a KeyRecord),
+    User(&'a str),
+    Team(&'a str),
+    Member { team: &'a str, user: &'a str },
+    Org(&'a str),
+    Customer(&'a str),
+}
+
+impl Owner<'_> {
+    /// The entity whose spend counts against this budget.
+    pub fn entity(&self) -> Entity {
+        match *self {
+            Owner::Gateway => Entity::Global,
+            Owner::Key(k) => Entity::Key(k.key_id.clone()),
+            Owner::User(id) => Entity::User(id.to_owned()),
+            Owner::Team(id) => Entity::Team(id.to_owned()),
+            Owner::Member { team, user } => Entity::Member {
+                team: team.to_owned(),
+                user: user.to_owned(),
+            },
+            Owner::Org(id) => Entity::Org(id.to_owned()),
+            Owner::Customer(id) => Entity::Customer(id.to_owned()),
         }
     }
+
+    /// The refusal's message, in LiteLLM's words.
+    fn exceeded(&self, spend: f64, max: f64) -> String {
+        match *self {
+            Owner::Gateway => format!(
+                "ExceededBudget: The gateway has exceeded its budget. Current spend: {spend}; Max Budget: {max}"
+            ),
+            Owner::Key(k) => {
+                let alias = k.key_alias.as_deref().unwrap_or("key");
+                let name = k.key_name.as_deref().unwrap_or("");
+                format!("Budget has been exceeded! Key={alias} ({name}) Current cost: {spend}, Max budget: {max}")
+            }
+            Owner::User(id) => {
+                format!("ExceededBudget: User={id} over budget. Spend={spend}, Budget={max}")
+            }
+            Owner::Team(id) => {
+                format!("Budget has been exceeded! Team={id} Current cost: {spend}, Max budget: {max}")
+            }
+            Owner::Member { team, user } => format!(
+                "Budget has been exceeded! User={user} in Team={team} Current cost: {spend}, Max budget: {max}"
+            ),
+            Owner::Org(id) => format!(
+                "Budget has been exceeded! Organization={id} Current cost: {spend}, Max budget: {max}"
+            ),
+            Owner::Customer(id) => {
+                format!("ExceededBudget: End User={id} over budget. Spend={spend}, Budget={max}")
+            }
+        }
+    }
+}
+
+/// A budget on a request's path: its owner, the owner's stored spend and the limit.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget<'a> {
+    pub owner: Owner<'a>,
+    pub stored: f64,
+    pub max: f64,
+}
+
+/// Every budget on a request's path, in the order they are checked: the gateway's, the key's,
+/// its user's, team's, team membership's and organization's, then the customer's.
+pub fn budgets<'a>(s: &Subject<'a>, global_max: Option<f64>) -> Vec<Budget<'a>> {
+    let mut out = Vec::new();
+    let mut push = |owner, stored, max: Option<f64>| {
+        if let Some(max) = max {
+            out.push(Budget { owner, stored, max });
+        }
+    };
+    push(Owner::Gateway, 0.0, global_max);
     if let Some(a) = s.auth {
-        check_key_path(ledger, a)?;
+        let k = &a.key;
+        let key_max = k
+            .max_budget
+            .or_else(|| a.key_budget.as_ref().and_then(|b| b.max_budget));
+        push(Owner::Key(k), k.spend, key_max);
+        if let Some(u) = &a.user {
+            push(Owner::User(&u.user_id), u.spend, u.max_budget);
+        }
+        if let Some(t) = &a.team {
+            push(Owner::Team(&t.team_id), t.spend, t.max_budget);
+        }
+        if let Some(m) = &a.membership {
+            let owner = Owner::Member {
+                team: &m.team_id,
+                user: &m.user_id,
+            };
+            push(owner, m.spend, m.max_budget_in_team);
+        }
+        if let Some(o) = &a.org {
+            let max = a.org_budget.as_ref().and_then(|b| b.max_budget);
+            push(Owner::Org(&o.organization_id), o.spend, max);
+        }
     }
     if let Some(c) = s.customer {
         let max = c.budget.as_ref().and_then(|b| b.max_budget);
-        let id = &c.record.user_id;
-        over(
-            ledger,
-            Entity::Customer(id.clone()),
-            c.record.spend,
-            max,
-            |spend, max| {
-                format!("ExceededBudget: End User={id} over budget. Spend={spend}, Budget={max}")
-            },
-        )?;
+        push(Owner::Customer(&c.record.user_id), c.record.spend, max);
     }
-    Ok(())
+    out
 }
 
-fn check_key_path(ledger: &dyn SpendView, a: &KeyAuth) -> Result<(), Error> {
-    let k = &a.key;
-    let key_max = k
-        .max_budget
-        .or_else(|| a.key_budget.as_ref().and_then(|b| b.max_budget));
-    over(
-        ledger,
-        Entity::Key(k.key_id.clone()),
-        k.spend,
-        key_max,
-        |spend, max| {
-            let alias = k.key_alias.as_deref().unwrap_or("key");
-            let name = k.key_name.as_deref().unwrap_or("");
-            format!("Budget has been exceeded! Key={alias} ({name}) Current cost: {spend}, Max budget: {max}")
-        },
-    )?;
-    if let Some(u) = &a.user {
-        let id = &u.user_id;
-        over(
-            ledger,
-            Entity::User(id.clone()),
-            u.spend,
-            u.max_budget,
-            |spend, max| {
-                format!("ExceededBudget: User={id} over budget. Spend={spend}, Budget={max}")
-            },
-        )?;
-    }
-    if let Some(t) = &a.team {
-        let id = &t.team_id;
-        over(
-            ledger,
-            Entity::Team(id.clone()),
-            t.spend,
-            t.max_budget,
-            |spend, max| {
-                format!(
-                    "Budget has been exceeded! Team={id} Current cost: {spend}, Max budget: {max}"
-                )
-            },
-        )?;
-    }
-    if let Some(m) = &a.membership {
-        let (team, user) = (&m.team_id, &m.user_id);
-        let entity = Entity::Member {
-            team: team.clone(),
-            user: user.clone(),
-        };
-        over(
-            ledger,
-            entity,
-            m.spend,
-            m.max_budget_in_team,
-            |spend, max| {
-                format!("Budget has been exceeded! User={user} in Team={team} Current cost: {spend}, Max budget: {max}")
-            },
-        )?;
-    }
-    if let Some(o) = &a.org {
-        let max = a.org_budget.as_ref().and_then(|b| b.max_budget);
-        let id = &o.organization_id;
-        over(
-            ledger,
-            Entity::Org(id.clone()),
-            o.spend,
-            max,
-            |spend, max| {
-                format!("Budget has been exceeded! Organization={id} Current cost: {spend}, Max budget: {max}")
-            },
-        )?;
-    }
-    Ok(())
-}
-
-fn over(
-    ledger: &dyn SpendView,
-    entity: Entity,
-    stored: f64,
-    max: Option<f64>,
-    message: impl FnOnce(f64, f64) -> String,
-) -> Result<(), Error> {
-    let Some(max) = max else { return Ok(()) };
-    let spend = ledger.spend(&entity, stored);
-    if spend >= max {
-        return Err(Error::BudgetExceeded(message(spend, max)));
+/// Refuses when any budget on the request's path is spent (`spend >= max_budget`: the call that
+/// crosses a budget is allowed, later ones are not).
+pub fn check_budgets(view: &dyn SpendView, budgets: &[Budget<'_>]) -> Result<(), Error> {
+    for b in budgets {
+        let spend = view.spend(&b.owner.entity(), b.stored);
+        if spend >= b.max {
+            return Err(Error::BudgetExceeded(b.owner.exceeded(spend, b.max)));
+        }
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
-//! Rate-limit counters in Redis, shared by every replica. Each operation is one round trip: a Lua
-//! script runs atomically on the server. Keys live under `<prefix>rl:`: a hash per descriptor
-//! with the requests (`r`) and tokens (`t`) of its fixed window, which expires 60 s after the
-//! first request, and `<prefix>rl:<descriptor>:inflight` for requests in flight, with a safety
-//! TTL so that a crashed replica cannot hold slots forever.
+//! Rate-limit counters and budget spend in Redis, shared by every replica. A request costs two
+//! round trips, each one Lua script that runs atomically on the server: [`RedisLimits::gate`]
+//! before the upstream call (budget counters read, then rate limits counted) and
+//! [`RedisLimits::settle`] after it (cost and tokens added). Rate-limit keys live under
+//! `<prefix>rl:`: a hash per descriptor with the requests (`r`) and tokens (`t`) of its fixed
+//! window, which expires 60 s after the first request, and `<prefix>rl:<descriptor>:inflight`
+//! for requests in flight, with a safety TTL so that a crashed replica cannot hold slots forever.
+//! Spend counters are described in [`super::redis_spend`].
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,6 +14,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
 
 use super::rate::{Limit, LimitType, Refusal, Remaining, WINDOW};
+use super::redis_spend::COUNTER_TTL_SECS;
+use super::Entity;
 
 /// How long an in-flight counter lives without a new request (a crashed replica's slots).
 const INFLIGHT_TTL: Duration = Duration::from_secs(15 * 60);
@@ -19,50 +24,78 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(3);
 /// The bound on one Redis command, so that a slow Redis cannot stall requests.
 const TIMEOUT: Duration = Duration::from_millis(500);
 
-/// Checks every descriptor (rolled windows), then counts the request on all of them, or none.
-/// KEYS: window and in-flight key per descriptor. ARGV: window ms, in-flight TTL ms, then rpm,
-/// tpm, parallel per descriptor (-1: none). Returns `{1, r1, t1, r2, t2...}` or
-/// `{0, index, kind, retry_ms}`.
-const ADMIT: &str = r"
-local n = #KEYS / 2
-local win = tonumber(ARGV[1])
-local pttl = tonumber(ARGV[2])
+/// Reads the budget counters (creating missing ones from the spend the replica knows); when
+/// every budget has room, checks every rate-limit descriptor (rolled windows), then counts the
+/// request on all of them, or none.
+/// KEYS: `m` spend counters, then window and in-flight key per descriptor.
+/// ARGV: `m`, counter TTL s, (known spend, budget) per counter, window ms, in-flight TTL ms,
+/// then rpm, tpm, parallel per descriptor (-1: none).
+/// Returns `{spends, admission}`: the counters as strings (Lua numbers would lose the fraction),
+/// and `{}` when a budget is spent (nothing counted), `{1, r1, t1, r2, t2...}` when admitted,
+/// `{0, index, kind, retry_ms}` when a rate limit refused.
+const GATE: &str = r"
+local m = tonumber(ARGV[1])
+local spends = {}
+local spent = false
+for i = 1, m do
+  local known = ARGV[2 * i + 1]
+  local v = redis.call('GET', KEYS[i])
+  if not v then
+    redis.call('SET', KEYS[i], known, 'EX', ARGV[2])
+    v = known
+  end
+  spends[i] = v
+  if math.max(tonumber(v), tonumber(known)) >= tonumber(ARGV[2 * i + 2]) then spent = true end
+end
+if spent then return {spends, {}} end
+local a = 2 * m + 2
+local n = (#KEYS - m) / 2
+local win = tonumber(ARGV[a + 1])
+local pttl = tonumber(ARGV[a + 2])
 for i = 1, n do
-  local w = KEYS[2 * i - 1]
-  local rpm = tonumber(ARGV[3 * i])
-  local tpm = tonumber(ARGV[3 * i + 1])
-  local par = tonumber(ARGV[3 * i + 2])
+  local w = KEYS[m + 2 * i - 1]
+  local rpm = tonumber(ARGV[a + 3 * i])
+  local tpm = tonumber(ARGV[a + 3 * i + 1])
+  local par = tonumber(ARGV[a + 3 * i + 2])
   local r = tonumber(redis.call('HGET', w, 'r') or '0')
   local t = tonumber(redis.call('HGET', w, 't') or '0')
   local ttl = redis.call('PTTL', w)
   if ttl < 0 then ttl = win end
-  if rpm >= 0 and r >= rpm then return {0, i, 1, ttl} end
-  if tpm >= 0 and t >= tpm then return {0, i, 2, ttl} end
-  if par >= 0 and tonumber(redis.call('GET', KEYS[2 * i]) or '0') >= par then
-    return {0, i, 3, 1000}
+  if rpm >= 0 and r >= rpm then return {spends, {0, i, 1, ttl}} end
+  if tpm >= 0 and t >= tpm then return {spends, {0, i, 2, ttl}} end
+  if par >= 0 and tonumber(redis.call('GET', KEYS[m + 2 * i]) or '0') >= par then
+    return {spends, {0, i, 3, 1000}}
   end
 end
 local out = {1}
 for i = 1, n do
-  local w = KEYS[2 * i - 1]
+  local w = KEYS[m + 2 * i - 1]
   local r = redis.call('HINCRBY', w, 'r', 1)
   if redis.call('PTTL', w) < 0 then redis.call('PEXPIRE', w, win) end
   local t = tonumber(redis.call('HGET', w, 't') or '0')
-  if tonumber(ARGV[3 * i + 2]) >= 0 then
-    redis.call('INCR', KEYS[2 * i])
-    redis.call('PEXPIRE', KEYS[2 * i], pttl)
+  if tonumber(ARGV[a + 3 * i + 2]) >= 0 then
+    redis.call('INCR', KEYS[m + 2 * i])
+    redis.call('PEXPIRE', KEYS[m + 2 * i], pttl)
   end
   out[#out + 1] = r
   out[#out + 1] = t
 end
-return out
+return {spends, out}
 ";
 
-/// Adds tokens to each window (starting one if none is open). ARGV: tokens, window ms.
-const ADD_TOKENS: &str = r"
-for i = 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], 't', ARGV[1])
-  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[2]) end
+/// Adds a finished call's cost to the spend counters that exist (missing ones start from the
+/// database when next read) and its tokens to the rate windows (starting one if none is open).
+/// KEYS: `m` spend counters, then windows. ARGV: `m`, cost, tokens, window ms.
+const SETTLE: &str = r"
+local m = tonumber(ARGV[1])
+for i = 1, m do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCRBYFLOAT', KEYS[i], ARGV[2])
+  end
+end
+for i = m + 1, #KEYS do
+  redis.call('HINCRBY', KEYS[i], 't', ARGV[3])
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
 end
 return 1
 ";
@@ -75,12 +108,30 @@ end
 return 1
 ";
 
+/// A budget a request must be under, as the gate checks it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetProbe {
+    pub entity: Entity,
+    /// The spend this replica knows (stored plus its own live spend).
+    pub known: f64,
+    pub max: f64,
+}
+
+/// The gate's answer.
+#[derive(Debug)]
+pub struct Gate {
+    /// The shared spend of each budget, in order.
+    pub spend: Vec<f64>,
+    /// The rate limits' answer; `None` when a budget was spent, and nothing was counted.
+    pub admission: Option<Result<Vec<Remaining>, Refusal>>,
+}
+
 /// A Redis connection with the scripts of shared limits and whether Redis currently answers.
 pub struct RedisLimits {
     conn: ConnectionManager,
     pub(crate) prefix: String,
-    admit: Script,
-    add_tokens: Script,
+    gate: Script,
+    settle: Script,
     release: Script,
     /// Since when Redis has been failing (`None`: healthy).
     down_since: Mutex<Option<Instant>>,
@@ -98,8 +149,8 @@ impl RedisLimits {
         Ok(Self {
             conn: ConnectionManager::new_lazy_with_config(client, config)?,
             prefix: prefix.to_owned(),
-            admit: Script::new(ADMIT),
-            add_tokens: Script::new(ADD_TOKENS),
+            gate: Script::new(GATE),
+            settle: Script::new(SETTLE),
             release: Script::new(RELEASE),
             down_since: Mutex::new(None),
         })
@@ -158,7 +209,21 @@ impl RedisLimits {
 
     /// Counts a request against every limit in one round trip, or refuses it.
     pub async fn admit(&self, limits: &[Limit]) -> RedisResult<Result<Vec<Remaining>, Refusal>> {
-        let mut inv = self.admit.prepare_invoke();
+        let gate = self.gate(&[], limits).await?;
+        Ok(gate.admission.unwrap_or_else(|| Ok(Vec::new())))
+    }
+
+    /// A request's budgets and rate limits in one round trip: the shared spend of each budget
+    /// (its counter created from the spend this replica knows when missing) and, when every
+    /// budget has room, the rate limits' answer.
+    pub async fn gate(&self, budgets: &[BudgetProbe], limits: &[Limit]) -> RedisResult<Gate> {
+        let mut inv = self.gate.prepare_invoke();
+        inv.arg(budgets.len()).arg(COUNTER_TTL_SECS);
+        for b in budgets {
+            inv.key(self.spend_key(&b.entity))
+                .arg(b.known.to_string())
+                .arg(b.max.to_string());
+        }
         inv.arg(millis(WINDOW)).arg(millis(INFLIGHT_TTL));
         let opt = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
         for l in limits {
@@ -166,18 +231,47 @@ impl RedisLimits {
                 .key(self.inflight_key(&l.key));
             inv.arg(opt(l.rpm)).arg(opt(l.tpm)).arg(opt(l.parallel));
         }
-        let out: Vec<i64> = inv.invoke_async(&mut self.conn()).await?;
-        Ok(decode(limits, &out))
+        let (spends, out): (Vec<String>, Vec<i64>) = inv.invoke_async(&mut self.conn()).await?;
+        Ok(Gate {
+            spend: spends
+                .iter()
+                .map(|v| v.parse::<f64>().unwrap_or(0.0))
+                .collect(),
+            admission: (!out.is_empty()).then(|| decode(limits, &out)),
+        })
+    }
+
+    /// Adds a finished call's cost to its entities' spend counters and its tokens to the rate
+    /// windows of `rate_keys`, in one round trip.
+    pub async fn settle(
+        &self,
+        entities: &[Entity],
+        cost: f64,
+        rate_keys: &[String],
+        tokens: u64,
+    ) -> RedisResult<()> {
+        let mut inv = self.settle.prepare_invoke();
+        let entities = if cost == 0.0 { &[][..] } else { entities };
+        inv.arg(entities.len())
+            .arg(cost.to_string())
+            .arg(tokens)
+            .arg(millis(WINDOW));
+        for e in entities {
+            inv.key(self.spend_key(e));
+        }
+        let rate_keys = if tokens == 0 { &[][..] } else { rate_keys };
+        for k in rate_keys {
+            inv.key(self.window_key(k));
+        }
+        if entities.is_empty() && rate_keys.is_empty() {
+            return Ok(());
+        }
+        inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
     }
 
     /// Adds a finished request's tokens, in one round trip.
     pub async fn add_tokens(&self, keys: &[String], tokens: u64) -> RedisResult<()> {
-        let mut inv = self.add_tokens.prepare_invoke();
-        inv.arg(tokens).arg(millis(WINDOW));
-        for k in keys {
-            inv.key(self.window_key(k));
-        }
-        inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
+        self.settle(&[], 0.0, keys, tokens).await
     }
 
     /// Ends a request on its parallel counters, in one round trip.

@@ -1,29 +1,29 @@
 //! Limits shared across replicas when Redis is configured, with this replica's counters as the
-//! fallback: [`SharedRateLimiter`] is the [`RateLimiter`] of such a gateway, and [`SharedSpend`]
-//! makes budget checks see the spend of every replica. When Redis fails, both log it once, serve
-//! from memory (per-replica limits), and try Redis again a few seconds later. Nothing fails
-//! because Redis is down.
+//! fallback: [`SharedLimits`] is the rate limiter of such a gateway and makes budget checks see
+//! the spend of every replica. A request makes one round trip before its upstream call
+//! ([`admission`]) and one after it ([`SharedLimits::settle`], off the response's path). When
+//! Redis fails, both log it once, serve from memory (per-replica limits), and try Redis again a
+//! few seconds later. Nothing fails because Redis is down.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::check::{self, SpendView, Subject};
+use super::check::{Budget, SpendView};
 use super::ledger::Ledger;
 use super::rate::{Limit, LocalRateLimiter, RateLimiter, Refusal, Remaining};
-use super::redis::RedisLimits;
+use super::redis::{BudgetProbe, RedisLimits};
 use super::Entity;
 
-/// Rate limits in Redis, else in this process.
-pub struct SharedRateLimiter {
+/// Rate limits and budget spend in Redis, else rate limits in this process.
+pub struct SharedLimits {
     pub redis: Arc<RedisLimits>,
     pub local: Arc<LocalRateLimiter>,
 }
 
 #[async_trait]
-impl RateLimiter for SharedRateLimiter {
+impl RateLimiter for SharedLimits {
     async fn admit(&self, limits: &[Limit]) -> Result<Vec<Remaining>, Refusal> {
         if limits.is_empty() {
             return Ok(Vec::new());
@@ -35,17 +35,7 @@ impl RateLimiter for SharedRateLimiter {
     }
 
     async fn add_tokens(&self, keys: &[String], tokens: u64) {
-        if keys.is_empty() {
-            return;
-        }
-        if self
-            .redis
-            .guarded(self.redis.add_tokens(keys, tokens))
-            .await
-            .is_none()
-        {
-            self.local.add_tokens(keys, tokens).await;
-        }
+        self.settle(&[], 0.0, keys, tokens).await;
     }
 
     async fn release(&self, keys: &[String]) {
@@ -58,18 +48,17 @@ impl RateLimiter for SharedRateLimiter {
     }
 }
 
-/// Budget spend in Redis, on top of this replica's [`Ledger`].
-pub struct SharedSpend {
-    pub redis: Arc<RedisLimits>,
-}
-
-impl SharedSpend {
-    /// Adds a finished call's cost to the shared counters of its entities (one round trip).
-    pub async fn add(&self, entities: &[Entity], amount: f64) {
-        if amount != 0.0 && !entities.is_empty() {
-            self.redis
-                .guarded(self.redis.add_spend(entities, amount))
-                .await;
+impl SharedLimits {
+    /// Adds a finished call's cost to the shared spend of its entities and its tokens to the
+    /// rate windows of `rate_keys`, in one round trip. When Redis fails the tokens count here
+    /// (this replica's ledger already holds the cost).
+    pub async fn settle(&self, entities: &[Entity], cost: f64, rate_keys: &[String], tokens: u64) {
+        let shared = self
+            .redis
+            .guarded(self.redis.settle(entities, cost, rate_keys, tokens))
+            .await;
+        if shared.is_none() && tokens > 0 && !rate_keys.is_empty() {
+            self.local.add_tokens(rate_keys, tokens).await;
         }
     }
 
@@ -97,51 +86,58 @@ impl SpendView for BudgetView<'_> {
     }
 }
 
-/// Records which entities a budget check reads, and what this replica knows of them, without
-/// refusing anything.
-struct Probe<'a> {
+/// What a request's budgets and rate limits said before its upstream call.
+pub struct Admission<'a> {
+    /// The spend its budgets are checked against.
+    pub view: BudgetView<'a>,
+    /// The rate limits' answer when it came with the spend; `None`: ask the rate limiter (no
+    /// Redis, Redis down, or a budget is spent and nothing was counted).
+    pub rate: Option<Result<Vec<Remaining>, Refusal>>,
+}
+
+/// A request's budgets and rate limits before its upstream call. With Redis, one round trip
+/// reads the shared spend of every budget and, when each has room, counts the request against
+/// the rate limits; without, or when Redis fails, the view is this replica's ledger alone.
+pub async fn admission<'a>(
     ledger: &'a Ledger,
-    seen: RefCell<Vec<(Entity, f64)>>,
-}
-
-impl SpendView for Probe<'_> {
-    fn spend(&self, entity: &Entity, stored: f64) -> f64 {
-        let known = self.ledger.current(entity, stored);
-        self.seen.borrow_mut().push((entity.clone(), known));
-        f64::NEG_INFINITY
-    }
-}
-
-/// The spend view of a request's budget check: with shared spend, the counters of the entities
-/// that have a budget are read in one round trip; without, or when Redis fails, the ledger alone.
-pub async fn budget_view<'a>(
-    ledger: &'a Ledger,
-    shared: Option<&SharedSpend>,
-    subject: &Subject<'_>,
-    global_max: Option<f64>,
-) -> BudgetView<'a> {
-    let mut view = BudgetView {
-        ledger,
-        shared: HashMap::new(),
+    shared: Option<&SharedLimits>,
+    budgets: &[Budget<'_>],
+    limits: &[Limit],
+) -> Admission<'a> {
+    let mut out = Admission {
+        view: BudgetView {
+            ledger,
+            shared: HashMap::new(),
+        },
+        rate: None,
     };
-    let Some(shared) = shared else { return view };
-    let seen = budgeted(ledger, subject, global_max);
-    if seen.is_empty() {
-        return view;
+    let Some(shared) = shared else { return out };
+    if budgets.is_empty() && limits.is_empty() {
+        return out;
     }
-    if let Some(values) = shared.redis.guarded(shared.redis.read_spend(&seen)).await {
-        view.shared = seen.into_iter().map(|(e, _)| e).zip(values).collect();
+    let probes: Vec<BudgetProbe> = budgets
+        .iter()
+        .map(|b| {
+            let entity = b.owner.entity();
+            let known = ledger.current(&entity, b.stored);
+            BudgetProbe {
+                entity,
+                known,
+                max: b.max,
+            }
+        })
+        .collect();
+    if let Some(gate) = shared
+        .redis
+        .guarded(shared.redis.gate(&probes, limits))
+        .await
+    {
+        out.view.shared = probes
+            .into_iter()
+            .map(|p| p.entity)
+            .zip(gate.spend)
+            .collect();
+        out.rate = gate.admission;
     }
-    view
-}
-
-/// The entities with a budget on a request's path, with the spend this replica knows of them.
-fn budgeted(ledger: &Ledger, subject: &Subject<'_>, global_max: Option<f64>) -> Vec<(Entity, f64)> {
-    let probe = Probe {
-        ledger,
-        seen: RefCell::new(Vec::new()),
-    };
-    // The probe never refuses, so the check visits every entity with a budget.
-    let _ = check::check_budgets(&probe, subject, global_max);
-    probe.seen.into_inner()
+    out
 }

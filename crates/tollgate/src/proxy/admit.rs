@@ -13,8 +13,9 @@ use super::request::ClientRequest;
 use crate::auth::Principal;
 use crate::http::{Error, Result};
 use crate::limits::check::{self, Subject};
+use crate::limits::rate::Limit;
 use crate::limits::rate::Remaining;
-use crate::limits::shared::budget_view;
+use crate::limits::shared::admission;
 use crate::state::AppState;
 
 /// A call that passed every check.
@@ -74,29 +75,25 @@ pub async fn admit(
         tags: &tags,
     };
     let global_max = state.settings.config.litellm_settings.max_budget;
-    let view = budget_view(
-        &state.ledger,
-        state.shared_spend.as_deref(),
-        &subject,
-        global_max,
-    )
-    .await;
-    check::check_budgets(&view, &subject, global_max)?;
-    let deployment = pick(state, &model, kind).await?;
+    let budgets = check::budgets(&subject, global_max);
     let limits = check::rate_limits(&subject, &model);
-    let remaining = state
-        .limiter
-        .admit(&limits)
-        .await
-        .map_err(|r| check::refused(&r))?;
-    let permit = Permit {
-        limiter: state.limiter.clone(),
-        keys: limits
-            .iter()
-            .filter(|l| l.parallel.is_some())
-            .map(|l| l.key.clone())
-            .collect(),
-    };
+    // The deployment is chosen from memory first, so that the one Redis round trip (with
+    // Redis) both reads the budgets' spend and counts the request; a spent budget is still
+    // reported before an unknown model.
+    let deployment = pick(state, &model, kind).await;
+    let to_count = if deployment.is_ok() { &limits[..] } else { &[] };
+    let shared = state.shared_limits.as_deref();
+    let admission = admission(&state.ledger, shared, &budgets, to_count).await;
+    // Counted already: a refusal below must give back its parallel slots.
+    let counted = matches!(admission.rate, Some(Ok(_))).then(|| permit(state, to_count));
+    check::check_budgets(&admission.view, &budgets)?;
+    let deployment = deployment?;
+    let remaining = match admission.rate {
+        Some(answer) => answer,
+        None => state.limiter.admit(&limits).await,
+    }
+    .map_err(|r| check::refused(&r))?;
+    let permit = counted.unwrap_or_else(|| permit(state, &limits));
     let entities = subject.entities(end_user.as_deref());
     let rate_keys = limits
         .iter()
@@ -140,6 +137,18 @@ pub async fn admit(
         permit,
         remaining,
     })
+}
+
+/// Gives back the parallel-request slots of `limits` when dropped.
+fn permit(state: &AppState, limits: &[Limit]) -> Permit {
+    Permit {
+        limiter: state.limiter.clone(),
+        keys: limits
+            .iter()
+            .filter(|l| l.parallel.is_some())
+            .map(|l| l.key.clone())
+            .collect(),
+    }
 }
 
 /// `stream_options` of a request, as far as admission reads it.

@@ -215,25 +215,21 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
 
 /// Feeds a finished call's tokens to the rate counters and, with Redis, its cost to the shared
 /// spend counters. This replica's own ledger already holds the cost, so the response does not
-/// wait for Redis: its round trips run on a tracked task (shutdown waits for them).
+/// wait for Redis: its round trip runs on a tracked task (shutdown waits for it).
 async fn share(state: &AppState, meta: &CallMeta, cost: f64, tokens: u64) {
     let tokens_to_count = tokens > 0 && !meta.rate_keys.is_empty();
-    let Some(shared) = state.shared_spend.clone() else {
+    let Some(shared) = state.shared_limits.clone() else {
         if tokens_to_count {
             state.limiter.add_tokens(&meta.rate_keys, tokens).await;
         }
         return;
     };
-    let limiter = state.limiter.clone();
+    if cost == 0.0 && !tokens_to_count {
+        return;
+    }
     let (entities, rate_keys) = (meta.entities.clone(), meta.rate_keys.clone());
     state.tasks.spawn(async move {
-        let spend = shared.add(&entities, cost);
-        let rate = async {
-            if tokens_to_count {
-                limiter.add_tokens(&rate_keys, tokens).await;
-            }
-        };
-        tokio::join!(spend, rate);
+        shared.settle(&entities, cost, &rate_keys, tokens).await;
     });
 }
 
