@@ -150,7 +150,7 @@ impl dyn Store {
     /// The live key whose current token is `token`.
     pub async fn key_by_token(&self, token: &str) -> Result<Option<KeyRecord>> {
         let page = self
-            .list::<KeyRecord>(&Query::default().eq("token", token).page(1, 0))
+            .list::<KeyRecord>(&Query::default().eq("token", token).first())
             .await?;
         Ok(page.items.into_iter().next())
     }

@@ -190,6 +190,9 @@ pub struct Query {
     pub descending: bool,
     pub limit: Option<u32>,
     pub offset: u32,
+    /// Whether [`Page::total`] counts every matching row (one more statement); without it, the
+    /// total is the page's length.
+    pub count: bool,
 }
 
 impl Default for Query {
@@ -201,6 +204,7 @@ impl Default for Query {
             descending: true,
             limit: None,
             offset: 0,
+            count: true,
         }
     }
 }
@@ -219,6 +223,12 @@ impl Query {
         self.limit = Some(limit);
         self.offset = offset;
         self
+    }
+
+    /// The first matching row only, without counting the others.
+    pub fn first(mut self) -> Self {
+        self.count = false;
+        self.page(1, 0)
     }
 }
 

@@ -172,10 +172,6 @@ pub(super) async fn list_rows(pool: &AnyPool, kind: Kind, query: &Query) -> Resu
             )));
         }
     }
-    let mut count = Sql::new(format!("SELECT COUNT(*) FROM {}", def.name));
-    count.push_filters(&query.filters, &query.any_of);
-    let total: i64 = count.query().fetch_one(pool).await?.try_get(0)?;
-
     let mut sql = Sql::new(format!("SELECT {} FROM {}", read_columns(kind), def.name));
     sql.push_filters(&query.filters, &query.any_of);
     let dir = if query.descending { "DESC" } else { "ASC" };
@@ -194,10 +190,15 @@ pub(super) async fn list_rows(pool: &AnyPool, kind: Kind, query: &Query) -> Resu
         .iter()
         .map(|r| document(r, kind))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Page {
-        items,
-        total: u64::try_from(total).unwrap_or(0),
-    })
+    let total = if query.count {
+        let mut count = Sql::new(format!("SELECT COUNT(*) FROM {}", def.name));
+        count.push_filters(&query.filters, &query.any_of);
+        let total: i64 = count.query().fetch_one(pool).await?.try_get(0)?;
+        u64::try_from(total).unwrap_or(0)
+    } else {
+        items.len() as u64
+    };
+    Ok(Page { items, total })
 }
 
 fn filter_column(f: &crate::table::Filter) -> &'static str {

@@ -297,6 +297,12 @@ pub async fn pagination_and_total(ctx: &Ctx) {
     }
     .page(2, 1);
     assert_eq!(ids(ctx, by_spend).await, page(&["k4", "k3"]));
+    // `first` reads one row and counts nothing else.
+    assert_eq!(
+        ids(ctx, q().eq("team_id", "t1").first()).await,
+        want(&["k2"])
+    );
+    assert_eq!(ids(ctx, q().eq("team_id", "t9").first()).await, want(&[]));
 }
 
 pub async fn pagination_is_stable_on_ties(ctx: &Ctx) {
