@@ -100,6 +100,14 @@ async fn chat(gw: &Gateway, key: &str) -> u16 {
     status
 }
 
+/// A fake upstream whose answers report 12 prompt and 8 completion tokens, and what such a call
+/// costs on `gpt-4o`.
+async fn priced_upstream() -> (FakeOpenAi, f64) {
+    let up = FakeOpenAi::start().await;
+    up.set_usage(12, 8);
+    (up, 12.0 * GPT4O_IN + 8.0 * GPT4O_OUT)
+}
+
 async fn stop(gws: Vec<Gateway>) {
     for gw in gws {
         gw.stop().await;
@@ -136,9 +144,7 @@ async fn budget_is_shared_across_replicas() {
         return;
     };
     let prefix = prefix();
-    let up = FakeOpenAi::start().await;
-    up.set_usage(12, 8);
-    let cost = 12.0 * GPT4O_IN + 8.0 * GPT4O_OUT;
+    let (up, cost) = priced_upstream().await;
     // Spend reaches the database late, so only Redis tells a replica what the other spent.
     let yaml = config(&up.url()).replace("proxy_batch_write_at: 0.05", "proxy_batch_write_at: 30");
     let db = database().await;
@@ -259,9 +265,7 @@ async fn requests_refused_for_budget_do_not_use_the_rate_limit() {
         return;
     };
     let prefix = prefix();
-    let up = FakeOpenAi::start().await;
-    up.set_usage(12, 8);
-    let cost = 12.0 * GPT4O_IN + 8.0 * GPT4O_OUT;
+    let (up, cost) = priced_upstream().await;
     let db = database().await;
     // One replica: its own ledger has every cost before the next call (no race with the
     // settle round trip), so the refusals are exact.

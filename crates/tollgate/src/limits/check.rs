@@ -6,24 +6,10 @@ use chrono::{TimeZone, Utc};
 use serde_json::Value;
 use tollgate_store::{BudgetRecord, CustomerRecord, JsonMap, KeyRecord};
 
-use super::ledger::Ledger;
 use super::rate::{Limit, Refusal};
 use super::Entity;
 use crate::auth::KeyAuth;
 use crate::http::Error;
-
-/// Where budget checks read spend: this replica's [`Ledger`], or a view that adds the spend of
-/// other replicas.
-pub trait SpendView {
-    /// Current spend of an entity whose stored spend is `stored`.
-    fn spend(&self, entity: &Entity, stored: f64) -> f64;
-}
-
-impl SpendView for Ledger {
-    fn spend(&self, entity: &Entity, stored: f64) -> f64 {
-        self.current(entity, stored)
-    }
-}
 
 /// A customer (the request's `user`) with its budget.
 #[derive(Debug, Clone)]
@@ -179,10 +165,9 @@ pub fn budgets<'a>(s: &Subject<'a>, global_max: Option<f64>) -> Vec<Budget<'a>> 
 }
 
 /// Refuses when any budget on the request's path is spent (`spend >= max_budget`: the call that
-/// crosses a budget is allowed, later ones are not).
-pub fn check_budgets(view: &dyn SpendView, budgets: &[Budget<'_>]) -> Result<(), Error> {
-    for b in budgets {
-        let spend = view.spend(&b.owner.entity(), b.stored);
+/// crosses a budget is allowed, later ones are not); `spend` holds each budget's current spend.
+pub fn check_budgets(budgets: &[Budget<'_>], spend: &[f64]) -> Result<(), Error> {
+    for (b, &spend) in budgets.iter().zip(spend) {
         if spend >= b.max {
             return Err(Error::BudgetExceeded(b.owner.exceeded(spend, b.max)));
         }

@@ -250,8 +250,12 @@ impl RedisLimits {
         rate_keys: &[String],
         tokens: u64,
     ) -> RedisResult<()> {
-        let mut inv = self.settle.prepare_invoke();
         let entities = if cost == 0.0 { &[][..] } else { entities };
+        let rate_keys = if tokens == 0 { &[][..] } else { rate_keys };
+        if entities.is_empty() && rate_keys.is_empty() {
+            return Ok(());
+        }
+        let mut inv = self.settle.prepare_invoke();
         inv.arg(entities.len())
             .arg(cost.to_string())
             .arg(tokens)
@@ -259,12 +263,8 @@ impl RedisLimits {
         for e in entities {
             inv.key(self.spend_key(e));
         }
-        let rate_keys = if tokens == 0 { &[][..] } else { rate_keys };
         for k in rate_keys {
             inv.key(self.window_key(k));
-        }
-        if entities.is_empty() && rate_keys.is_empty() {
-            return Ok(());
         }
         inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
     }

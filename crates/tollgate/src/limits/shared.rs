@@ -5,12 +5,11 @@
 //! Redis fails, both log it once, serve from memory (per-replica limits), and try Redis again a
 //! few seconds later. Nothing fails because Redis is down.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::check::{Budget, SpendView};
+use super::check::Budget;
 use super::ledger::Ledger;
 use super::rate::{Limit, LocalRateLimiter, RateLimiter, Refusal, Remaining};
 use super::redis::{BudgetProbe, RedisLimits};
@@ -70,26 +69,10 @@ impl SharedLimits {
     }
 }
 
-/// Spend for budget checks: this replica's ledger, raised by the shared counters read for the
-/// request.
-pub struct BudgetView<'a> {
-    ledger: &'a Ledger,
-    shared: HashMap<Entity, f64>,
-}
-
-impl SpendView for BudgetView<'_> {
-    fn spend(&self, entity: &Entity, stored: f64) -> f64 {
-        let local = self.ledger.current(entity, stored);
-        self.shared
-            .get(entity)
-            .map_or(local, |remote| local.max(*remote))
-    }
-}
-
 /// What a request's budgets and rate limits said before its upstream call.
-pub struct Admission<'a> {
-    /// The spend its budgets are checked against.
-    pub view: BudgetView<'a>,
+pub struct Admission {
+    /// Each budget's current spend: what this replica knows, raised by the shared counter.
+    pub spend: Vec<f64>,
     /// The rate limits' answer when it came with the spend; `None`: ask the rate limiter (no
     /// Redis, Redis down, or a budget is spent and nothing was counted).
     pub rate: Option<Result<Vec<Remaining>, Refusal>>,
@@ -97,24 +80,13 @@ pub struct Admission<'a> {
 
 /// A request's budgets and rate limits before its upstream call. With Redis, one round trip
 /// reads the shared spend of every budget and, when each has room, counts the request against
-/// the rate limits; without, or when Redis fails, the view is this replica's ledger alone.
-pub async fn admission<'a>(
-    ledger: &'a Ledger,
+/// the rate limits; without, or when Redis fails, the spend is this replica's ledger alone.
+pub async fn admission(
+    ledger: &Ledger,
     shared: Option<&SharedLimits>,
     budgets: &[Budget<'_>],
     limits: &[Limit],
-) -> Admission<'a> {
-    let mut out = Admission {
-        view: BudgetView {
-            ledger,
-            shared: HashMap::new(),
-        },
-        rate: None,
-    };
-    let Some(shared) = shared else { return out };
-    if budgets.is_empty() && limits.is_empty() {
-        return out;
-    }
+) -> Admission {
     let probes: Vec<BudgetProbe> = budgets
         .iter()
         .map(|b| {
@@ -127,16 +99,22 @@ pub async fn admission<'a>(
             }
         })
         .collect();
+    let mut out = Admission {
+        spend: probes.iter().map(|p| p.known).collect(),
+        rate: None,
+    };
+    let Some(shared) = shared else { return out };
+    if budgets.is_empty() && limits.is_empty() {
+        return out;
+    }
     if let Some(gate) = shared
         .redis
         .guarded(shared.redis.gate(&probes, limits))
         .await
     {
-        out.view.shared = probes
-            .into_iter()
-            .map(|p| p.entity)
-            .zip(gate.spend)
-            .collect();
+        for (spend, remote) in out.spend.iter_mut().zip(gate.spend) {
+            *spend = spend.max(remote);
+        }
         out.rate = gate.admission;
     }
     out

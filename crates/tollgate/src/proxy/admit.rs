@@ -86,7 +86,7 @@ pub async fn admit(
     let admission = admission(&state.ledger, shared, &budgets, to_count).await;
     // Counted already: a refusal below must give back its parallel slots.
     let counted = matches!(admission.rate, Some(Ok(_))).then(|| permit(state, to_count));
-    check::check_budgets(&admission.view, &budgets)?;
+    check::check_budgets(&budgets, &admission.spend)?;
     let deployment = deployment?;
     let remaining = match admission.rate {
         Some(answer) => answer,
