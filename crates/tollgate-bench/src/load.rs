@@ -215,6 +215,48 @@ pub async fn call(
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// What [`fetch`] saw of an answer: its status, its length, its first and last bytes.
+pub struct Fetched {
+    pub status: StatusCode,
+    pub bytes: usize,
+    pub head: String,
+    pub tail: String,
+}
+
+/// A GET whose answer is read to its last byte and counted, not kept: for timing large answers
+/// as a client receives them, without the time of copying them into one buffer.
+pub async fn fetch(addr: SocketAddr, path: &str, bearer: &str) -> anyhow::Result<Fetched> {
+    let mut sender = connect::<Full<Bytes>>(addr).await?;
+    let req = Request::builder()
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("authorization", format!("Bearer {bearer}"))
+        .body(Full::new(Bytes::new()))?;
+    sender.ready().await?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status();
+    let mut body = resp.into_body();
+    const KEEP: usize = 1000;
+    let (mut bytes, mut head, mut tail) = (0, Vec::new(), Vec::new());
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        bytes += data.len();
+        if head.len() < KEEP {
+            head.extend_from_slice(&data[..data.len().min(KEEP - head.len())]);
+        }
+        tail.extend_from_slice(&data[data.len().saturating_sub(KEEP)..]);
+        tail.drain(..tail.len().saturating_sub(KEEP));
+    }
+    Ok(Fetched {
+        status,
+        bytes,
+        head: String::from_utf8_lossy(&head).into_owned(),
+        tail: String::from_utf8_lossy(&tail).into_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

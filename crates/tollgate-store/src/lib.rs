@@ -102,7 +102,9 @@ pub trait Store: Send + Sync + 'static {
     /// Spend-log rows matching the query, newest first, at most 10,000.
     async fn spend_logs(&self, query: &SpendLogQuery) -> Result<Vec<SpendLogRow>>;
 
-    /// Daily aggregates of one entity kind, grouped as the query asks, newest day first.
+    /// Rows of the daily aggregates of one entity kind that match the query, as stored (see
+    /// [`DailyRow`]): the caller sums them. Reading them is one scan of a date range, without
+    /// sorting or grouping in the database (a month of a large deployment is ~10⁵-10⁶ rows).
     async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>>;
 
     /// Spend by api_key, user, team, ... over a time range, largest first.

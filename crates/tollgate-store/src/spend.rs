@@ -4,6 +4,8 @@
 //! Field names of the rows read back are LiteLLM's (`startTime`, `custom_llm_provider`, ...), so
 //! that the analytics routes can return them as they are.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -255,23 +257,25 @@ pub struct DailyQuery {
     pub end_date: String,
     pub model: Option<String>,
     pub api_key: Option<String>,
-    /// Keep one row per entity (the paginated endpoints) instead of collapsing them (the
+    /// Fill each row's `entity_id` (the paginated endpoints); without it rows carry none (the
     /// aggregated ones).
     pub group_by_entity: bool,
 }
 
-/// One group of daily aggregates, with its counters summed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+/// One row of the daily aggregates: one entity's counters for a (date, key, model, model group,
+/// provider, endpoint). [`crate::Store::daily_spend`] returns them as stored, in no particular
+/// order and not summed across entities: a reader sums what it groups. Equal texts of one answer
+/// share one allocation.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DailyRow {
-    pub date: String,
-    /// Set when the query grouped by entity.
-    pub entity_id: Option<String>,
-    pub api_key: String,
-    pub model: String,
-    pub model_group: String,
-    #[serde(rename = "custom_llm_provider")]
-    pub provider: String,
-    pub endpoint: String,
+    pub date: Arc<str>,
+    /// Set when the query asked for it (`group_by_entity`).
+    pub entity_id: Option<Arc<str>>,
+    pub api_key: Arc<str>,
+    pub model: Arc<str>,
+    pub model_group: Arc<str>,
+    pub provider: Arc<str>,
+    pub endpoint: Arc<str>,
     pub spend: f64,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,

@@ -140,8 +140,94 @@ async fn the_gateway_budget_stops_everyone(db: &TestDb) {
     gw.stop().await;
 }
 
+/// An answer of many megabytes, sent in many chunks as it is written, is one whole JSON
+/// document whose every sum is right: 3 days × 300 keys × 3 models, seeded in the store.
+async fn large_activity_answers_arrive_whole(db: &TestDb) {
+    let gw = Gateway::start(db).await;
+    let (days, keys, models): (i64, i64, i64) = (3, 300, 3);
+    let today = Utc::now().date_naive();
+    let mut events = Vec::new();
+    for d in 0..days {
+        let at = (today - chrono::Days::new(d.unsigned_abs()))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc();
+        for k in 0..keys {
+            for m in 0..models {
+                let event = json!({
+                    "request_id": format!("r-{d}-{k}-{m}"), "call_type": "chat_completion",
+                    "api_key": format!("{k:064x}"), "user_id": format!("u{}", k % 7),
+                    "model": format!("m{m}"), "model_group": format!("m{m}"), "provider": "openai",
+                    "endpoint": "/v1/chat/completions", "success": k % 10 != 0,
+                    "spend": 0.5, "prompt_tokens": k, "completion_tokens": 1,
+                    "start_time": at.timestamp_micros(), "end_time": at.timestamp_micros(),
+                });
+                events.push(serde_json::from_value(event).unwrap());
+            }
+        }
+    }
+    gw.state.store.record_spend(&events).await.unwrap();
+    let first = today - chrono::Days::new((days - 1).unsigned_abs());
+    let v = gw
+        .get(&format!(
+            "/user/daily/activity/aggregated?start_date={first}&end_date={today}"
+        ))
+        .await;
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), days as usize);
+    assert_eq!(results[0]["date"], today.to_string());
+    assert_eq!(results[2]["date"], first.to_string());
+    let prompt_per_model: i64 = (0..keys).sum();
+    for day in results {
+        let b = &day["breakdown"];
+        assert_eq!(day["metrics"]["api_requests"], keys * models);
+        assert_eq!(day["metrics"]["failed_requests"], keys / 10 * models);
+        assert_eq!(b["api_keys"].as_object().unwrap().len(), keys as usize);
+        assert_eq!(b["models"].as_object().unwrap().len(), models as usize);
+        let m1 = &b["models"]["m1"];
+        assert_eq!(m1["metrics"]["prompt_tokens"], prompt_per_model);
+        assert_eq!(
+            m1["api_key_breakdown"].as_object().unwrap().len(),
+            keys as usize
+        );
+        let k7 = &b["providers"]["openai"]["api_key_breakdown"][format!("{:064x}", 7)];
+        assert_eq!(k7["metrics"]["prompt_tokens"], 7 * models);
+        assert_eq!(k7["metrics"]["total_tokens"], 8 * models);
+        assert_eq!(k7["metadata"], json!({"key_alias": null, "team_id": null}));
+    }
+    assert_eq!(v["metadata"]["total_api_requests"], days * keys * models);
+    assert_eq!(
+        v["metadata"]["total_spend"],
+        0.5 * (days * keys * models) as f64
+    );
+    // The paginated form answers the page it is asked for, with the page count.
+    let page = gw
+        .get(&format!(
+            "/user/daily/activity?start_date={first}&end_date={today}&page_size=2&page=2"
+        ))
+        .await;
+    assert_eq!(page["results"].as_array().unwrap().len(), 1);
+    assert_eq!(page["results"][0]["date"], first.to_string());
+    assert_eq!(
+        page["results"][0]["breakdown"]["entities"]
+            .as_object()
+            .unwrap()
+            .len(),
+        7
+    );
+    assert_eq!(
+        (
+            page["metadata"]["page"].clone(),
+            page["metadata"]["total_pages"].clone()
+        ),
+        (json!(2), json!(2))
+    );
+    gw.stop().await;
+}
+
 both!(
     reports_by_every_entity,
     non_admins_see_only_their_own_activity,
-    the_gateway_budget_stops_everyone
+    the_gateway_budget_stops_everyone,
+    large_activity_answers_arrive_whole
 );

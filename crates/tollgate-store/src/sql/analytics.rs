@@ -1,12 +1,14 @@
-//! Reading spend back: spend-log rows, daily aggregates grouped for the activity endpoints,
-//! top-N totals for the global reports, and the running counters.
+//! Reading spend back: spend-log rows, daily aggregates for the activity endpoints, top-N totals
+//! for the global reports, and the running counters.
 //!
 //! Sums of integer columns are cast to BIGINT (PostgreSQL's SUM of a BIGINT is NUMERIC) and sums
 //! of spend to DOUBLE PRECISION (SQLite's COALESCE(SUM(x), 0) is an integer on no rows).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use rustc_hash::FxBuildHasher;
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
 
@@ -96,49 +98,16 @@ fn log_row(r: &AnyRow) -> Result<SpendLogRow> {
     })
 }
 
-const DAILY_GROUP: &str = "api_key, model, model_group, provider, endpoint";
-const DAILY_COUNTERS: [&str; 8] = [
-    "spend",
-    "prompt_tokens",
-    "completion_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-    "api_requests",
-    "successful_requests",
-    "failed_requests",
-];
+/// The daily table's columns as [`daily_spend`] reads them; [`daily_row`] takes them by position.
+const DAILY_SELECT: &str = "SELECT date, entity_id, api_key, model, model_group, provider, \
+     endpoint, spend, prompt_tokens, completion_tokens, cache_read_input_tokens, \
+     cache_creation_input_tokens, api_requests, successful_requests, failed_requests \
+     FROM daily_spend WHERE entity_type = ";
 
-/// The counters, summed when rows are grouped (spend as DOUBLE PRECISION, the integers as
-/// BIGINT) or as they are when every row is its own group.
-fn daily_counters(summed: bool) -> String {
-    let sum = |c: &str| match (summed, c) {
-        (false, _) => c.to_owned(),
-        (true, "spend") => format!("CAST(SUM({c}) AS DOUBLE PRECISION) AS {c}"),
-        (true, _) => format!("CAST(SUM({c}) AS BIGINT) AS {c}"),
-    };
-    DAILY_COUNTERS.map(sum).join(", ")
-}
-
-pub(super) async fn daily_spend(
-    pool: &AnyPool,
-    backend: Backend,
-    q: &DailyQuery,
-) -> Result<Vec<DailyRow>> {
-    let group = if q.group_by_entity {
-        format!("date, entity_id, {DAILY_GROUP}")
-    } else {
-        format!("date, {DAILY_GROUP}")
-    };
-    // The primary key is (entity_type, entity_id, date, api_key, ...): rows of one entity, or
-    // kept per entity, are their groups already, and need no GROUP BY (the costly part).
-    let summed = !q.group_by_entity && q.entity_ids.len() != 1;
-    let mut sql = Sql::for_backend(
-        format!(
-            "SELECT {group}, {} FROM daily_spend WHERE entity_type = ",
-            daily_counters(summed)
-        ),
-        backend,
-    );
+/// The statement reading the daily rows that match `q`: a range of the (entity type, date)
+/// index, neither sorted nor grouped (grouping a month of 10⁵ rows cost SQLite a second).
+pub(super) fn daily_sql(backend: Backend, q: &DailyQuery) -> Sql {
+    let mut sql = Sql::for_backend(DAILY_SELECT, backend);
     sql.bind(q.entity_type.as_str())
         .push(" AND date >= ")
         .bind(q.start_date.as_str())
@@ -165,43 +134,55 @@ pub(super) async fn daily_spend(
     if let Some(api_key) = &q.api_key {
         sql.push(" AND api_key = ").bind(api_key.as_str());
     }
-    if summed {
-        sql.push(&format!(" GROUP BY {group}"));
-    }
-    sql.push(" ORDER BY date DESC")
-        .push(if q.group_by_entity {
-            ", entity_id, "
-        } else {
-            ", "
-        })
-        .push(DAILY_GROUP);
-    let rows = sql.query().fetch_all(pool).await?;
-    rows.iter()
-        .map(|r| daily_row(r, q.group_by_entity))
-        .collect()
+    sql
 }
 
-fn daily_row(r: &AnyRow, with_entity: bool) -> Result<DailyRow> {
+/// One text per distinct value: the rows of an answer repeat a few hundred dates, keys and
+/// models hundreds of thousands of times.
+#[derive(Default)]
+pub(super) struct Names(HashSet<Arc<str>, FxBuildHasher>);
+
+impl Names {
+    pub fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(name) = self.0.get(s) {
+            return Arc::clone(name);
+        }
+        let name: Arc<str> = Arc::from(s);
+        self.0.insert(Arc::clone(&name));
+        name
+    }
+}
+
+/// A result row whose columns are read by position.
+pub(super) trait Columns {
+    fn text(&self, i: usize) -> Result<&str>;
+    fn int(&self, i: usize) -> Result<i64>;
+    fn real(&self, i: usize) -> Result<f64>;
+}
+
+/// A row of [`DAILY_SELECT`].
+pub(super) fn daily_row(
+    r: &impl Columns,
+    with_entity: bool,
+    names: &mut Names,
+) -> Result<DailyRow> {
+    let mut text = |i| r.text(i).map(|s| names.get(s));
     Ok(DailyRow {
-        date: r.try_get("date")?,
-        entity_id: if with_entity {
-            Some(r.try_get("entity_id")?)
-        } else {
-            None
-        },
-        api_key: r.try_get("api_key")?,
-        model: r.try_get("model")?,
-        model_group: r.try_get("model_group")?,
-        provider: r.try_get("provider")?,
-        endpoint: r.try_get("endpoint")?,
-        spend: r.try_get("spend")?,
-        prompt_tokens: r.try_get("prompt_tokens")?,
-        completion_tokens: r.try_get("completion_tokens")?,
-        cache_read_input_tokens: r.try_get("cache_read_input_tokens")?,
-        cache_creation_input_tokens: r.try_get("cache_creation_input_tokens")?,
-        api_requests: r.try_get("api_requests")?,
-        successful_requests: r.try_get("successful_requests")?,
-        failed_requests: r.try_get("failed_requests")?,
+        date: text(0)?,
+        entity_id: if with_entity { Some(text(1)?) } else { None },
+        api_key: text(2)?,
+        model: text(3)?,
+        model_group: text(4)?,
+        provider: text(5)?,
+        endpoint: text(6)?,
+        spend: r.real(7)?,
+        prompt_tokens: r.int(8)?,
+        completion_tokens: r.int(9)?,
+        cache_read_input_tokens: r.int(10)?,
+        cache_creation_input_tokens: r.int(11)?,
+        api_requests: r.int(12)?,
+        successful_requests: r.int(13)?,
+        failed_requests: r.int(14)?,
     })
 }
 

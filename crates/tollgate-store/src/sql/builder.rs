@@ -53,6 +53,11 @@ impl Sql {
         self
     }
 
+    /// The bound values, in placeholder order.
+    pub fn args(&self) -> &[SqlValue] {
+        &self.args
+    }
+
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
         self

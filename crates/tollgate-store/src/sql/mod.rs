@@ -7,8 +7,10 @@ mod audit;
 mod builder;
 mod entities;
 mod increments;
+mod pg_daily;
 mod resets;
 mod spend;
+mod sqlite_daily;
 mod sqlite_spend;
 mod tokens;
 
@@ -33,6 +35,13 @@ use crate::{
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Reads the daily aggregates with each backend's own driver (see [`sqlite_daily`], [`pg_daily`]).
+#[derive(Debug, Clone)]
+enum DailyReader {
+    Sqlite(std::sync::Arc<sqlite_daily::SqliteDaily>),
+    Postgres(std::sync::Arc<pg_daily::PgDaily>),
+}
+
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -42,6 +51,8 @@ pub struct SqlStore {
     url: String,
     /// SQLite's spend recorder, on a connection of its own.
     sqlite_spend: Option<std::sync::Arc<sqlite_spend::SqliteSpend>>,
+    /// The reader of daily aggregates, on a connection of its own.
+    daily: DailyReader,
     /// SQLite has one writer at a time: writes of this process take turns here, instead of
     /// colliding in SQLite, whose busy handler sleeps 1, 2, 5, 10... ms between retries (16
     /// concurrent key creations managed 150 a second).
@@ -77,11 +88,23 @@ impl SqlStore {
             })
             .connect_with(connect)
             .await?;
-        let sqlite_spend = match backend {
-            Backend::Sqlite => Some(std::sync::Arc::new(sqlite_spend::SqliteSpend::open(
-                sqlite_path(&url)?,
-            )?)),
-            Backend::Postgres => None,
+        let (sqlite_spend, daily) = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(&url)?;
+                (
+                    Some(std::sync::Arc::new(sqlite_spend::SqliteSpend::open(path)?)),
+                    DailyReader::Sqlite(std::sync::Arc::new(sqlite_daily::SqliteDaily::open(
+                        path,
+                    )?)),
+                )
+            }
+            Backend::Postgres => (
+                None,
+                DailyReader::Postgres(std::sync::Arc::new(pg_daily::PgDaily::new(
+                    &url,
+                    options.acquire_timeout,
+                )?)),
+            ),
         };
         Ok(Self {
             pool,
@@ -89,6 +112,7 @@ impl SqlStore {
             url,
             sqlite_writes: sqlite_spend.as_ref().map(|_| Default::default()),
             sqlite_spend,
+            daily,
         })
     }
 
@@ -262,7 +286,11 @@ impl Store for SqlStore {
     }
 
     async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>> {
-        analytics::daily_spend(&self.pool, self.backend, query).await
+        let sql = analytics::daily_sql(self.backend, query);
+        match &self.daily {
+            DailyReader::Sqlite(sqlite) => sqlite.read(sql, query.group_by_entity).await,
+            DailyReader::Postgres(pg) => pg.read(&sql, query.group_by_entity).await,
+        }
     }
 
     async fn spend_totals(&self, query: &TotalsQuery) -> Result<Vec<(String, f64)>> {

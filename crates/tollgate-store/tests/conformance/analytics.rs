@@ -25,12 +25,11 @@ async fn activity(ctx: &Ctx) {
 fn summary(rows: &[DailyRow]) -> Vec<(String, Option<String>, String, String, f64, i64)> {
     rows.iter()
         .map(|r| {
-            let id = r.entity_id.clone();
             (
-                r.date.clone(),
-                id,
-                r.api_key.clone(),
-                r.model.clone(),
+                r.date.to_string(),
+                r.entity_id.as_deref().map(str::to_owned),
+                r.api_key.to_string(),
+                r.model.to_string(),
                 r.spend,
                 r.api_requests,
             )
@@ -51,6 +50,14 @@ fn row(
 
 pub async fn daily_rows_per_entity_kind(ctx: &Ctx) {
     activity(ctx).await;
+    // As stored: one row per user, without its id; the reader sums them.
+    let stored = ctx
+        .store
+        .daily_spend(&daily(EntityType::User))
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 5);
+    assert!(stored.iter().all(|r| r.entity_id.is_none()));
     let collapsed = daily_rows(ctx, daily(EntityType::User)).await;
     assert_eq!(
         summary(&collapsed),
@@ -70,11 +77,8 @@ pub async fn daily_rows_per_entity_kind(ctx: &Ctx) {
         (ok.cache_read_input_tokens, ok.cache_creation_input_tokens),
         (4, 2)
     );
-    assert_eq!(
-        (ok.model_group.as_str(), ok.provider.as_str()),
-        ("gpt-4o", "openai")
-    );
-    assert_eq!(ok.endpoint, "/v1/chat/completions");
+    assert_eq!((&*ok.model_group, &*ok.provider), ("gpt-4o", "openai"));
+    assert_eq!(&*ok.endpoint, "/v1/chat/completions");
 
     let by_user = DailyQuery {
         group_by_entity: true,
@@ -105,7 +109,7 @@ pub async fn daily_rows_per_entity_kind(ctx: &Ctx) {
             },
         )
         .await;
-        let mut seen: Vec<_> = rows.iter().filter_map(|r| r.entity_id.clone()).collect();
+        let mut seen: Vec<_> = rows.iter().filter_map(|r| r.entity_id.as_deref()).collect();
         seen.sort();
         seen.dedup();
         assert_eq!(seen, ids, "{kind:?}");
@@ -204,7 +208,7 @@ pub async fn empty_key_columns_are_normalised(ctx: &Ctx) {
         &r.provider,
         &r.endpoint,
     ] {
-        assert_eq!(col, "");
+        assert_eq!(&**col, "");
     }
     assert_eq!(r.api_requests, 2);
     assert_close(r.spend, 1.0);
@@ -266,7 +270,7 @@ pub async fn bulk_daily_rows_add_up(ctx: &Ctx) {
         assert_close(rows.iter().map(|r| r.spend).sum(), total);
         assert_eq!(rows.iter().map(|r| r.api_requests).sum::<i64>(), 10_000);
         assert!(rows.windows(2).all(|w| w[0].date >= w[1].date));
-        assert_eq!(rows[0].date, "2025-01-30");
+        assert_eq!(&*rows[0].date, "2025-01-30");
     }
     let u7 = DailyQuery {
         entity_ids: vec!["u7".into()],
@@ -274,7 +278,7 @@ pub async fn bulk_daily_rows_add_up(ctx: &Ctx) {
     };
     let rows = daily_rows(ctx, u7).await;
     assert_eq!(rows.len(), 100);
-    assert!(rows.iter().all(|r| r.model == "m7"));
+    assert!(rows.iter().all(|r| &*r.model == "m7"));
     let week = DailyQuery {
         start_date: "2025-01-01".into(),
         end_date: "2025-01-07".into(),

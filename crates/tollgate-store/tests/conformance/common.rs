@@ -327,8 +327,42 @@ pub fn daily(entity_type: EntityType) -> DailyQuery {
     }
 }
 
+/// The daily rows of `q` summed per group (date, entity, key, model, model group, provider,
+/// endpoint) and sorted newest day first, then by the group's other columns: the store returns
+/// its rows as stored, in no particular order.
 pub async fn daily_rows(ctx: &Ctx, q: DailyQuery) -> Vec<DailyRow> {
-    ctx.store.daily_spend(&q).await.unwrap()
+    let mut rows = ctx.store.daily_spend(&q).await.unwrap();
+    let group = |r: &DailyRow| {
+        (
+            std::cmp::Reverse(r.date.clone()),
+            r.entity_id.clone(),
+            [
+                r.api_key.clone(),
+                r.model.clone(),
+                r.model_group.clone(),
+                r.provider.clone(),
+                r.endpoint.clone(),
+            ],
+        )
+    };
+    rows.sort_by_key(group);
+    let mut out: Vec<DailyRow> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match out.last_mut() {
+            Some(last) if group(last) == group(&r) => {
+                last.spend += r.spend;
+                last.prompt_tokens += r.prompt_tokens;
+                last.completion_tokens += r.completion_tokens;
+                last.cache_read_input_tokens += r.cache_read_input_tokens;
+                last.cache_creation_input_tokens += r.cache_creation_input_tokens;
+                last.api_requests += r.api_requests;
+                last.successful_requests += r.successful_requests;
+                last.failed_requests += r.failed_requests;
+            }
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Asserts two sums of money agree to 1e-9.

@@ -45,10 +45,10 @@ async fn load_and_query(ctx: &Ctx, days: i64) {
     };
     let time = |q: DailyQuery| async move {
         let started = Instant::now();
-        let n = daily_rows(ctx, q).await.len();
+        let n = ctx.store.daily_spend(&q).await.unwrap().len();
         (n, started.elapsed())
     };
-    let collapsed = [time(q.clone()).await, time(q.clone()).await];
+    let all_users = [time(q.clone()).await, time(q.clone()).await];
     let per_user = time(DailyQuery {
         group_by_entity: true,
         ..q.clone()
@@ -75,7 +75,7 @@ async fn load_and_query(ctx: &Ctx, days: i64) {
         .unwrap();
     let fetch = (rows.len(), started.elapsed());
     println!(
-        "{:?}: {} events recorded in {load:?}\n  (rows, time): all users collapsed {collapsed:?}\n  \
+        "{:?}: {} events recorded in {load:?}\n  (rows, time): all users {all_users:?}\n  \
          kept per user {per_user:?}\n  one user {one_user:?}\n  one day {one_day:?}\n  \
          plain fetch of every user row {fetch:?}",
         ctx.store.backend(),

@@ -152,8 +152,11 @@ pub async fn missing_entities_do_not_fail_the_batch(ctx: &Ctx) {
         },
     )
     .await;
-    let ids: Vec<_> = teams.iter().filter_map(|r| r.entity_id.clone()).collect();
-    assert_eq!(ids, vec!["t1".to_owned(), "t9".to_owned()]);
+    let ids: Vec<_> = teams
+        .iter()
+        .filter_map(|r| r.entity_id.as_deref())
+        .collect();
+    assert_eq!(ids, ["t1", "t9"]);
 }
 
 pub async fn customers_are_created_on_first_spend(ctx: &Ctx) {

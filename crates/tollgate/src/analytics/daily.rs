@@ -3,18 +3,20 @@
 //! key's alias and team through the token history, so deleted and regenerated keys keep theirs.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use axum::extract::State;
-use axum::Json;
 use chrono::{Days, NaiveDate};
-use serde::{Deserialize, Serialize};
+use rustc_hash::FxHashSet;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use tollgate_store::{
     DailyQuery, EntityType, Filter, OrgMember, OrgRecord, Query, SqlValue, TeamMember, TeamRecord,
 };
 
-use super::shape::{self, Labels};
-use crate::admin::common::{comma_list, total_pages};
+use super::shape::Labels;
+use super::write::Answer;
+use crate::admin::common::comma_list;
 use crate::auth::{keys, Principal};
 use crate::http::{Error, Params, Result};
 use crate::state::AppState;
@@ -40,10 +42,10 @@ pub struct DailyParams {
 
 macro_rules! endpoints {
     ($($paginated:ident, $aggregated:ident => $kind:expr;)*) => {$(
-        pub async fn $paginated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Json<Answer>> {
+        pub async fn $paginated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Answer> {
             activity(&s, &p, q, $kind, false).await
         }
-        pub async fn $aggregated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Json<Answer>> {
+        pub async fn $aggregated(State(s): State<AppState>, p: Principal, Params(q): Params<DailyParams>) -> Result<Answer> {
             activity(&s, &p, q, $kind, true).await
         }
     )*};
@@ -90,20 +92,13 @@ fn range(q: &DailyParams) -> Result<(String, String)> {
     Ok((start.to_string(), end.to_string()))
 }
 
-/// An activity answer: the days, and totals with the page numbers.
-#[derive(Serialize)]
-pub struct Answer {
-    results: shape::Results,
-    metadata: Value,
-}
-
 async fn activity(
     state: &AppState,
     p: &Principal,
     q: DailyParams,
     kind: EntityType,
     aggregated: bool,
-) -> Result<Json<Answer>> {
+) -> Result<Answer> {
     let (start_date, end_date) = range(&q)?;
     let (ids, exclude) = scope(state, p, &q, kind).await?;
     let query = DailyQuery {
@@ -116,38 +111,35 @@ async fn activity(
         api_key: q.api_key.as_deref().map(keys::to_hash),
         group_by_entity: !aggregated,
     };
+    let started = Instant::now();
     let rows = state.store.daily_spend(&query).await?;
-    let mut hashes: Vec<String> = rows
+    tracing::debug!(
+        rows = rows.len(),
+        read_ms = started.elapsed().as_secs_f64() * 1e3,
+        "daily rows read"
+    );
+    let hashes: FxHashSet<&str> = rows
         .iter()
-        .map(|r| r.api_key.clone())
+        .map(|r| &*r.api_key)
         .filter(|k| !k.is_empty())
         .collect();
-    hashes.sort();
-    hashes.dedup();
-    let metas = state.store.token_metadata(&hashes).await?;
+    let hashes: Vec<String> = hashes.into_iter().map(str::to_owned).collect();
+    let keys = state.store.token_metadata(&hashes).await?;
     let labels = if aggregated {
         Labels::new()
     } else {
         labels(state, kind, &rows).await?
     };
-    let (mut results, totals) = shape::build(&rows, metas, labels);
-    let (page, pages) = if aggregated {
-        (1, 1)
-    } else {
+    let page = (!aggregated).then(|| {
         let size = q.page_size.unwrap_or(50).clamp(1, 1000);
-        let page = q.page.unwrap_or(1).max(1);
-        let pages = total_pages(results.days.len() as u64, size);
-        results.days = std::mem::take(&mut results.days)
-            .into_iter()
-            .skip(((page - 1) * size) as usize)
-            .take(size as usize)
-            .collect();
-        (page, pages)
-    };
-    Ok(Json(Answer {
-        results,
-        metadata: shape::totals(&totals, page, pages),
-    }))
+        (q.page.unwrap_or(1).max(1), size)
+    });
+    Ok(Answer {
+        rows,
+        keys,
+        labels,
+        page,
+    })
 }
 
 /// Which entities the caller may see: `(only these, except these)`.
@@ -233,12 +225,8 @@ async fn labels(
     kind: EntityType,
     rows: &[tollgate_store::DailyRow],
 ) -> Result<Labels> {
-    let mut ids: Vec<SqlValue> = rows
-        .iter()
-        .filter_map(|r| r.entity_id.clone())
-        .map(SqlValue::from)
-        .collect();
-    ids.dedup();
+    let ids: FxHashSet<&str> = rows.iter().filter_map(|r| r.entity_id.as_deref()).collect();
+    let ids: Vec<SqlValue> = ids.into_iter().map(SqlValue::from).collect();
     let mut out: HashMap<String, Value> = HashMap::new();
     match kind {
         EntityType::Team => {

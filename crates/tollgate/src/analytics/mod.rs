@@ -4,3 +4,4 @@
 pub mod daily;
 mod shape;
 pub mod spend;
+mod write;

@@ -1,12 +1,16 @@
-//! The response shape of the daily-activity endpoints: per day, metrics and their breakdown by
-//! model, model group, provider, endpoint, API key and entity.
+//! The sums behind the daily-activity answers: per day, metrics and their breakdown by model,
+//! model group, provider, endpoint, API key and entity, each item with its own per-key split.
+//!
+//! A month of a large deployment is hundreds of thousands of rows and as many breakdown entries,
+//! so every text of the rows is ranked once ([`Ranks`]) and the sums are keyed by rank: adding a
+//! row hashes numbers instead of comparing names, and writing an object in name order sorts
+//! numbers. [`super::write`] turns the days into JSON.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use serde::ser::{SerializeMap as _, Serializer};
-use serde::Serialize;
-use serde_json::{json, Map, Value};
-use tollgate_store::{DailyRow, TokenMeta};
+use rustc_hash::{FxHashMap, FxHashSet};
+use tollgate_store::DailyRow;
 
 /// Summed counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -34,274 +38,210 @@ impl Metrics {
     }
 }
 
-impl Serialize for Metrics {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(9))?;
-        m.serialize_entry("spend", &self.spend)?;
-        m.serialize_entry("prompt_tokens", &self.prompt_tokens)?;
-        m.serialize_entry("completion_tokens", &self.completion_tokens)?;
-        m.serialize_entry("cache_read_input_tokens", &self.cache_read_input_tokens)?;
-        m.serialize_entry(
-            "cache_creation_input_tokens",
-            &self.cache_creation_input_tokens,
-        )?;
-        m.serialize_entry(
-            "total_tokens",
-            &(self.prompt_tokens + self.completion_tokens),
-        )?;
-        m.serialize_entry("successful_requests", &self.successful_requests)?;
-        m.serialize_entry("failed_requests", &self.failed_requests)?;
-        m.serialize_entry("api_requests", &self.api_requests)?;
-        m.end()
+/// The rank of a text: its place among the distinct texts of the rows, in sorted order.
+pub type Rank = u32;
+
+/// Every text of an answer's rows, ranked. Texts are told apart by address (the store hands out
+/// one allocation per distinct text) and equal texts at different addresses share a rank.
+pub struct Ranks {
+    of: FxHashMap<usize, Rank>,
+    names: Vec<Arc<str>>,
+}
+
+fn address(t: &Arc<str>) -> usize {
+    Arc::as_ptr(t).cast::<u8>() as usize
+}
+
+impl Ranks {
+    fn new<'a>(texts: impl Iterator<Item = &'a Arc<str>>) -> Self {
+        let mut seen = FxHashSet::default();
+        let mut all: Vec<&Arc<str>> = texts.filter(|t| seen.insert(address(t))).collect();
+        all.sort_unstable();
+        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut of = FxHashMap::with_capacity_and_hasher(all.len(), Default::default());
+        for t in all {
+            if names.last().is_none_or(|last| last != t) {
+                names.push(Arc::clone(t));
+            }
+            of.insert(address(t), (names.len() - 1) as Rank);
+        }
+        Self { of, names }
+    }
+
+    /// The rank of a text the ranks were made from.
+    fn rank(&self, t: &Arc<str>) -> Rank {
+        self.of[&address(t)]
+    }
+
+    pub fn name(&self, rank: Rank) -> &str {
+        &self.names[rank as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
     }
 }
 
 /// Metrics of one breakdown item, with its own per-key split.
 #[derive(Debug, Default)]
-struct Item {
-    metrics: Metrics,
-    keys: BTreeMap<String, Metrics>,
+pub struct Item {
+    pub metrics: Metrics,
+    pub keys: FxHashMap<Rank, Metrics>,
 }
+
+/// One breakdown (models, providers, ...): its items by rank.
+pub type Breakdown = FxHashMap<Rank, Item>;
 
 /// One day of the answer, summed.
 #[derive(Debug, Default)]
 pub struct Day {
-    date: String,
-    metrics: Metrics,
-    models: BTreeMap<String, Item>,
-    model_groups: BTreeMap<String, Item>,
-    providers: BTreeMap<String, Item>,
-    endpoints: BTreeMap<String, Item>,
-    api_keys: BTreeMap<String, Metrics>,
-    entities: BTreeMap<String, Item>,
+    pub date: Rank,
+    pub metrics: Metrics,
+    pub models: Breakdown,
+    pub model_groups: Breakdown,
+    pub providers: Breakdown,
+    pub endpoints: Breakdown,
+    pub api_keys: FxHashMap<Rank, Metrics>,
+    pub entities: Breakdown,
 }
 
-fn bump(map: &mut BTreeMap<String, Item>, name: &str, r: &DailyRow) {
-    let item = match map.get_mut(name) {
-        Some(item) => item,
-        None => map.entry(name.to_owned()).or_default(),
-    };
+fn bump(breakdown: &mut Breakdown, name: Rank, key: Rank, r: &DailyRow) {
+    let item = breakdown.entry(name).or_default();
     item.metrics.add(r);
-    add_key(&mut item.keys, r);
+    item.keys.entry(key).or_default().add(r);
 }
 
-fn add_key(keys: &mut BTreeMap<String, Metrics>, r: &DailyRow) {
-    match keys.get_mut(&r.api_key) {
-        Some(m) => m.add(r),
-        None => keys.entry(r.api_key.clone()).or_default().add(r),
+/// The days of an answer, newest first, their totals, and the names of their ranks.
+pub struct Days {
+    pub days: Vec<Day>,
+    pub total: Metrics,
+    pub ranks: Ranks,
+}
+
+/// A row's provider; rows without one are reported under "unknown", as LiteLLM does.
+fn provider<'a>(r: &'a DailyRow, unknown: &'a Arc<str>) -> &'a Arc<str> {
+    if r.provider.is_empty() {
+        unknown
+    } else {
+        &r.provider
     }
+}
+
+/// Sums `rows` (in any order; several rows may share a group) into days.
+pub fn build(rows: &[DailyRow]) -> Days {
+    let unknown: Arc<str> = Arc::from("unknown");
+    let provider = |r| provider(r, &unknown);
+    let ranks = Ranks::new(rows.iter().flat_map(|r| {
+        [
+            &r.date,
+            &r.api_key,
+            &r.model,
+            &r.model_group,
+            provider(r),
+            &r.endpoint,
+        ]
+        .into_iter()
+        .chain(&r.entity_id)
+    }));
+    let mut days: FxHashMap<Rank, Day> = FxHashMap::default();
+    let mut total = Metrics::default();
+    for r in rows {
+        let key = ranks.rank(&r.api_key);
+        let date = ranks.rank(&r.date);
+        let day = days.entry(date).or_insert_with(|| Day {
+            date,
+            ..Day::default()
+        });
+        total.add(r);
+        day.metrics.add(r);
+        bump(&mut day.models, ranks.rank(&r.model), key, r);
+        bump(&mut day.model_groups, ranks.rank(&r.model_group), key, r);
+        bump(&mut day.providers, ranks.rank(provider(r)), key, r);
+        bump(&mut day.endpoints, ranks.rank(&r.endpoint), key, r);
+        day.api_keys.entry(key).or_default().add(r);
+        if let Some(e) = &r.entity_id {
+            bump(&mut day.entities, ranks.rank(e), key, r);
+        }
+    }
+    let mut days: Vec<Day> = days.into_values().collect();
+    days.sort_unstable_by_key(|d| std::cmp::Reverse(d.date));
+    Days { days, total, ranks }
+}
+
+/// A map keyed by rank as pairs in name order.
+pub fn sorted<V>(map: &FxHashMap<Rank, V>) -> Vec<(Rank, &V)> {
+    let mut out: Vec<(Rank, &V)> = map.iter().map(|(k, v)| (*k, v)).collect();
+    out.sort_unstable_by_key(|(k, _)| *k);
+    out
 }
 
 /// Labels for entity ids (team aliases, ...), shown in `entities` breakdowns.
-pub type Labels = HashMap<String, Value>;
+pub type Labels = HashMap<String, serde_json::Value>;
 
-/// The days of an answer (newest first) with what their breakdowns need to be written out.
-pub struct Results {
-    pub days: Vec<Day>,
-    keys: HashMap<String, TokenMeta>,
-    labels: Labels,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Sums `rows` into days (newest first) and the totals. The answer is serialized straight from
-/// these sums: for a month of a large deployment it holds hundreds of thousands of breakdown
-/// entries, too many to build as a JSON tree first.
-pub fn build(
-    rows: &[DailyRow],
-    keys: HashMap<String, TokenMeta>,
-    labels: Labels,
-) -> (Results, Metrics) {
-    let mut days: BTreeMap<&str, Day> = BTreeMap::new();
-    let mut total = Metrics::default();
-    for r in rows {
-        total.add(r);
-        let day = days.entry(r.date.as_str()).or_default();
-        day.metrics.add(r);
-        bump(&mut day.models, &r.model, r);
-        bump(&mut day.model_groups, &r.model_group, r);
-        let provider = if r.provider.is_empty() {
+    fn row(date: &str, key: &str, model: &str, provider: &str, spend: f64) -> DailyRow {
+        DailyRow {
+            date: date.into(),
+            api_key: key.into(),
+            model: model.into(),
+            model_group: model.into(),
+            provider: provider.into(),
+            spend,
+            api_requests: 1,
+            ..DailyRow::default()
+        }
+    }
+
+    #[test]
+    fn equal_texts_at_different_addresses_share_a_rank_in_sorted_order() {
+        let (b1, b2, a): (Arc<str>, Arc<str>, Arc<str>) = ("b".into(), "b".into(), "a".into());
+        let ranks = Ranks::new([&b1, &a, &b2].into_iter());
+        assert_eq!(ranks.len(), 2);
+        assert_eq!(
+            (ranks.rank(&a), ranks.rank(&b1), ranks.rank(&b2)),
+            (0, 1, 1)
+        );
+        assert_eq!(ranks.name(1), "b");
+    }
+
+    #[test]
+    fn rows_sum_per_day_item_and_key_newest_day_first() {
+        let rows = [
+            row("2026-01-01", "k2", "m", "openai", 1.0),
+            row("2026-01-02", "k1", "m", "", 2.0),
+            row("2026-01-01", "k1", "n", "openai", 4.0),
+            row("2026-01-01", "k2", "m", "openai", 8.0),
+        ];
+        let out = build(&rows);
+        assert_eq!(out.total.spend, 15.0);
+        let names = |d: &Day| -> Vec<String> {
+            sorted(&d.models)
+                .into_iter()
+                .map(|(r, _)| out.ranks.name(r).to_owned())
+                .collect()
+        };
+        let (newest, oldest) = (&out.days[0], &out.days[1]);
+        assert_eq!(out.ranks.name(newest.date), "2026-01-02");
+        assert_eq!(
+            out.ranks
+                .name(newest.providers.keys().copied().next().unwrap()),
             "unknown"
-        } else {
-            &r.provider
-        };
-        bump(&mut day.providers, provider, r);
-        bump(&mut day.endpoints, &r.endpoint, r);
-        add_key(&mut day.api_keys, r);
-        if let Some(e) = &r.entity_id {
-            bump(&mut day.entities, e, r);
-        }
+        );
+        assert_eq!(
+            (oldest.metrics.spend, oldest.metrics.api_requests),
+            (13.0, 3)
+        );
+        assert_eq!(names(oldest), ["m", "n"]);
+        let m = sorted(&oldest.models)[0].1;
+        assert_eq!(m.metrics.spend, 9.0);
+        let keys: Vec<(&str, f64)> = sorted(&m.keys)
+            .into_iter()
+            .map(|(r, m)| (out.ranks.name(r), m.spend))
+            .collect();
+        assert_eq!(keys, [("k2", 9.0)]);
+        assert_eq!(oldest.api_keys.len(), 2);
     }
-    let days = days
-        .into_iter()
-        .rev()
-        .map(|(date, mut day)| {
-            day.date = date.to_owned();
-            day
-        })
-        .collect();
-    (Results { days, keys, labels }, total)
-}
-
-impl Serialize for Results {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.days.iter().map(|day| DayOut { day, of: self }))
-    }
-}
-
-struct DayOut<'a> {
-    day: &'a Day,
-    of: &'a Results,
-}
-
-impl Serialize for DayOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let (day, keys) = (self.day, &self.of.keys);
-        let none = Labels::new();
-        let items = |map, labels| Items { map, keys, labels };
-        let breakdown = Breakdown {
-            models: items(&day.models, &none),
-            model_groups: items(&day.model_groups, &none),
-            providers: items(&day.providers, &none),
-            endpoints: items(&day.endpoints, &none),
-            api_keys: KeyItems {
-                map: &day.api_keys,
-                keys,
-            },
-            entities: items(&day.entities, &self.of.labels),
-        };
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("date", &day.date)?;
-        m.serialize_entry("metrics", &day.metrics)?;
-        m.serialize_entry("breakdown", &breakdown)?;
-        m.end()
-    }
-}
-
-struct Breakdown<'a> {
-    models: Items<'a>,
-    model_groups: Items<'a>,
-    providers: Items<'a>,
-    endpoints: Items<'a>,
-    api_keys: KeyItems<'a>,
-    entities: Items<'a>,
-}
-
-impl Serialize for Breakdown<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(7))?;
-        m.serialize_entry("models", &self.models)?;
-        m.serialize_entry("model_groups", &self.model_groups)?;
-        m.serialize_entry("providers", &self.providers)?;
-        m.serialize_entry("endpoints", &self.endpoints)?;
-        m.serialize_entry("mcp_servers", &Map::new())?;
-        m.serialize_entry("api_keys", &self.api_keys)?;
-        m.serialize_entry("entities", &self.entities)?;
-        m.end()
-    }
-}
-
-/// `{name: {metrics, metadata, api_key_breakdown}}`.
-struct Items<'a> {
-    map: &'a BTreeMap<String, Item>,
-    keys: &'a HashMap<String, TokenMeta>,
-    labels: &'a Labels,
-}
-
-impl Serialize for Items<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let empty = Value::Object(Map::new());
-        let mut m = s.serialize_map(Some(self.map.len()))?;
-        for (name, item) in self.map {
-            m.serialize_entry(
-                name,
-                &ItemOut {
-                    item,
-                    metadata: self.labels.get(name).unwrap_or(&empty),
-                    keys: self.keys,
-                },
-            )?;
-        }
-        m.end()
-    }
-}
-
-struct ItemOut<'a> {
-    item: &'a Item,
-    metadata: &'a Value,
-    keys: &'a HashMap<String, TokenMeta>,
-}
-
-impl Serialize for ItemOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("metrics", &self.item.metrics)?;
-        m.serialize_entry("metadata", self.metadata)?;
-        m.serialize_entry(
-            "api_key_breakdown",
-            &KeyItems {
-                map: &self.item.keys,
-                keys: self.keys,
-            },
-        )?;
-        m.end()
-    }
-}
-
-/// `{hash: {metrics, metadata: {key_alias, team_id}}}`.
-struct KeyItems<'a> {
-    map: &'a BTreeMap<String, Metrics>,
-    keys: &'a HashMap<String, TokenMeta>,
-}
-
-impl Serialize for KeyItems<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.map.len()))?;
-        for (hash, metrics) in self.map {
-            let meta = self.keys.get(hash);
-            m.serialize_entry(
-                hash,
-                &KeyOut {
-                    metrics,
-                    key_alias: meta.and_then(|m| m.key_alias.as_deref()),
-                    team_id: meta.and_then(|m| m.team_id.as_deref()),
-                },
-            )?;
-        }
-        m.end()
-    }
-}
-
-struct KeyOut<'a> {
-    metrics: &'a Metrics,
-    key_alias: Option<&'a str>,
-    team_id: Option<&'a str>,
-}
-
-impl Serialize for KeyOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        m.serialize_entry("metrics", self.metrics)?;
-        m.serialize_entry(
-            "metadata",
-            &json!({"key_alias": self.key_alias, "team_id": self.team_id}),
-        )?;
-        m.end()
-    }
-}
-
-/// The `metadata` object of a response.
-pub fn totals(t: &Metrics, page: u32, total_pages: u64) -> Value {
-    json!({
-        "total_spend": t.spend,
-        "total_prompt_tokens": t.prompt_tokens,
-        "total_completion_tokens": t.completion_tokens,
-        "total_tokens": t.prompt_tokens + t.completion_tokens,
-        "total_api_requests": t.api_requests,
-        "total_successful_requests": t.successful_requests,
-        "total_failed_requests": t.failed_requests,
-        "total_cache_read_input_tokens": t.cache_read_input_tokens,
-        "total_cache_creation_input_tokens": t.cache_creation_input_tokens,
-        "page": page,
-        "total_pages": total_pages.max(1),
-        "has_more": u64::from(page) < total_pages,
-    })
 }

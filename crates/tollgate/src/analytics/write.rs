@@ -1,0 +1,356 @@
+//! Writing a daily-activity answer, `{"results": [day, ...], "metadata": {totals, page}}`, in
+//! LiteLLM's shape. A month of a large deployment is ~10⁶ breakdown entries and ~200 MB of JSON,
+//! so the answer is summed and written on the blocking pool, by hand from the sums (each key's
+//! name and metadata rendered once), and sent a chunk at a time as it is written: the client
+//! reads the first days while the last are written, and the process never holds the whole text.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tollgate_store::{DailyRow, TokenMeta};
+
+use super::shape::{self, Breakdown, Day, Labels, Metrics, Rank, Ranks};
+use crate::admin::common::total_pages;
+
+/// Bytes written before they are handed to the response body: small enough that the allocator
+/// reuses the buffers instead of mapping fresh pages for each.
+const CHUNK: usize = 64 * 1024;
+
+/// A chunk's buffer: a chunk and one more breakdown entry fit without growing it.
+const BUFFER: usize = CHUNK + 4096;
+
+/// What an activity answer is made of.
+pub struct Answer {
+    /// The daily rows, as the store returned them.
+    pub rows: Vec<DailyRow>,
+    /// Alias and team of each API key in the rows.
+    pub keys: HashMap<String, TokenMeta>,
+    /// Metadata of each entity in the rows.
+    pub labels: Labels,
+    /// `(page, page size)` for the paginated endpoints; the aggregated ones answer every day.
+    pub page: Option<(u32, u32)>,
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let (tx, rx) = mpsc::channel::<Bytes>(4);
+        tokio::task::spawn_blocking(move || {
+            // A client that hung up ends the writing; there is no one to tell.
+            let _ = self.write(Sink {
+                buf: Vec::with_capacity(BUFFER),
+                tx,
+            });
+        });
+        let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+        }));
+        ([(CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+/// The client went away.
+struct Gone;
+
+/// The text written so far, handed to the body a chunk at a time.
+struct Sink {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl Sink {
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Hands the text over once a chunk is full.
+    fn flush_full(&mut self) -> Result<(), Gone> {
+        if self.buf.len() < CHUNK {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), Gone> {
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(BUFFER));
+        self.tx.blocking_send(Bytes::from(chunk)).map_err(|_| Gone)
+    }
+}
+
+impl Answer {
+    fn write(self, mut out: Sink) -> Result<(), Gone> {
+        let Answer {
+            rows,
+            keys,
+            labels,
+            page,
+        } = self;
+        let started = Instant::now();
+        let summed = shape::build(&rows);
+        let built = started.elapsed();
+        let count = rows.len();
+        drop(rows);
+        let (page, pages, days) = match page {
+            None => (1, 1, summed.days),
+            Some((page, size)) => {
+                let pages = total_pages(summed.days.len() as u64, size);
+                let skip = (u64::from(page - 1) * u64::from(size)) as usize;
+                let days = summed.days.into_iter().skip(skip).take(size as usize);
+                (page, pages, days.collect())
+            }
+        };
+        let mut w = Writer {
+            out: &mut out,
+            ranks: &summed.ranks,
+            key_texts: KeyTexts::new(&summed.ranks, &keys),
+            labels: labels
+                .iter()
+                .map(|(id, v)| (id.as_str(), v.to_string()))
+                .collect(),
+        };
+        w.out.put(b"{\"results\":[");
+        for (i, day) in days.iter().enumerate() {
+            if i > 0 {
+                w.out.put(b",");
+            }
+            w.day(day)?;
+        }
+        w.out.put(b"],\"metadata\":");
+        w.out
+            .put(totals(&summed.total, page, pages).to_string().as_bytes());
+        w.out.put(b"}");
+        out.flush()?;
+        tracing::debug!(
+            rows = count,
+            summed_ms = built.as_secs_f64() * 1e3,
+            written_ms = (started.elapsed() - built).as_secs_f64() * 1e3,
+            "daily activity answered"
+        );
+        Ok(())
+    }
+}
+
+/// Each API key's name and metadata as JSON, rendered the first time the key is written.
+struct KeyTexts<'a> {
+    meta: &'a HashMap<String, TokenMeta>,
+    /// By rank: `"<hash>":{"metrics":` and `,"metadata":{"key_alias":…,"team_id":…}}`.
+    texts: Vec<Option<(Vec<u8>, Vec<u8>)>>,
+}
+
+impl<'a> KeyTexts<'a> {
+    fn new(ranks: &Ranks, meta: &'a HashMap<String, TokenMeta>) -> Self {
+        Self {
+            meta,
+            texts: vec![None; ranks.len()],
+        }
+    }
+
+    fn get(&mut self, ranks: &Ranks, key: Rank) -> &(Vec<u8>, Vec<u8>) {
+        let meta = self.meta;
+        self.texts[key as usize].get_or_insert_with(|| {
+            let hash = ranks.name(key);
+            let mut head = Vec::with_capacity(hash.len() + 16);
+            string(&mut head, hash);
+            head.extend_from_slice(b":{\"metrics\":");
+            let m = meta.get(hash);
+            let tail = json!({
+                "key_alias": m.and_then(|m| m.key_alias.as_deref()),
+                "team_id": m.and_then(|m| m.team_id.as_deref()),
+            });
+            (head, format!(",\"metadata\":{tail}}}").into_bytes())
+        })
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut Sink,
+    ranks: &'a Ranks,
+    key_texts: KeyTexts<'a>,
+    /// Entity metadata as JSON, by entity id.
+    labels: HashMap<&'a str, String>,
+}
+
+impl Writer<'_> {
+    fn day(&mut self, day: &Day) -> Result<(), Gone> {
+        self.out.put(b"{\"date\":");
+        string(&mut self.out.buf, self.ranks.name(day.date));
+        self.out.put(b",\"metrics\":");
+        metrics(&mut self.out.buf, &day.metrics);
+        self.out.put(b",\"breakdown\":{\"models\":");
+        self.breakdown(&day.models, false)?;
+        self.out.put(b",\"model_groups\":");
+        self.breakdown(&day.model_groups, false)?;
+        self.out.put(b",\"providers\":");
+        self.breakdown(&day.providers, false)?;
+        self.out.put(b",\"endpoints\":");
+        self.breakdown(&day.endpoints, false)?;
+        self.out.put(b",\"mcp_servers\":{},\"api_keys\":");
+        self.keys(&day.api_keys)?;
+        self.out.put(b",\"entities\":");
+        self.breakdown(&day.entities, true)?;
+        self.out.put(b"}}");
+        Ok(())
+    }
+
+    /// `{name: {metrics, metadata, api_key_breakdown}}`, names in order.
+    fn breakdown(&mut self, items: &Breakdown, labelled: bool) -> Result<(), Gone> {
+        self.out.put(b"{");
+        for (i, (name, item)) in shape::sorted(items).into_iter().enumerate() {
+            if i > 0 {
+                self.out.put(b",");
+            }
+            let name = self.ranks.name(name);
+            string(&mut self.out.buf, name);
+            self.out.put(b":{\"metrics\":");
+            metrics(&mut self.out.buf, &item.metrics);
+            self.out.put(b",\"metadata\":");
+            match self.labels.get(name).filter(|_| labelled) {
+                Some(label) => self.out.buf.extend_from_slice(label.as_bytes()),
+                None => self.out.put(b"{}"),
+            }
+            self.out.put(b",\"api_key_breakdown\":");
+            self.keys(&item.keys)?;
+            self.out.put(b"}");
+        }
+        self.out.put(b"}");
+        Ok(())
+    }
+
+    /// `{hash: {metrics, metadata: {key_alias, team_id}}}`, hashes in order.
+    fn keys(&mut self, keys: &rustc_hash::FxHashMap<Rank, Metrics>) -> Result<(), Gone> {
+        self.out.put(b"{");
+        for (i, (key, m)) in shape::sorted(keys).into_iter().enumerate() {
+            if i > 0 {
+                self.out.put(b",");
+            }
+            let (head, tail) = self.key_texts.get(self.ranks, key);
+            self.out.buf.extend_from_slice(head);
+            metrics(&mut self.out.buf, m);
+            self.out.buf.extend_from_slice(tail);
+            self.out.flush_full()?;
+        }
+        self.out.put(b"}");
+        Ok(())
+    }
+}
+
+/// `SpendMetrics`: the counters, with `total_tokens`.
+fn metrics(buf: &mut Vec<u8>, m: &Metrics) {
+    buf.extend_from_slice(b"{\"spend\":");
+    real(buf, m.spend);
+    for (name, v) in [
+        (&b",\"prompt_tokens\":"[..], m.prompt_tokens),
+        (b",\"completion_tokens\":", m.completion_tokens),
+        (b",\"cache_read_input_tokens\":", m.cache_read_input_tokens),
+        (
+            b",\"cache_creation_input_tokens\":",
+            m.cache_creation_input_tokens,
+        ),
+        (b",\"total_tokens\":", m.prompt_tokens + m.completion_tokens),
+        (b",\"successful_requests\":", m.successful_requests),
+        (b",\"failed_requests\":", m.failed_requests),
+        (b",\"api_requests\":", m.api_requests),
+    ] {
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+    buf.push(b'}');
+}
+
+/// A number as JSON writes it (`null` for what JSON cannot hold, as serde_json does).
+fn real(buf: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        buf.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        buf.extend_from_slice(b"null");
+    }
+}
+
+/// A JSON string.
+fn string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            buf.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            buf.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+/// The `metadata` object of an answer.
+fn totals(t: &Metrics, page: u32, total_pages: u64) -> Value {
+    json!({
+        "total_spend": t.spend,
+        "total_prompt_tokens": t.prompt_tokens,
+        "total_completion_tokens": t.completion_tokens,
+        "total_tokens": t.prompt_tokens + t.completion_tokens,
+        "total_api_requests": t.api_requests,
+        "total_successful_requests": t.successful_requests,
+        "total_failed_requests": t.failed_requests,
+        "total_cache_read_input_tokens": t.cache_read_input_tokens,
+        "total_cache_creation_input_tokens": t.cache_creation_input_tokens,
+        "page": page,
+        "total_pages": total_pages.max(1),
+        "has_more": u64::from(page) < total_pages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn strings_read_back_as_written(s in any::<String>()) {
+            let mut buf = Vec::new();
+            string(&mut buf, &s);
+            let back: String = serde_json::from_slice(&buf).unwrap();
+            prop_assert_eq!(back, s);
+        }
+
+        #[test]
+        fn numbers_read_back_as_written(spend in any::<f64>(), n in any::<i64>()) {
+            let m = Metrics { spend, prompt_tokens: n, completion_tokens: 0, ..Metrics::default() };
+            let mut buf = Vec::new();
+            metrics(&mut buf, &m);
+            let v: Value = serde_json::from_slice(&buf).unwrap();
+            prop_assert_eq!(&v["prompt_tokens"], &json!(n));
+            prop_assert_eq!(&v["total_tokens"], &json!(n));
+            let mut text = Vec::new();
+            real(&mut text, spend);
+            let text = String::from_utf8(text).unwrap();
+            if spend.is_finite() {
+                // Read back exactly (serde_json's own reading of long exponents is approximate).
+                prop_assert_eq!(text.parse::<f64>().unwrap(), spend);
+                prop_assert!(v["spend"].is_number());
+            } else {
+                prop_assert_eq!(text, "null");
+                prop_assert!(v["spend"].is_null());
+            }
+        }
+    }
+}
