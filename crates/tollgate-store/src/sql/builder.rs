@@ -10,7 +10,8 @@
 //! the order of its values.
 
 use sqlx::any::AnyArguments;
-use sqlx::Any;
+use sqlx::postgres::PgArguments;
+use sqlx::{Any, Postgres};
 
 use crate::table::{Filter, SqlValue};
 use crate::Backend;
@@ -178,6 +179,20 @@ impl Sql {
         for a in &self.args {
             q = match a {
                 SqlValue::Text(v) => q.bind(v.clone()),
+                SqlValue::Int(v) => q.bind(*v),
+                SqlValue::Real(v) => q.bind(*v),
+                SqlValue::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }
+
+    /// The statement on sqlx's PostgreSQL driver (the daily reader's own pool), texts borrowed.
+    pub fn pg_query(&self) -> sqlx::query::Query<'_, Postgres, PgArguments> {
+        let mut q = sqlx::query(&self.text);
+        for a in &self.args {
+            q = match a {
+                SqlValue::Text(v) => q.bind(v.as_deref()),
                 SqlValue::Int(v) => q.bind(*v),
                 SqlValue::Real(v) => q.bind(*v),
                 SqlValue::Bool(v) => q.bind(*v),

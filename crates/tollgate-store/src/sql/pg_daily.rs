@@ -11,7 +11,6 @@ use sqlx::Row as _;
 use super::analytics::{daily_row, Columns, Names};
 use super::builder::Sql;
 use crate::spend::DailyRow;
-use crate::table::SqlValue;
 use crate::Result;
 
 /// The daily-aggregate reader of one PostgreSQL database.
@@ -45,17 +44,8 @@ impl PgDaily {
 
     /// The rows of a statement built by [`super::analytics::daily_sql`].
     pub async fn read(&self, sql: &Sql, with_entity: bool) -> Result<Vec<DailyRow>> {
-        let mut q = sqlx::query(&sql.text);
-        for a in sql.args() {
-            q = match a {
-                SqlValue::Text(v) => q.bind(v.as_deref()),
-                SqlValue::Int(v) => q.bind(*v),
-                SqlValue::Real(v) => q.bind(*v),
-                SqlValue::Bool(v) => q.bind(*v),
-            };
-        }
         let (mut names, mut out) = (Names::default(), Vec::new());
-        let mut rows = q.fetch(&self.pool);
+        let mut rows = sql.pg_query().fetch(&self.pool);
         while let Some(r) = rows.try_next().await? {
             out.push(daily_row(&r, with_entity, &mut names)?);
         }

@@ -211,7 +211,7 @@ impl Writer<'_> {
             metrics(&mut self.out.buf, &item.metrics);
             self.out.put(b",\"metadata\":");
             match self.labels.get(name).filter(|_| labelled) {
-                Some(label) => self.out.buf.extend_from_slice(label.as_bytes()),
+                Some(label) => self.out.put(label.as_bytes()),
                 None => self.out.put(b"{}"),
             }
             self.out.put(b",\"api_key_breakdown\":");
@@ -230,9 +230,9 @@ impl Writer<'_> {
                 self.out.put(b",");
             }
             let (head, tail) = self.key_texts.get(self.ranks, key);
-            self.out.buf.extend_from_slice(head);
+            self.out.put(head);
             metrics(&mut self.out.buf, m);
-            self.out.buf.extend_from_slice(tail);
+            self.out.put(tail);
             self.out.flush_full()?;
         }
         self.out.put(b"}");
