@@ -52,6 +52,7 @@ pub mod providers;
 pub mod sse;
 pub mod transport;
 pub mod vertex;
+pub mod wake;
 
 use std::time::Duration;
 

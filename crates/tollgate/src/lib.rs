@@ -17,7 +17,6 @@ use std::future::Future;
 
 use anyhow::Context as _;
 use axum::middleware;
-use axum::serve::ListenerExt as _;
 use axum::Router;
 use tokio::net::TcpListener;
 use tollgate_store::ConnectOptions;
@@ -110,19 +109,13 @@ pub async fn run(
         shutdown.await;
         let _ = begun.send(true);
     };
-    // Without TCP_NODELAY a stream's small writes wait on the client's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY on a connection: {e}");
-        }
-    });
-    let serve = axum::serve(listener, app(state.clone())).with_graceful_shutdown(graceful);
+    let serve = http::serve::serve(listener, app(state.clone()), graceful);
     let deadline = async move {
         let _ = begun_rx.wait_for(|b| *b).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        served = serve => served?,
+        () = serve => {}
         () = deadline => tracing::warn!("requests still running {SHUTDOWN_GRACE:?} after shutdown began; stopping them"),
     }
     drain(&state).await;

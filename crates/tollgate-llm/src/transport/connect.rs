@@ -1,7 +1,12 @@
 //! Opening a connection to an origin: TCP (no Nagle delay) to it or to its proxy, a `CONNECT`
-//! tunnel through the proxy for `https`, then TLS for `https`, then the HTTP/1.1 handshake, whose
-//! connection task runs on the runtime until the peer or the pool closes it.
+//! tunnel through the proxy for `https`, then TLS for `https`, then the HTTP/1.1 handshake.
+//!
+//! A connection has no task of its own: whoever uses it polls it ([`Conn::poll`]) while waiting
+//! for its answer, so a call's socket reads and writes happen on the request's own task, without
+//! waking another task (and often another thread) twice per call. An idle connection in the pool
+//! is not polled; one its peer closed meanwhile is found out when it is next polled.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -10,7 +15,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::client::conn::http1::{self, SendRequest};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, Connection, SendRequest};
+use hyper::client::conn::TrySendError;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
@@ -20,13 +27,97 @@ use tokio_rustls::rustls::{ClientConfig, RootCertStore};
 use tokio_rustls::TlsConnector;
 
 use super::pool::{Origin, Proxy};
+use crate::wake::Local;
 use crate::LlmError;
 
 /// How long opening a connection (TCP and TLS) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The sending half of an upstream connection.
-pub type Sender = SendRequest<Full<Bytes>>;
+type Sender = SendRequest<Full<Bytes>>;
+
+/// The half of an upstream connection that reads and writes its socket.
+type Driver = Connection<TokioIo<Stream>, Full<Bytes>>;
+
+/// An open upstream connection: requests go in through its sender; its socket is read and
+/// written only while it is polled ([`Conn::poll`]).
+pub struct Conn {
+    sender: Sender,
+    /// `None` once the connection has ended.
+    driver: Option<Pin<Box<Driver>>>,
+    local: Local,
+}
+
+impl Conn {
+    /// Polls `f` after letting the connection read and write what its socket allows. The
+    /// connection's own wakes (a request handed over, an answer handed back) only poll again.
+    pub fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        let Self { driver, local, .. } = self;
+        local.poll(cx, |cx| {
+            drive(driver, cx);
+            f(cx)
+        })
+    }
+
+    /// Hands `request` to the connection; the answer's head arrives while the returned future
+    /// is polled through [`Conn::poll`].
+    pub fn send(
+        &mut self,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> impl Future<Output = Result<hyper::Response<Incoming>, TrySendError<hyper::Request<Full<Bytes>>>>>
+    {
+        let Self { sender, local, .. } = self;
+        local.quietly(|| sender.try_send_request(request))
+    }
+
+    /// Whether the connection may still carry a request.
+    pub fn is_open(&self) -> bool {
+        self.driver.is_some() && !self.sender.is_closed()
+    }
+
+    /// Waits until the connection can take a request; false if it ended instead.
+    pub async fn ready(&mut self) -> bool {
+        std::future::poll_fn(|cx| {
+            let Self {
+                sender,
+                driver,
+                local,
+            } = self;
+            local.poll(cx, |cx| {
+                let open = drive(driver, cx);
+                match sender.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => Poll::Ready(open),
+                    Poll::Ready(Err(_)) => Poll::Ready(false),
+                    Poll::Pending if open => Poll::Pending,
+                    Poll::Pending => Poll::Ready(false),
+                }
+            })
+        })
+        .await
+    }
+}
+
+/// Reads and writes what the socket allows, registering `cx` for more. False once the
+/// connection has ended (peer closed, broken, or done); the driver is then dropped.
+fn drive(driver: &mut Option<Pin<Box<Driver>>>, cx: &mut Context<'_>) -> bool {
+    let Some(running) = driver.as_mut() else {
+        return false;
+    };
+    match running.as_mut().poll(cx) {
+        Poll::Pending => true,
+        Poll::Ready(ended) => {
+            if let Err(e) = ended {
+                tracing::debug!("upstream connection ended: {e}");
+            }
+            *driver = None;
+            false
+        }
+    }
+}
 
 /// A plain or TLS connection.
 enum Stream {
@@ -149,8 +240,8 @@ async fn tunnel(tcp: &mut TcpStream, origin: &Origin, proxy: &Proxy) -> Result<(
     }
 }
 
-/// Opens a connection to `origin` and returns its sender; the connection task is spawned.
-pub async fn open(origin: &Origin) -> Result<Sender, LlmError> {
+/// Opens a connection to `origin`.
+pub async fn open(origin: &Origin) -> Result<Conn, LlmError> {
     let opening = async {
         let (host, port) = match origin.proxy() {
             Some(p) => (&*p.host, p.port),
@@ -177,14 +268,13 @@ pub async fn open(origin: &Origin) -> Result<Sender, LlmError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, opening)
         .await
         .map_err(|_| failed(origin, format!("no connection within {CONNECT_TIMEOUT:?}")))??;
-    let (sender, conn) = http1::Builder::new()
+    let (sender, driver) = http1::Builder::new()
         .handshake(TokioIo::new(stream))
         .await
         .map_err(|e| failed(origin, e))?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!("upstream connection ended: {e}");
-        }
-    });
-    Ok(sender)
+    Ok(Conn {
+        sender,
+        driver: Some(Box::pin(driver)),
+        local: Local::default(),
+    })
 }

@@ -12,6 +12,7 @@
 mod connect;
 mod pool;
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
@@ -88,10 +89,15 @@ impl Client {
             };
             let mut lease = self.pool.lease(&origin).await?;
             let reused = lease.reused;
-            let Some(sender) = lease.sender() else {
+            let Some(conn) = lease.conn() else {
                 return Err(LlmError::Connect(format!("{origin}: no connection")));
             };
-            match sender.try_send_request(request).await {
+            let answer = conn.send(request);
+            let mut answer = std::pin::pin!(answer);
+            // The connection works here, on the caller's task, until the answer's head is in.
+            let answer =
+                std::future::poll_fn(|cx| conn.poll(cx, |cx| answer.as_mut().poll(cx))).await;
+            match answer {
                 Ok(resp) => {
                     let (parts, incoming) = resp.into_parts();
                     return Ok(Response {
@@ -143,8 +149,8 @@ fn head(origin: &Origin, req: Request) -> hyper::Request<Full<Bytes>> {
     out
 }
 
-/// An answer's body. Read to its end, its connection goes back to the pool; dropped before,
-/// the connection closes.
+/// An answer's body. Reading it drives its connection; read to its end, the connection goes
+/// back to the pool; dropped before, the connection closes.
 pub struct Body {
     incoming: Option<Incoming>,
     lease: Option<Lease>,
@@ -163,7 +169,12 @@ impl Body {
             let Some(incoming) = self.incoming.as_mut() else {
                 return Poll::Ready(None);
             };
-            match ready!(Pin::new(incoming).poll_frame(cx)) {
+            let mut incoming = Pin::new(incoming);
+            let frame = match self.lease.as_mut().and_then(Lease::conn) {
+                Some(conn) => conn.poll(cx, |cx| incoming.as_mut().poll_frame(cx)),
+                None => incoming.poll_frame(cx),
+            };
+            match ready!(frame) {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
                         if !data.is_empty() {

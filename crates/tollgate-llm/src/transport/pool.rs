@@ -1,7 +1,8 @@
 //! Idle keep-alive connections, per origin. A call leases a connection (the most recently used
 //! idle one, else a new one) and gives it back once it has read the answer to its end, so the
 //! next call on that origin reuses it. A connection whose peer closed it, or that sat idle for
-//! longer than [`IDLE_TIMEOUT`], is dropped when it comes up.
+//! longer than [`IDLE_TIMEOUT`], is dropped when it comes up, or when a connection is given back
+//! after it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +13,7 @@ use http::header::HeaderValue;
 use http::Uri;
 use hyper_util::client::proxy::matcher::{Intercept, Matcher};
 
-use super::connect::{self, Sender};
+use super::connect::{self, Conn};
 use crate::LlmError;
 
 /// Idle connections kept per origin. A gateway holding many concurrent streams to one upstream
@@ -149,7 +150,7 @@ impl fmt::Debug for Origin {
 }
 
 struct Idle {
-    sender: Sender,
+    conn: Conn,
     since: Instant,
 }
 
@@ -169,41 +170,47 @@ impl Pool {
     pub async fn lease(self: &Arc<Self>, origin: &Origin) -> Result<Lease, LlmError> {
         loop {
             let idle = self.idle().get_mut(origin).and_then(Vec::pop);
-            let Some(Idle { mut sender, since }) = idle else {
+            let Some(Idle { mut conn, since }) = idle else {
                 // Boxed: opening is rare, and would make every lease's future large.
-                let sender = Box::pin(connect::open(origin)).await?;
-                return Ok(self.wrap(origin, sender, false));
+                let conn = Box::pin(connect::open(origin)).await?;
+                return Ok(self.wrap(origin, conn, false));
             };
-            if sender.is_closed() || since.elapsed() > IDLE_TIMEOUT {
+            if !conn.is_open() || since.elapsed() > IDLE_TIMEOUT {
                 continue;
             }
-            // A connection given back just as its answer ended may need a moment to be ready.
-            if sender.ready().await.is_ok() {
-                return Ok(self.wrap(origin, sender, true));
+            // Driving it finds out whether the peer closed it while it sat idle.
+            if conn.ready().await {
+                return Ok(self.wrap(origin, conn, true));
             }
         }
     }
 
-    fn wrap(self: &Arc<Self>, origin: &Origin, sender: Sender, reused: bool) -> Lease {
+    fn wrap(self: &Arc<Self>, origin: &Origin, conn: Conn, reused: bool) -> Lease {
         Lease {
-            sender: Some(sender),
+            conn: Some(conn),
             origin: origin.clone(),
             pool: Arc::clone(self),
             reused,
         }
     }
 
-    fn give_back(&self, origin: Origin, sender: Sender) {
-        if sender.is_closed() {
+    fn give_back(&self, origin: Origin, conn: Conn) {
+        if !conn.is_open() {
             return;
         }
+        let now = Instant::now();
         let mut idle = self.idle();
         let list = idle.entry(origin).or_default();
+        // The least recently used come first: drop those past their time (their sockets would
+        // otherwise stay open, unused, until the origin's calls dig down to them).
+        if list
+            .first()
+            .is_some_and(|i| now.duration_since(i.since) > IDLE_TIMEOUT)
+        {
+            list.retain(|i| now.duration_since(i.since) <= IDLE_TIMEOUT);
+        }
         if list.len() < MAX_IDLE_PER_ORIGIN {
-            list.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
+            list.push(Idle { conn, since: now });
         }
     }
 }
@@ -211,7 +218,7 @@ impl Pool {
 /// A connection in use. [`Lease::release`] returns it to the pool once its answer has been read
 /// to the end; dropped otherwise, it closes.
 pub struct Lease {
-    sender: Option<Sender>,
+    conn: Option<Conn>,
     origin: Origin,
     pool: Arc<Pool>,
     /// Came from the pool (rather than freshly opened).
@@ -219,8 +226,8 @@ pub struct Lease {
 }
 
 impl Lease {
-    pub fn sender(&mut self) -> Option<&mut Sender> {
-        self.sender.as_mut()
+    pub fn conn(&mut self) -> Option<&mut Conn> {
+        self.conn.as_mut()
     }
 
     pub fn origin(&self) -> &Origin {
@@ -229,8 +236,8 @@ impl Lease {
 
     /// The answer was read to its end: the connection can serve the next call.
     pub fn release(mut self) {
-        if let Some(sender) = self.sender.take() {
-            self.pool.give_back(self.origin.clone(), sender);
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(self.origin.clone(), conn);
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod layer;
 pub mod log;
 pub mod patch;
 pub mod routes;
+pub mod serve;
 
 pub use error::{Error, Result};
 pub use extract::{Body, Params};

@@ -65,7 +65,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
             state.clone(),
             meta,
             permit,
-            raw,
+            *raw,
             client_wants_usage,
         )),
         other => {

@@ -283,7 +283,7 @@ async fn translated_json(
 /// Where a stream's events come from, already in the client's format.
 pub enum Source {
     /// The upstream speaks the client's format: its bytes are passed on as they come.
-    Raw(RawStream),
+    Raw(Box<RawStream>),
     Mock(VecDeque<Event>),
     Translated(Box<Translated>),
 }
@@ -403,7 +403,7 @@ pub async fn stream(
                 .upstream
                 .post_raw_stream(&d.target, kind.upstream_path(), body)
                 .await
-                .map(Source::Raw);
+                .map(|raw| Source::Raw(Box::new(raw)));
         }
         Provider::Native(n) if n.provider.wire.format() == Some(kind.format()) => {
             let body = forward_body(request, kind, d);
@@ -415,7 +415,7 @@ pub async fn stream(
                 .upstream
                 .send_raw_stream(call, d.target.stream_timeout)
                 .await
-                .map(Source::Raw);
+                .map(|raw| Source::Raw(Box::new(raw)));
         }
         Provider::OpenAiCompatible => {
             let body = body_for(request.value(), kind, d);
