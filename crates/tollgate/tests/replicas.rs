@@ -294,3 +294,78 @@ async fn requests_refused_for_budget_do_not_use_the_rate_limit() {
     stop(gws).await;
     flush(&mut conn, &prefix).await;
 }
+
+/// A Redis URL with a user, a password and a database number is honoured, a wrong password is
+/// an error (which the gateway turns into per-replica limits), and scripts Redis has forgotten
+/// are sent again.
+#[tokio::test]
+async fn scripts_reach_redis_with_a_user_a_database_and_after_a_script_flush() {
+    use tollgate::limits::rate::Limit;
+    use tollgate::limits::redis::RedisLimits;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let user = format!("tollgate-test-{}", uuid::Uuid::new_v4());
+    redis::cmd("ACL")
+        .arg(&["SETUSER", &user, "on", ">sesame", "~*", "+@all"])
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let host = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection_info()
+        .addr()
+        .to_string();
+    let base = format!("redis://{host}");
+    let limits = [Limit {
+        key: "api_key:k".into(),
+        rpm: Some(5),
+        tpm: None,
+        parallel: None,
+    }];
+
+    let wrong = RedisLimits::open(&format!("redis://{user}:nope@{host}/3"), &prefix).unwrap();
+    let e = wrong.admit(&limits).await.unwrap_err();
+    assert!(
+        e.to_string()
+            .to_lowercase()
+            .contains("authentication failed"),
+        "{e}"
+    );
+
+    let limited = RedisLimits::open(&format!("redis://{user}:sesame@{host}/3"), &prefix).unwrap();
+    let remaining = limited.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(remaining[0].rpm, Some((5, 4)));
+    // Redis forgets its scripts (a restart, SCRIPT FLUSH): they are sent again.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let remaining = limited.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(remaining[0].rpm, Some((5, 3)));
+
+    // The counter lives in database 3, not in the default one.
+    let window = format!("{prefix}rl:api_key:k");
+    async fn exists(url: String, key: &str) -> i64 {
+        let client = redis::Client::open(url).unwrap();
+        let mut c = client.get_multiplexed_async_connection().await.unwrap();
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query_async::<i64>(&mut c)
+            .await
+            .unwrap()
+    }
+    let in_db = |db: u8| exists(format!("{base}/{db}"), &window);
+    assert_eq!((in_db(3).await, in_db(0).await), (1, 0));
+
+    let client = redis::Client::open(format!("{base}/3")).unwrap();
+    let mut db3 = client.get_multiplexed_async_connection().await.unwrap();
+    flush(&mut db3, &prefix).await;
+    redis::cmd("ACL")
+        .arg(&["DELUSER", &user])
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+}
