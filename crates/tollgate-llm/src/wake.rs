@@ -166,20 +166,13 @@ mod tests {
         let (second, waker2) = task();
         let local = Local::default();
         let mut kept = None;
-        let keep = |cx: &mut Context<'_>| {
-            kept = Some(cx.waker().clone());
-            Poll::<()>::Pending
-        };
-        assert!(local
-            .poll(&mut Context::from_waker(&waker1), keep)
-            .is_pending());
-        let keep = |cx: &mut Context<'_>| {
-            kept = Some(cx.waker().clone());
-            Poll::<()>::Pending
-        };
-        assert!(local
-            .poll(&mut Context::from_waker(&waker2), keep)
-            .is_pending());
+        for waker in [&waker1, &waker2] {
+            let polled = local.poll(&mut Context::from_waker(waker), |cx| {
+                kept = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            });
+            assert!(polled.is_pending());
+        }
         kept.expect("registered").wake();
         assert_eq!((first.0.load(SeqCst), second.0.load(SeqCst)), (0, 1));
     }
