@@ -173,17 +173,16 @@ impl Cutter {
     /// Feeds bytes; appends the events they complete to `out`.
     pub fn feed(&mut self, input: Bytes, out: &mut Vec<Bytes>) {
         let scanned = self.held.len();
-        let mut ends = Vec::new();
         if scanned == 0 {
-            self.line.scan(&input, |i| ends.push(i + 1));
             let mut start = 0;
-            for end in ends {
-                out.push(input.slice(start..end));
-                start = end;
-            }
+            self.line.scan(&input, |i| {
+                out.push(input.slice(start..=i));
+                start = i + 1;
+            });
             self.held.extend_from_slice(&input[start..]);
             return;
         }
+        let mut ends = Vec::new();
         self.held.extend_from_slice(&input);
         self.line
             .scan(&self.held[scanned..], |i| ends.push(scanned + i + 1));

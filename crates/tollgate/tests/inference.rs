@@ -375,7 +375,51 @@ async fn wildcards_and_timeouts(db: &TestDb) {
     gw.stop().await;
 }
 
+/// `stream_timeout` is the longest wait for the next piece, counted from the last one: a stream
+/// whose pieces keep coming outlives it, a stream that stops gets the error event.
+async fn stream_timeout_counts_from_the_last_piece(db: &TestDb) {
+    let up = FakeOpenAi::start().await;
+    up.set_chunks(6);
+    up.set_chunk_delay(std::time::Duration::from_millis(120));
+    let yaml = format!(
+        "model_list:\n  - model_name: steady\n    litellm_params: {{model: openai/gpt-4o, api_base: \"{}\", api_key: k, stream_timeout: 0.3}}\n",
+        up.url()
+    );
+    let gw = Gateway::with_config(db, &yaml).await;
+    let body =
+        json!({"model": "steady", "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let started = std::time::Instant::now();
+    let resp = gw
+        .request("/v1/chat/completions")
+        .bearer_auth(MASTER)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let data = sse_data(resp).await;
+    assert!(
+        started.elapsed() > std::time::Duration::from_millis(600),
+        "{data:?}"
+    );
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+    assert!(data.iter().all(|d| !d.contains("\"error\"")), "{data:?}");
+    up.set_stall_after(Some(3));
+    let resp = gw
+        .request("/v1/chat/completions")
+        .bearer_auth(MASTER)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let data = sse_data(resp).await;
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert!(last["error"]["message"].is_string(), "{data:?}");
+    gw.stop().await;
+}
+
 both!(
+    stream_timeout_counts_from_the_last_piece,
     without_upstream_usage_tokens_are_counted_locally,
     wildcards_and_timeouts,
     chat_non_streaming,

@@ -178,36 +178,38 @@ pub fn check_budgets(budgets: &[Budget<'_>], spend: &[f64]) -> Result<(), Error>
 /// The rate limits that apply to a request for `model`.
 pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
     let mut out = Vec::new();
-    let mut push = |key: String, rpm: Option<i64>, tpm: Option<i64>, parallel: Option<i64>| {
-        let pos = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
-        if rpm.is_some() || tpm.is_some() || parallel.is_some() {
-            out.push(Limit {
-                key,
-                rpm: pos(rpm),
-                tpm: pos(tpm),
-                parallel: pos(parallel),
-            });
-        }
-    };
+    // The counter's key is written only for a limit that is set: most entities have none.
+    let mut push =
+        |key: &dyn Fn() -> String, rpm: Option<i64>, tpm: Option<i64>, parallel: Option<i64>| {
+            let pos = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+            if rpm.is_some() || tpm.is_some() || parallel.is_some() {
+                out.push(Limit {
+                    key: key(),
+                    rpm: pos(rpm),
+                    tpm: pos(tpm),
+                    parallel: pos(parallel),
+                });
+            }
+        };
     if let Some(a) = s.auth {
         let k = &a.key;
         let kb = a.key_budget.as_ref();
         push(
-            format!("api_key:{}", k.key_id),
+            &|| format!("api_key:{}", k.key_id),
             k.rpm_limit.or(kb.and_then(|b| b.rpm_limit)),
             k.tpm_limit.or(kb.and_then(|b| b.tpm_limit)),
             k.max_parallel_requests
                 .or(kb.and_then(|b| b.max_parallel_requests)),
         );
         push(
-            format!("model_per_key:{}:{model}", k.key_id),
+            &|| format!("model_per_key:{}:{model}", k.key_id),
             model_limit(&k.metadata, "model_rpm_limit", model),
             model_limit(&k.metadata, "model_tpm_limit", model),
             None,
         );
         if let Some(u) = &a.user {
             push(
-                format!("user:{}", u.user_id),
+                &|| format!("user:{}", u.user_id),
                 u.rpm_limit,
                 u.tpm_limit,
                 u.max_parallel_requests,
@@ -215,13 +217,13 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
         }
         if let Some(t) = &a.team {
             push(
-                format!("team:{}", t.team_id),
+                &|| format!("team:{}", t.team_id),
                 t.rpm_limit,
                 t.tpm_limit,
                 t.max_parallel_requests,
             );
             push(
-                format!("model_per_team:{}:{model}", t.team_id),
+                &|| format!("model_per_team:{}:{model}", t.team_id),
                 model_limit(&t.metadata, "model_rpm_limit", model),
                 model_limit(&t.metadata, "model_tpm_limit", model),
                 None,
@@ -229,7 +231,7 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
         }
         if let Some(m) = &a.membership {
             push(
-                format!("team_member:{}:{}", m.team_id, m.user_id),
+                &|| format!("team_member:{}:{}", m.team_id, m.user_id),
                 m.rpm_limit,
                 m.tpm_limit,
                 None,
@@ -237,7 +239,7 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
         }
         if let (Some(o), Some(b)) = (&a.org, &a.org_budget) {
             push(
-                format!("organization:{}", o.organization_id),
+                &|| format!("organization:{}", o.organization_id),
                 b.rpm_limit,
                 b.tpm_limit,
                 b.max_parallel_requests,
@@ -247,7 +249,7 @@ pub fn rate_limits(s: &Subject<'_>, model: &str) -> Vec<Limit> {
     if let Some(c) = s.customer {
         if let Some(b) = &c.budget {
             push(
-                format!("end_user:{}", c.record.user_id),
+                &|| format!("end_user:{}", c.record.user_id),
                 b.rpm_limit,
                 b.tpm_limit,
                 b.max_parallel_requests,

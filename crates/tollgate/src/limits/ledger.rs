@@ -28,12 +28,17 @@ impl Ledger {
 
     /// Current spend of an entity whose stored spend is `stored`.
     pub fn current(&self, entity: &Entity, stored: f64) -> f64 {
-        self.with(|m| {
-            let v = m.entry(entity.clone()).or_insert(stored);
-            if stored > *v {
-                *v = stored;
+        self.with(|m| match m.get_mut(entity) {
+            Some(v) => {
+                if stored > *v {
+                    *v = stored;
+                }
+                *v
             }
-            *v
+            None => {
+                m.insert(entity.clone(), stored);
+                stored
+            }
         })
     }
 
@@ -44,7 +49,12 @@ impl Ledger {
         }
         self.with(|m| {
             for e in entities {
-                *m.entry(e.clone()).or_insert(0.0) += amount;
+                match m.get_mut(e) {
+                    Some(v) => *v += amount,
+                    None => {
+                        m.insert(e.clone(), amount);
+                    }
+                }
             }
         });
     }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use bytes::BytesMut;
 
 use super::call::CallMeta;
 use crate::limits::rate::Remaining;
@@ -26,36 +27,63 @@ const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-rema
 const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
 const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
 
-fn text(s: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(s).ok()
+/// Header values written one after another into one buffer: the values of a response cost one
+/// allocation between them instead of one each. A value that is not a valid header value (a
+/// model name with a line break) is left out, as a header of its own would be.
+struct Values {
+    buf: BytesMut,
+    spans: Vec<(HeaderName, usize, usize)>,
 }
 
-fn int(n: u64) -> HeaderValue {
-    HeaderValue::from(n)
-}
+impl Values {
+    fn new() -> Self {
+        Self {
+            buf: BytesMut::with_capacity(512),
+            spans: Vec::with_capacity(16),
+        }
+    }
 
-/// A float in its shortest form that reads back to the same value (`1.7e-5`, `0.25`).
-fn float(v: f64) -> Option<HeaderValue> {
-    if !v.is_finite() {
-        return None;
+    fn text(&mut self, name: HeaderName, s: &str) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(s.as_bytes());
+        self.spans.push((name, start, self.buf.len()));
     }
-    text(ryu::Buffer::new().format_finite(v))
-}
 
-/// Milliseconds with three decimals (`12.345`), from integer microseconds.
-fn millis(d: Duration) -> Option<HeaderValue> {
-    let us = d.as_micros();
-    let mut out = itoa::Buffer::new().format(us / 1000).to_owned();
-    out.push('.');
-    let frac = us % 1000;
-    if frac < 100 {
-        out.push('0');
+    fn int(&mut self, name: HeaderName, n: u64) {
+        self.text(name, itoa::Buffer::new().format(n));
     }
-    if frac < 10 {
-        out.push('0');
+
+    /// A float in its shortest form that reads back to the same value (`1.7e-5`, `0.25`).
+    fn float(&mut self, name: HeaderName, v: f64) {
+        if v.is_finite() {
+            self.text(name, ryu::Buffer::new().format_finite(v));
+        }
     }
-    out.push_str(itoa::Buffer::new().format(frac));
-    text(&out)
+
+    /// Milliseconds with three decimals (`12.345`), from integer microseconds.
+    fn millis(&mut self, name: HeaderName, d: Duration) {
+        let us = d.as_micros();
+        let start = self.buf.len();
+        self.buf
+            .extend_from_slice(itoa::Buffer::new().format(us / 1000).as_bytes());
+        let frac = us % 1000;
+        self.buf.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+        self.spans.push((name, start, self.buf.len()));
+    }
+
+    fn insert_into(self, h: &mut HeaderMap) {
+        let bytes = self.buf.freeze();
+        for (name, start, end) in self.spans {
+            if let Ok(v) = HeaderValue::from_maybe_shared(bytes.slice(start..end)) {
+                h.insert(name, v);
+            }
+        }
+    }
 }
 
 /// Sets the headers; `cost` and `upstream` (the time the upstream took) are unknown on streams
@@ -70,44 +98,38 @@ pub fn set(
 ) {
     h.reserve(16);
     let d = &meta.deployment;
-    let mut put = |name: HeaderName, value: Option<HeaderValue>| {
-        if let Some(v) = value {
-            h.insert(name, v);
-        }
-    };
-    put(CALL_ID, text(&meta.call_id));
-    put(MODEL_ID, text(&d.id));
-    put(MODEL_GROUP, text(&meta.requested_model));
+    let mut v = Values::new();
+    v.text(CALL_ID, &meta.call_id);
+    v.text(MODEL_ID, &d.id);
+    v.text(MODEL_GROUP, &meta.requested_model);
     if !d.target.api_base.is_empty() {
-        put(API_BASE, text(&d.target.api_base));
+        v.text(API_BASE, &d.target.api_base);
     }
-    put(
-        VERSION,
-        Some(HeaderValue::from_static(env!("CARGO_PKG_VERSION"))),
-    );
-    put(RETRIES, Some(int(u64::from(meta.tried.retries))));
-    put(FALLBACKS, Some(int(u64::from(meta.tried.fallbacks))));
+    v.int(RETRIES, u64::from(meta.tried.retries));
+    v.int(FALLBACKS, u64::from(meta.tried.fallbacks));
     if let Some(c) = cost {
-        put(COST, float(c));
+        v.float(COST, c);
     }
     if let Some(key) = meta.entities.iter().find(|e| matches!(e, Entity::Key(_))) {
-        put(KEY_SPEND, float(state.ledger.current(key, 0.0)));
+        v.float(KEY_SPEND, state.ledger.current(key, 0.0));
     }
     let total = meta.started.elapsed();
-    put(DURATION, millis(total));
+    v.millis(DURATION, total);
     let overhead = upstream.map_or(total, |u| total.saturating_sub(u));
-    put(OVERHEAD, millis(overhead));
+    v.millis(OVERHEAD, overhead);
     // The first descriptor (the key's own limits when it has any) sets the standard headers.
     if let Some(r) = remaining.first() {
         if let Some((limit, left)) = r.rpm {
-            put(LIMIT_REQUESTS, Some(int(limit)));
-            put(REMAINING_REQUESTS, Some(int(left)));
+            v.int(LIMIT_REQUESTS, limit);
+            v.int(REMAINING_REQUESTS, left);
         }
         if let Some((limit, left)) = r.tpm {
-            put(LIMIT_TOKENS, Some(int(limit)));
-            put(REMAINING_TOKENS, Some(int(left)));
+            v.int(LIMIT_TOKENS, limit);
+            v.int(REMAINING_TOKENS, left);
         }
     }
+    v.insert_into(h);
+    h.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
 }
 
 /// Upstream headers worth keeping (request ids, the provider's rate-limit state), passed on with
@@ -128,16 +150,42 @@ pub fn upstream(h: &mut HeaderMap, upstream: &[(String, String)]) {
 mod tests {
     use super::*;
 
+    fn written(fill: impl FnOnce(&mut Values)) -> HeaderMap {
+        let mut v = Values::new();
+        fill(&mut v);
+        let mut h = HeaderMap::new();
+        v.insert_into(&mut h);
+        h
+    }
+
     #[test]
     fn numbers_read_back() {
-        assert_eq!(millis(Duration::from_micros(12_345)).unwrap(), "12.345");
-        assert_eq!(millis(Duration::from_micros(7)).unwrap(), "0.007");
-        assert_eq!(millis(Duration::from_micros(3_050)).unwrap(), "3.050");
-        for v in [0.0, 0.25, 1.7e-5, 123_456.789, 1e-12] {
-            let s = float(v).unwrap();
-            assert_eq!(s.to_str().unwrap().parse::<f64>().unwrap(), v);
+        let h = written(|v| {
+            v.millis(DURATION, Duration::from_micros(12_345));
+            v.millis(OVERHEAD, Duration::from_micros(7));
+            v.millis(RETRIES, Duration::from_micros(3_050));
+            v.int(FALLBACKS, 42);
+        });
+        assert_eq!(h[DURATION], "12.345");
+        assert_eq!(h[OVERHEAD], "0.007");
+        assert_eq!(h[RETRIES], "3.050");
+        assert_eq!(h[FALLBACKS], "42");
+        for x in [0.0, 0.25, 1.7e-5, 123_456.789, 1e-12] {
+            let h = written(|v| v.float(COST, x));
+            assert_eq!(h[COST].to_str().unwrap().parse::<f64>().unwrap(), x);
         }
-        assert!(float(f64::NAN).is_none());
-        assert_eq!(int(42), "42");
+        assert!(written(|v| v.float(COST, f64::NAN)).is_empty());
+    }
+
+    #[test]
+    fn an_invalid_value_is_left_out_and_the_others_kept() {
+        let h = written(|v| {
+            v.text(MODEL_GROUP, "bad\nname");
+            v.text(MODEL_ID, "m-1");
+            v.text(CALL_ID, "");
+        });
+        assert!(h.get(MODEL_GROUP).is_none());
+        assert_eq!(h[MODEL_ID], "m-1");
+        assert_eq!(h[CALL_ID], "");
     }
 }

@@ -36,10 +36,14 @@ struct Running {
     upstream: tollgate_llm::transport::Body,
     cutter: Cutter,
     watch: StreamWatch,
-    /// Scratch list of the events of one piece.
+    /// Scratch lists of the events of one piece and whether each goes on.
     events: Vec<Bytes>,
+    keep: Vec<bool>,
     /// The longest wait for the next piece.
     gap: Duration,
+    /// When the last piece came. The timer is not moved for each piece: when it fires, it is
+    /// set again from this if a piece came since it was set.
+    last: Instant,
     timer: Pin<Box<Sleep>>,
     call: Call,
 }
@@ -71,7 +75,9 @@ impl Relay {
                 cutter: Cutter::new(),
                 watch: StreamWatch::new(meta.kind, client_wants_usage),
                 events: Vec::new(),
+                keep: Vec::new(),
                 gap,
+                last: Instant::now(),
                 timer: Box::pin(tokio::time::sleep(gap)),
                 call: Call {
                     state,
@@ -96,20 +102,20 @@ impl Running {
     fn pass(&mut self, piece: Bytes) -> Option<Bytes> {
         let whole = self.cutter.is_idle();
         self.events.clear();
+        self.keep.clear();
         self.cutter.feed(piece.clone(), &mut self.events);
-        let mut kept = Vec::with_capacity(self.events.len());
         for e in &self.events {
-            kept.push(match sse::data(e) {
+            self.keep.push(match sse::data(e) {
                 Some(data) => self.watch.event(&data),
                 None => true,
             });
         }
-        if whole && self.cutter.is_idle() && kept.iter().all(|k| *k) {
+        if whole && self.cutter.is_idle() && self.keep.iter().all(|k| *k) {
             return Some(piece);
         }
         let mut out = BytesMut::new();
-        for (e, keep) in self.events.iter().zip(kept) {
-            if keep {
+        for (e, keep) in self.events.iter().zip(&self.keep) {
+            if *keep {
                 out.extend_from_slice(e);
             }
         }
@@ -191,8 +197,7 @@ impl Body for Relay {
             };
             let out = match running.upstream.poll_data(cx) {
                 Poll::Ready(Some(Ok(piece))) => {
-                    let next = Instant::now() + running.gap;
-                    running.timer.as_mut().reset(next);
+                    running.last = Instant::now();
                     match running.pass(piece) {
                         Some(out) => out,
                         None => continue,
@@ -213,6 +218,11 @@ impl Body for Relay {
                 }
                 Poll::Pending => {
                     ready!(running.timer.as_mut().poll(cx));
+                    let due = running.last + running.gap;
+                    if due > running.timer.deadline() {
+                        running.timer.as_mut().reset(due);
+                        continue;
+                    }
                     let out = running.fail(&LlmError::Timeout(running.gap));
                     this.close();
                     out
