@@ -186,13 +186,28 @@ fn counted_usage(meta: &CallMeta, outcome: &Outcome) -> Usage {
     }
 }
 
+/// What a finished call cost, once the live counters hold it.
+pub struct Settled {
+    pub cost: f64,
+    usage: Usage,
+}
+
 /// Accounts for a finished call: live spend, token counters and the spend log. Returns its cost
 /// once the spend event is durable in the journal, so that a response sent after this cannot be
 /// lost to a crash. Streams call this when they end, after their response has started.
-pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 {
+pub async fn finish(state: &AppState, meta: CallMeta, outcome: Outcome) -> f64 {
+    let settled = settle(state, &meta, &outcome).await;
+    let cost = settled.cost;
+    record(state, meta, outcome, settled).await;
+    cost
+}
+
+/// The first half of [`finish`]: prices the call and adds it to the live spend and the token
+/// counters, so that the response's headers can report them.
+pub async fn settle(state: &AppState, meta: &CallMeta, outcome: &Outcome) -> Settled {
     let usage = match (&outcome.usage, outcome.success) {
         (Some(u), _) => *u,
-        (None, true) => counted_usage(meta, &outcome),
+        (None, true) => counted_usage(meta, outcome),
         (None, false) => Usage::default(),
     };
     let cost = if outcome.success {
@@ -206,11 +221,16 @@ pub async fn finish(state: &AppState, meta: &CallMeta, outcome: Outcome) -> f64 
         state.balancer.loads.add_tokens(&meta.deployment.id, tokens);
     }
     share(state, meta, cost, tokens).await;
+    Settled { cost, usage }
+}
+
+/// The second half of [`finish`]: the spend event, journaled (durable when this returns) and
+/// queued for the store. It takes the call's own strings rather than copies.
+pub async fn record(state: &AppState, meta: CallMeta, outcome: Outcome, settled: Settled) {
     state
         .spend
-        .record(event(meta, &outcome, &usage, cost))
+        .record(event(meta, &outcome, &settled.usage, settled.cost))
         .await;
-    cost
 }
 
 /// Feeds a finished call's tokens to the rate counters and, with Redis, its cost to the shared
@@ -233,7 +253,7 @@ async fn share(state: &AppState, meta: &CallMeta, cost: f64, tokens: u64) {
     });
 }
 
-fn event(meta: &CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEvent {
+fn event(meta: CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEvent {
     let d = &meta.deployment;
     let mut metadata = Map::new();
     if let Some((status, message)) = &outcome.error {
@@ -245,21 +265,21 @@ fn event(meta: &CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendE
     }
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     SpendEvent {
-        request_id: meta.call_id.clone(),
+        request_id: meta.call_id,
         call_type: meta.kind.call_type().to_owned(),
-        api_key: meta.api_key.clone(),
-        key_id: meta.key_id.clone(),
-        key_alias: meta.key_alias.clone(),
-        user_id: meta.user_id.clone(),
-        team_id: meta.team_id.clone(),
-        organization_id: meta.organization_id.clone(),
-        end_user: meta.end_user.clone(),
-        tags: meta.tags.clone(),
+        api_key: meta.api_key,
+        key_id: meta.key_id,
+        key_alias: meta.key_alias,
+        user_id: meta.user_id,
+        team_id: meta.team_id,
+        organization_id: meta.organization_id,
+        end_user: meta.end_user,
+        tags: meta.tags,
         model: d.target.model.clone(),
         model_id: Some(d.id.clone()),
-        model_group: meta.requested_model.clone(),
+        model_group: meta.requested_model,
         provider: d.provider_name.clone(),
-        api_base: Some(d.target.api_base.clone()).filter(|b| !b.is_empty()),
+        api_base: (!d.target.api_base.is_empty()).then(|| d.target.api_base.clone()),
         endpoint: meta.kind.endpoint().to_owned(),
         success: outcome.success,
         spend: cost,

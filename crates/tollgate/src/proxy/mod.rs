@@ -27,7 +27,7 @@ pub use customers::CustomerCache;
 pub use messages::{count_tokens, messages};
 
 use self::admit::Admitted;
-use self::call::{finish, CallKind, Outcome};
+use self::call::{finish, record, settle, CallKind, Outcome};
 use self::request::ClientRequest;
 use self::upstream::AnswerBody;
 use crate::auth::Principal;
@@ -111,7 +111,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
                 error: Some((e.status(), e.to_string())),
                 ..Outcome::default()
             };
-            finish(state, &meta, outcome).await;
+            finish(state, meta, outcome).await;
             drop(permit);
             return Err(upstream_error(&e));
         }
@@ -127,8 +127,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
         completion_text,
         ..Outcome::default()
     };
-    let cost = finish(state, &meta, outcome).await;
-    drop(permit);
+    let settled = settle(state, &meta, &outcome).await;
     let mut response = match answer.body {
         AnswerBody::Bytes(bytes) => {
             let mut r = Response::new(axum::body::Body::from(bytes));
@@ -145,10 +144,13 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
         state,
         response.headers_mut(),
         &meta,
-        Some(cost),
+        Some(settled.cost),
         Some(upstream_took),
         &remaining,
     );
+    // The response goes out only once its spend event is durable.
+    record(state, meta, outcome, settled).await;
+    drop(permit);
     Ok(response)
 }
 

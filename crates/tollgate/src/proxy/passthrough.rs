@@ -172,7 +172,7 @@ impl Running {
             meta,
             permit,
         } = self.call;
-        finish(&state, &meta, self.watch.into_outcome()).await;
+        finish(&state, meta, self.watch.into_outcome()).await;
         drop(permit);
     }
 }

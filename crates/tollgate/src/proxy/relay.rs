@@ -47,7 +47,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
                 error: Some((e.status(), e.to_string())),
                 ..Outcome::default()
             };
-            finish(state, &meta, outcome).await;
+            finish(state, meta, outcome).await;
             return Err(upstream_error(&e));
         }
     };
@@ -75,7 +75,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
                 let outcome = pump(other, &tx, &meta, client_wants_usage).await;
                 // The body ends only once the spend is journaled: a stream read to its end is
                 // durable.
-                finish(&task_state, &meta, outcome).await;
+                finish(&task_state, meta, outcome).await;
                 drop(tx);
                 drop(permit);
             });
