@@ -5,13 +5,16 @@
 //! child process with its own database and a virtual key with a budget and rate limits). A load
 //! generator drives each target with N keep-alive connections and reports requests/s, p50/p99
 //! latency, latency added over the direct call, CPU µs per request of the server process (from
-//! `/proc/<pid>/stat`) and peak RSS (`VmHWM`). Reports go to `<out>/report.{json,md}`; `scripts/bench`
+//! `/proc/<pid>/stat`) and peak RSS (`VmHWM`). With `--rounds N` every target is measured N times,
+//! the targets taking turns, and each figure is the median ([`rounds`]). Reports go to
+//! `<out>/report.{json,md}`; `scripts/bench`
 //! runs it with `--out target/bench` (the repository's `target/`, not `CARGO_TARGET_DIR`).
 
 mod litellm;
 mod load;
 mod procs;
 mod report;
+mod rounds;
 mod scale;
 mod servers;
 mod stats;
@@ -62,6 +65,10 @@ struct Cli {
     /// Only these targets (ids or prefixes, comma separated: `floor,tollgate-a`); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// How many times each target is measured, the targets taking turns (every server runs
+    /// for the whole run); each figure is then the median over the rounds.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: u16,
     /// Measured time per case (`5s`, `500ms`).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     duration: Duration,
@@ -242,8 +249,8 @@ impl Collected {
         });
     }
 
-    /// Records the idle RSS of a server that just started, then measures it.
-    async fn measure(&mut self, cli: &Cli, sub: &Subject<'_>, ticks: u64) {
+    /// Records the idle RSS of a server that just started.
+    fn idle(&mut self, sub: &Subject<'_>) {
         if let Some(kb) = sub.pid.and_then(procs::rss_kb) {
             self.idle.push(Idle {
                 id: sub.id.to_owned(),
@@ -251,11 +258,39 @@ impl Collected {
                 rss_kb: kb,
             });
         }
-        match measure(cli, sub, ticks).await {
-            Ok(r) => self.rows.extend(r),
-            Err(e) => self.skip(sub.label, &e),
-        }
     }
+}
+
+/// Measures every subject once per round, in turn; a subject that fails is skipped from then on.
+async fn run_rounds(
+    cli: &Cli,
+    subjects: &[Subject<'_>],
+    ticks: u64,
+    got: &mut Collected,
+) -> Vec<Vec<Row>> {
+    let mut failed = vec![false; subjects.len()];
+    let mut out = Vec::new();
+    for round in 1..=cli.rounds {
+        if cli.rounds > 1 {
+            say(&format!("round {round} of {}", cli.rounds));
+        }
+        let mut rows = Vec::new();
+        for (sub, failed) in subjects.iter().zip(failed.iter_mut()) {
+            if *failed {
+                continue;
+            }
+            match measure(cli, sub, ticks).await {
+                Ok(r) => rows.extend(r),
+                Err(e) => {
+                    *failed = true;
+                    got.skip(sub.label, &e);
+                }
+            }
+        }
+        report::fill_added(&mut rows);
+        out.push(rows);
+    }
+    out
 }
 
 async fn bench(cli: Cli) -> anyhow::Result<()> {
@@ -283,23 +318,14 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         key: None,
         pid: None,
     };
-    got.measure(&cli, &direct, ticks).await;
-
-    if selected(&cli, "floor") {
+    // Every server runs for the whole run, so that the rounds can take turns.
+    let floor = if selected(&cli, "floor") {
         let mut cmd = Command::new(&self_exe);
         cmd.args(["floor", "--upstream", &upstream.to_string()]);
-        let floor = procs::spawn(cmd, "floor")?;
-        let sub = Subject {
-            id: "floor",
-            label: "floor (bare hyper proxy)",
-            addr: floor.addr,
-            key: None,
-            pid: Some(floor.pid()),
-        };
-        got.measure(&cli, &sub, ticks).await;
-        floor.stop();
-    }
-
+        Some(procs::spawn(cmd, "floor")?)
+    } else {
+        None
+    };
     let run_dir = tempfile::Builder::new().prefix("run-").tempdir_in(&out)?;
     let env = tollgate::Env {
         binary,
@@ -307,23 +333,39 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         postgres: cli.postgres.clone(),
         redis: cli.redis.clone(),
     };
+    let mut running = Vec::new();
     for variant in Variant::ALL.into_iter().filter(|v| selected(&cli, v.id())) {
-        let running = match tollgate::start(variant, &env, upstream).await {
-            Ok(r) => r,
-            Err(e) => {
-                got.skip(variant.label(), &e);
-                continue;
-            }
-        };
-        let sub = Subject {
-            id: variant.id(),
-            label: variant.label(),
-            addr: running.server.addr,
-            key: Some(running.key.clone()),
-            pid: Some(running.server.pid()),
-        };
-        got.measure(&cli, &sub, ticks).await;
-        running.stop();
+        match tollgate::start(variant, &env, upstream).await {
+            Ok(r) => running.push((variant, r)),
+            Err(e) => got.skip(variant.label(), &e),
+        }
+    }
+    let mut subjects = vec![direct];
+    subjects.extend(floor.as_ref().map(|f| Subject {
+        id: "floor",
+        label: "floor (bare hyper proxy)",
+        addr: f.addr,
+        key: None,
+        pid: Some(f.pid()),
+    }));
+    subjects.extend(running.iter().map(|(v, r)| Subject {
+        id: v.id(),
+        label: v.label(),
+        addr: r.server.addr,
+        key: Some(r.key.clone()),
+        pid: Some(r.server.pid()),
+    }));
+    for sub in &subjects {
+        got.idle(sub);
+    }
+    let per_round = run_rounds(&cli, &subjects, ticks, &mut got).await;
+    got.rows = rounds::combine(&per_round);
+    drop(subjects);
+    if let Some(f) = floor {
+        f.stop();
+    }
+    for (_, r) in running {
+        r.stop();
     }
 
     if let Some(path) = &cli.litellm {
@@ -336,7 +378,11 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
                     key: Some(litellm::MASTER_KEY.to_owned()),
                     pid: Some(server.pid()),
                 };
-                got.measure(&cli, &sub, ticks).await;
+                got.idle(&sub);
+                match measure(&cli, &sub, ticks).await {
+                    Ok(r) => got.rows.extend(r),
+                    Err(e) => got.skip(sub.label, &e),
+                }
                 server.stop();
             }
             Err(e) => got.skip("LiteLLM", &e),
@@ -361,6 +407,7 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
             }),
         );
         m.insert("smoke".into(), serde_json::json!(cli.smoke));
+        m.insert("rounds".into(), serde_json::json!(cli.rounds));
         m.insert("server_cpus".into(), serde_json::json!(pinned));
         m.insert("connections".into(), serde_json::json!(cli.connections));
         m.insert("streams".into(), serde_json::json!(cli.streams));
@@ -384,6 +431,11 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         skipped: got.skipped,
         idle: got.idle,
         scale,
+        rounds: if per_round.len() > 1 {
+            per_round
+        } else {
+            Vec::new()
+        },
     };
     let md = report::markdown(&report);
     std::fs::write(

@@ -60,6 +60,9 @@ pub struct Report {
     pub idle: Vec<Idle>,
     /// The `--scale` cases, when run.
     pub scale: Option<ScaleReport>,
+    /// Each round's rows, when there was more than one (`rows` holds their medians).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<Vec<Row>>,
 }
 
 /// Fills `added_*` from the `direct` rows.
@@ -154,6 +157,9 @@ pub fn markdown(report: &Report) -> String {
             opt_f(cpu, 2),
             opt_f(ratio(r.summary.rps, f.summary.rps), 2)
         );
+    }
+    if report.rounds.len() > 1 {
+        s.push_str(&crate::rounds::markdown(&report.rounds));
     }
     let _ = writeln!(
         s,
@@ -575,6 +581,7 @@ mod tests {
             skipped: Vec::new(),
             idle: Vec::new(),
             scale: None,
+            rounds: Vec::new(),
         });
         assert!(
             md.contains("| tollgate-a-sqlite-journal-tmpfs | 1 | 2.50 | 2.50 | 2.00 |"),
