@@ -166,7 +166,7 @@ impl Server {
     }
 }
 
-/// Clock ticks per second for /proc/<pid>/stat (from `getconf CLK_TCK`, else 100).
+/// Clock ticks per second for `/proc/<pid>/stat` (from `getconf CLK_TCK`, else 100).
 pub fn clock_ticks() -> u64 {
     Command::new("getconf")
         .arg("CLK_TCK")
@@ -178,7 +178,7 @@ pub fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// utime + stime of a process, in clock ticks, parsed from the text of /proc/<pid>/stat.
+/// utime + stime of a process, in clock ticks, parsed from the text of `/proc/<pid>/stat`.
 pub fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     // The command name (field 2) may contain spaces: fields after the last ')' start at 3.
     let rest = stat.rsplit_once(')')?.1;
