@@ -360,7 +360,6 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
     }
     let per_round = run_rounds(&cli, &subjects, ticks, &mut got).await;
     got.rows = rounds::combine(&per_round);
-    drop(subjects);
     if let Some(f) = floor {
         f.stop();
     }
