@@ -23,7 +23,11 @@ pub fn config(upstream: &str) -> String {
 
 /// Reads an SSE body into its `data:` payloads.
 pub async fn sse_data(resp: reqwest::Response) -> Vec<String> {
-    let text = resp.text().await.unwrap();
+    data_lines(&resp.text().await.unwrap())
+}
+
+/// The `data:` payloads of an SSE text.
+fn data_lines(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.strip_prefix("data: "))
         .map(str::to_owned)
@@ -388,16 +392,15 @@ async fn stream_timeout_counts_from_the_last_piece(db: &TestDb) {
     let gw = Gateway::with_config(db, &yaml).await;
     let body =
         json!({"model": "steady", "stream": true, "messages": [{"role": "user", "content": "x"}]});
+    let stream = || async {
+        let (status, text) = gw
+            .post_as(MASTER, "/v1/chat/completions", body.clone())
+            .await;
+        assert_eq!(status, 200, "{text}");
+        data_lines(text.as_str().unwrap_or_default())
+    };
     let started = std::time::Instant::now();
-    let resp = gw
-        .request("/v1/chat/completions")
-        .bearer_auth(MASTER)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let data = sse_data(resp).await;
+    let data = stream().await;
     assert!(
         started.elapsed() > std::time::Duration::from_millis(600),
         "{data:?}"
@@ -405,14 +408,7 @@ async fn stream_timeout_counts_from_the_last_piece(db: &TestDb) {
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
     assert!(data.iter().all(|d| !d.contains("\"error\"")), "{data:?}");
     up.set_stall_after(Some(3));
-    let resp = gw
-        .request("/v1/chat/completions")
-        .bearer_auth(MASTER)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let data = sse_data(resp).await;
+    let data = stream().await;
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert!(last["error"]["message"].is_string(), "{data:?}");
     gw.stop().await;
