@@ -19,8 +19,8 @@ use serde_json::Value;
 pub use error::StoreError;
 pub use model::*;
 pub use spend::{
-    DailyQuery, DailyRow, DueReset, EntityType, RecordOutcome, SpendEvent, SpendLogQuery,
-    SpendLogRow, TotalsGroup, TotalsQuery,
+    DailyDays, DailyQuery, DailyRow, DueReset, EntityType, RecordOutcome, SpendEvent,
+    SpendLogQuery, SpendLogRow, TotalsGroup, TotalsQuery,
 };
 pub use sql::SqlStore;
 pub use table::{AuditQuery, Filter, Kind, Page, Query, Row, SqlValue, Write};
@@ -103,9 +103,21 @@ pub trait Store: Send + Sync + 'static {
     async fn spend_logs(&self, query: &SpendLogQuery) -> Result<Vec<SpendLogRow>>;
 
     /// Rows of the daily aggregates of one entity kind that match the query, as stored (see
-    /// [`DailyRow`]): the caller sums them. Reading them is one scan of a date range, without
-    /// sorting or grouping in the database (a month of a large deployment is ~10⁵-10⁶ rows).
-    async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>>;
+    /// [`DailyRow`]), handed over a day at a time, newest day first: the caller sums them.
+    /// Reading them is one scan, without sorting or grouping in the database (a month of a large
+    /// deployment is ~10⁵-10⁶ rows); where the scan yields the days in order (SQLite), each is
+    /// handed over as soon as it is read.
+    async fn daily_spend_days(&self, query: &DailyQuery) -> Result<DailyDays>;
+
+    /// All the rows of [`Self::daily_spend_days`], newest day first.
+    async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>> {
+        let mut days = self.daily_spend_days(query).await?;
+        let mut rows = Vec::new();
+        while let Some(day) = days.next().await {
+            rows.extend(day?);
+        }
+        Ok(rows)
+    }
 
     /// Spend by api_key, user, team, ... over a time range, largest first.
     async fn spend_totals(&self, query: &TotalsQuery) -> Result<Vec<(String, f64)>>;

@@ -244,7 +244,7 @@ impl EntityType {
     }
 }
 
-/// Filters and grouping for [`crate::Store::daily_spend`].
+/// Filters and grouping for [`crate::Store::daily_spend_days`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DailyQuery {
     pub entity_type: EntityType,
@@ -286,6 +286,61 @@ pub struct DailyRow {
     pub failed_requests: i64,
 }
 
+/// Days handed over by a reader before the caller takes them: enough to keep the reader busy
+/// while the caller sums and writes the day before.
+const DAYS_AHEAD: usize = 4;
+
+/// The daily rows of a [`DailyQuery`], one day at a time, newest day first (see
+/// [`crate::Store::daily_spend_days`]). The reader runs ahead of the caller by a few days, so
+/// that reading the database and answering overlap; dropping this stops the reader.
+#[derive(Debug)]
+pub struct DailyDays {
+    rx: tokio::sync::mpsc::Receiver<crate::Result<Vec<DailyRow>>>,
+}
+
+/// Where a reader hands over its days.
+pub(crate) type DaySender = tokio::sync::mpsc::Sender<crate::Result<Vec<DailyRow>>>;
+
+impl DailyDays {
+    pub(crate) fn channel() -> (DaySender, Self) {
+        let (tx, rx) = tokio::sync::mpsc::channel(DAYS_AHEAD);
+        (tx, Self { rx })
+    }
+
+    /// The next day's rows (all of one date, never empty); `None` after the last.
+    pub async fn next(&mut self) -> Option<crate::Result<Vec<DailyRow>>> {
+        self.rx.recv().await
+    }
+
+    /// [`Self::next`] for a thread outside the runtime (`spawn_blocking`).
+    pub fn blocking_next(&mut self) -> Option<crate::Result<Vec<DailyRow>>> {
+        self.rx.blocking_recv()
+    }
+}
+
+/// Cuts rows arriving in date order into days.
+#[derive(Debug, Default)]
+pub(crate) struct DayCutter {
+    day: Vec<DailyRow>,
+}
+
+impl DayCutter {
+    /// Adds a row; returns the previous day when this row starts a new one.
+    pub fn push(&mut self, row: DailyRow) -> Option<Vec<DailyRow>> {
+        let done = match self.day.last() {
+            Some(last) if last.date != row.date => Some(std::mem::take(&mut self.day)),
+            _ => None,
+        };
+        self.day.push(row);
+        done
+    }
+
+    /// The last day, if any rows came.
+    pub fn finish(self) -> Option<Vec<DailyRow>> {
+        (!self.day.is_empty()).then_some(self.day)
+    }
+}
+
 /// What [`crate::Store::spend_totals`] groups spend logs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -324,4 +379,38 @@ pub struct DueReset {
     /// The stored `budget_reset_at`, in epoch milliseconds: pass it back as
     /// `Write::ResetBudget::expected_reset_at`.
     pub budget_reset_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(date: &str) -> DailyRow {
+        DailyRow {
+            date: date.into(),
+            ..DailyRow::default()
+        }
+    }
+
+    #[test]
+    fn rows_in_date_order_are_cut_into_days() {
+        let mut cutter = DayCutter::default();
+        let mut days = Vec::new();
+        for d in [
+            "2026-01-03",
+            "2026-01-03",
+            "2026-01-02",
+            "2026-01-01",
+            "2026-01-01",
+        ] {
+            days.extend(cutter.push(row(d)));
+        }
+        days.extend(cutter.finish());
+        let shape: Vec<(&str, usize)> = days.iter().map(|d| (&*d[0].date, d.len())).collect();
+        assert_eq!(
+            shape,
+            [("2026-01-03", 2), ("2026-01-02", 1), ("2026-01-01", 2)]
+        );
+        assert!(DayCutter::default().finish().is_none());
+    }
 }

@@ -225,9 +225,75 @@ async fn large_activity_answers_arrive_whole(db: &TestDb) {
     gw.stop().await;
 }
 
+/// Days are answered as they are read, newest first: a key or a team that appears only on an
+/// older day still gets its alias and team, and its label.
+async fn keys_and_teams_first_seen_on_older_days_keep_their_names(db: &TestDb) {
+    let gw = Gateway::start(db).await;
+    let today = Utc::now().date_naive();
+    let mut events = Vec::new();
+    for (n, days_ago) in [(1, 0u64), (2, 2)] {
+        gw.post(
+            "/team/new",
+            json!({"team_id": format!("t{n}"), "team_alias": format!("Team {n}")}),
+        )
+        .await;
+        let v = gw
+            .post(
+                "/key/generate",
+                json!({"key_alias": format!("k{n}"), "team_id": format!("t{n}")}),
+            )
+            .await;
+        let at = (today - chrono::Days::new(days_ago))
+            .and_hms_opt(12, 0, 0)
+            .unwrap()
+            .and_utc();
+        let event = json!({
+            "request_id": format!("r{n}"), "call_type": "chat_completion",
+            "api_key": v["token"], "team_id": format!("t{n}"), "model": "m",
+            "model_group": "m", "provider": "openai", "endpoint": "/v1/chat/completions",
+            "success": true, "spend": 1.0, "prompt_tokens": 1, "completion_tokens": 1,
+            "start_time": at.timestamp_micros(), "end_time": at.timestamp_micros(),
+        });
+        events.push((v["token"].as_str().unwrap().to_owned(), event));
+    }
+    let (hashes, events): (Vec<String>, Vec<_>) = events
+        .into_iter()
+        .map(|(h, e)| (h, serde_json::from_value(e).unwrap()))
+        .unzip();
+    gw.state.store.record_spend(&events).await.unwrap();
+    let first = today - chrono::Days::new(2);
+    let v = gw
+        .get(&format!(
+            "/team/daily/activity?start_date={first}&end_date={today}"
+        ))
+        .await;
+    let results = v["results"].as_array().unwrap();
+    let dates: Vec<&str> = results
+        .iter()
+        .map(|d| d["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, [today.to_string(), first.to_string()], "{v}");
+    for (day, (n, hash)) in results.iter().zip([(1, &hashes[0]), (2, &hashes[1])]) {
+        let b = &day["breakdown"];
+        assert_eq!(
+            b["api_keys"][hash]["metadata"],
+            json!({"key_alias": format!("k{n}"), "team_id": format!("t{n}")}),
+            "{day}"
+        );
+        assert_eq!(
+            b["entities"][format!("t{n}")]["metadata"],
+            json!({"team_alias": format!("Team {n}")}),
+            "{day}"
+        );
+    }
+    assert_eq!(v["metadata"]["total_api_requests"], 2);
+    gw.stop().await;
+}
+
 both!(
     reports_by_every_entity,
     non_admins_see_only_their_own_activity,
     the_gateway_budget_stops_everyone,
-    large_activity_answers_arrive_whole
+    large_activity_answers_arrive_whole,
+    keys_and_teams_first_seen_on_older_days_keep_their_names
 );

@@ -104,8 +104,11 @@ const DAILY_SELECT: &str = "SELECT date, entity_id, api_key, model, model_group,
      cache_creation_input_tokens, api_requests, successful_requests, failed_requests \
      FROM daily_spend WHERE entity_type = ";
 
-/// The statement reading the daily rows that match `q`: a range of the (entity type, date)
-/// index, neither sorted nor grouped (grouping a month of 10⁵ rows cost SQLite a second).
+/// The statement reading the daily rows that match `q`, not grouped (grouping a month of 10⁵
+/// rows cost SQLite a second). On SQLite it walks the (entity type, date) index newest date
+/// first, so rows of one date come together and each day can be answered as soon as it is read.
+/// PostgreSQL reads a month faster by scanning the table (100 ms for 300,000 rows, against
+/// 150-200 ms walking the index backwards), so there the rows come in no order at all.
 pub(super) fn daily_sql(backend: Backend, q: &DailyQuery) -> Sql {
     let mut sql = Sql::for_backend(DAILY_SELECT, backend);
     sql.bind(q.entity_type.as_str())
@@ -133,6 +136,9 @@ pub(super) fn daily_sql(backend: Backend, q: &DailyQuery) -> Sql {
     }
     if let Some(api_key) = &q.api_key {
         sql.push(" AND api_key = ").bind(api_key.as_str());
+    }
+    if backend == Backend::Sqlite {
+        sql.push(" ORDER BY date DESC");
     }
     sql
 }

@@ -24,7 +24,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions as _, Executor};
 
 use crate::spend::{
-    DailyQuery, DailyRow, DueReset, RecordOutcome, SpendEvent, SpendLogQuery, SpendLogRow,
+    DailyDays, DailyQuery, DueReset, RecordOutcome, SpendEvent, SpendLogQuery, SpendLogRow,
     TotalsQuery,
 };
 use crate::table::{AuditQuery, Kind, Page, Query, Write};
@@ -285,12 +285,14 @@ impl Store for SqlStore {
         analytics::spend_logs(&self.pool, query).await
     }
 
-    async fn daily_spend(&self, query: &DailyQuery) -> Result<Vec<DailyRow>> {
+    async fn daily_spend_days(&self, query: &DailyQuery) -> Result<DailyDays> {
         let sql = analytics::daily_sql(self.backend, query);
+        let (tx, days) = DailyDays::channel();
         match &self.daily {
-            DailyReader::Sqlite(sqlite) => sqlite.read(sql, query.group_by_entity).await,
-            DailyReader::Postgres(pg) => pg.read(&sql, query.group_by_entity).await,
+            DailyReader::Sqlite(sqlite) => sqlite.read(sql, query.group_by_entity, tx),
+            DailyReader::Postgres(pg) => pg.read(sql, query.group_by_entity, tx),
         }
+        Ok(days)
     }
 
     async fn spend_totals(&self, query: &TotalsQuery) -> Result<Vec<(String, f64)>> {

@@ -2,7 +2,11 @@
 //! its Any driver: the Any driver copies every value of a row into a value of its own (seven
 //! texts per daily row, hundreds of thousands of rows for a month of a large deployment), where
 //! the PostgreSQL driver decodes texts in place from the row's buffer. The rows come through a
-//! pool of its own, of one connection, opened on first use.
+//! pool of its own, of one connection, opened on first use. They come in no order (see
+//! [`super::analytics::daily_sql`]), so the days are handed over once every row is read.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures_util::TryStreamExt as _;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -10,7 +14,7 @@ use sqlx::Row as _;
 
 use super::analytics::{daily_row, Columns, Names};
 use super::builder::Sql;
-use crate::spend::DailyRow;
+use crate::spend::{DailyRow, DaySender};
 use crate::Result;
 
 /// The daily-aggregate reader of one PostgreSQL database.
@@ -42,13 +46,33 @@ impl PgDaily {
         Ok(Self { pool })
     }
 
-    /// The rows of a statement built by [`super::analytics::daily_sql`].
-    pub async fn read(&self, sql: &Sql, with_entity: bool) -> Result<Vec<DailyRow>> {
-        let (mut names, mut out) = (Names::default(), Vec::new());
-        let mut rows = sql.pg_query().fetch(&self.pool);
-        while let Some(r) = rows.try_next().await? {
-            out.push(daily_row(&r, with_entity, &mut names)?);
-        }
-        Ok(out)
+    /// Starts reading the rows of a statement built by [`super::analytics::daily_sql`] into
+    /// `days`; a failure is the last thing sent.
+    pub fn read(&self, sql: Sql, with_entity: bool, days: DaySender) {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            if let Err(e) = read(&pool, &sql, with_entity, &days).await {
+                // Nobody to tell when the caller is gone.
+                let _ = days.send(Err(e)).await;
+            }
+        });
     }
+}
+
+/// Reads every row, then hands over the days, newest first; stops early, without error, when
+/// the caller is gone.
+async fn read(pool: &PgPool, sql: &Sql, with_entity: bool, days: &DaySender) -> Result<()> {
+    let mut names = Names::default();
+    let mut by_date: BTreeMap<Arc<str>, Vec<DailyRow>> = BTreeMap::new();
+    let mut rows = sql.pg_query().fetch(pool);
+    while let Some(r) = rows.try_next().await? {
+        let row = daily_row(&r, with_entity, &mut names)?;
+        by_date.entry(Arc::clone(&row.date)).or_default().push(row);
+    }
+    for (_, day) in by_date.into_iter().rev() {
+        if days.send(Ok(day)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 //! into an `AnyRow` (4 s for 300,000 rows). Here the texts are read in place and interned.
 //!
 //! The read runs on the blocking pool: it is one scan of a date range, tens of milliseconds, too
-//! long to hold a runtime worker.
+//! long to hold a runtime worker. It hands each day over as soon as the day's last row is read.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -12,7 +12,7 @@ use rusqlite::{params_from_iter, Connection};
 
 use super::analytics::{daily_row, Columns, Names};
 use super::builder::Sql;
-use crate::spend::DailyRow;
+use crate::spend::{DayCutter, DaySender};
 use crate::{Result, StoreError};
 
 /// The daily-aggregate reader of one SQLite file.
@@ -54,24 +54,34 @@ impl SqliteDaily {
         })
     }
 
-    /// The rows of a statement built by [`super::analytics::daily_sql`].
-    pub async fn read(&self, sql: Sql, with_entity: bool) -> Result<Vec<DailyRow>> {
+    /// Starts reading the rows of a statement built by [`super::analytics::daily_sql`] into
+    /// `days`; a failure is the last thing sent.
+    pub fn read(&self, sql: Sql, with_entity: bool, days: DaySender) {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            read(&conn, &sql, with_entity)
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("daily read stopped: {e}")))?
+            if let Err(e) = read(&conn, &sql, with_entity, &days) {
+                // Nobody to tell when the caller is gone.
+                let _ = days.blocking_send(Err(e));
+            }
+        });
     }
 }
 
-fn read(conn: &Connection, sql: &Sql, with_entity: bool) -> Result<Vec<DailyRow>> {
+/// Reads and hands over every day; stops early, without error, when the caller is gone.
+fn read(conn: &Connection, sql: &Sql, with_entity: bool, days: &DaySender) -> Result<()> {
     let mut stmt = conn.prepare_cached(&sql.text)?;
     let mut rows = stmt.query(params_from_iter(sql.args()))?;
-    let (mut names, mut out) = (Names::default(), Vec::new());
+    let (mut names, mut cutter) = (Names::default(), DayCutter::default());
     while let Some(r) = rows.next()? {
-        out.push(daily_row(r, with_entity, &mut names)?);
+        if let Some(day) = cutter.push(daily_row(r, with_entity, &mut names)?) {
+            if days.blocking_send(Ok(day)).is_err() {
+                return Ok(());
+            }
+        }
     }
-    Ok(out)
+    if let Some(day) = cutter.finish() {
+        let _ = days.blocking_send(Ok(day));
+    }
+    Ok(())
 }

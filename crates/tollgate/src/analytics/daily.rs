@@ -1,20 +1,14 @@
 //! `/{user,team,organization,customer,tag}/daily/activity` and their `/aggregated` forms.
 //! Each reads the daily aggregates, keeps the caller to what it may see, and fills every API
-//! key's alias and team through the token history, so deleted and regenerated keys keep theirs.
-
-use std::collections::HashMap;
-use std::time::Instant;
+//! key's alias and team through the token history ([`Lookups`]), so deleted and regenerated keys
+//! keep theirs. The days are answered as they are read ([`Answer`]).
 
 use axum::extract::State;
 use chrono::{Days, NaiveDate};
-use rustc_hash::FxHashSet;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use tollgate_store::{
-    DailyQuery, EntityType, Filter, OrgMember, OrgRecord, Query, SqlValue, TeamMember, TeamRecord,
-};
+use tollgate_store::{DailyQuery, EntityType, OrgMember, Query, TeamMember};
 
-use super::shape::Labels;
+use super::lookups::Lookups;
 use super::write::Answer;
 use crate::admin::common::comma_list;
 use crate::auth::{keys, Principal};
@@ -111,33 +105,22 @@ async fn activity(
         api_key: q.api_key.as_deref().map(keys::to_hash),
         group_by_entity: !aggregated,
     };
-    let started = Instant::now();
-    let rows = state.store.daily_spend(&query).await?;
-    tracing::debug!(
-        rows = rows.len(),
-        read_ms = started.elapsed().as_secs_f64() * 1e3,
-        "daily rows read"
-    );
-    let hashes: FxHashSet<&str> = rows
-        .iter()
-        .map(|r| &*r.api_key)
-        .filter(|k| !k.is_empty())
-        .collect();
-    let hashes: Vec<String> = hashes.into_iter().map(str::to_owned).collect();
-    let keys = state.store.token_metadata(&hashes).await?;
-    let labels = if aggregated {
-        Labels::new()
-    } else {
-        labels(state, kind, &rows).await?
-    };
+    let mut days = state.store.daily_spend_days(&query).await?;
+    // The first day is read and its keys and entities looked up before the answer starts, so
+    // that a failing database is still an error status rather than a cut-off answer.
+    let first = days.next().await.transpose()?;
+    let mut lookups = Lookups::new(state.clone(), kind, !aggregated);
+    if let Some(rows) = &first {
+        lookups.fill(rows).await?;
+    }
     let page = (!aggregated).then(|| {
         let size = q.page_size.unwrap_or(50).clamp(1, 1000);
         (q.page.unwrap_or(1).max(1), size)
     });
     Ok(Answer {
-        rows,
-        keys,
-        labels,
+        first,
+        days,
+        lookups,
         page,
     })
 }
@@ -217,42 +200,6 @@ fn restrict(asked: Vec<String>, mine: Vec<String>, what: &str) -> Result<Vec<Str
         });
     }
     Ok(asked)
-}
-
-/// Aliases of the entities in the rows, for the `entities` breakdown.
-async fn labels(
-    state: &AppState,
-    kind: EntityType,
-    rows: &[tollgate_store::DailyRow],
-) -> Result<Labels> {
-    let ids: FxHashSet<&str> = rows.iter().filter_map(|r| r.entity_id.as_deref()).collect();
-    let ids: Vec<SqlValue> = ids.into_iter().map(SqlValue::from).collect();
-    let mut out: HashMap<String, Value> = HashMap::new();
-    match kind {
-        EntityType::Team => {
-            let teams = state
-                .store
-                .list::<TeamRecord>(&Query::default().filter(Filter::In("team_id", ids)))
-                .await?;
-            for t in teams.items {
-                out.insert(t.team_id.clone(), json!({"team_alias": t.team_alias}));
-            }
-        }
-        EntityType::Organization => {
-            let orgs = state
-                .store
-                .list::<OrgRecord>(&Query::default().filter(Filter::In("organization_id", ids)))
-                .await?;
-            for o in orgs.items {
-                out.insert(
-                    o.organization_id.clone(),
-                    json!({"organization_alias": o.organization_alias}),
-                );
-            }
-        }
-        _ => {}
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

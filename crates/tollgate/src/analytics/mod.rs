@@ -2,6 +2,7 @@
 //! `/…/daily/activity` shape), spend logs, and the global reports.
 
 pub mod daily;
+mod lookups;
 mod shape;
 pub mod spend;
 mod write;

@@ -6,7 +6,6 @@
 //! row hashes numbers instead of comparing names, and writing an object in name order sorts
 //! numbers. [`super::write`] turns the days into JSON.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -35,6 +34,17 @@ impl Metrics {
         self.api_requests += r.api_requests;
         self.successful_requests += r.successful_requests;
         self.failed_requests += r.failed_requests;
+    }
+
+    pub fn merge(&mut self, m: &Metrics) {
+        self.spend += m.spend;
+        self.prompt_tokens += m.prompt_tokens;
+        self.completion_tokens += m.completion_tokens;
+        self.cache_read_input_tokens += m.cache_read_input_tokens;
+        self.cache_creation_input_tokens += m.cache_creation_input_tokens;
+        self.api_requests += m.api_requests;
+        self.successful_requests += m.successful_requests;
+        self.failed_requests += m.failed_requests;
     }
 }
 
@@ -77,8 +87,9 @@ impl Ranks {
         &self.names[rank as usize]
     }
 
-    pub fn len(&self) -> usize {
-        self.names.len()
+    /// The text of a rank, as the rows hold it.
+    pub fn text(&self, rank: Rank) -> &Arc<str> {
+        &self.names[rank as usize]
     }
 }
 
@@ -175,9 +186,6 @@ pub fn sorted<V>(map: &FxHashMap<Rank, V>) -> Vec<(Rank, &V)> {
     out
 }
 
-/// Labels for entity ids (team aliases, ...), shown in `entities` breakdowns.
-pub type Labels = HashMap<String, serde_json::Value>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,7 +207,7 @@ mod tests {
     fn equal_texts_at_different_addresses_share_a_rank_in_sorted_order() {
         let (b1, b2, a): (Arc<str>, Arc<str>, Arc<str>) = ("b".into(), "b".into(), "a".into());
         let ranks = Ranks::new([&b1, &a, &b2].into_iter());
-        assert_eq!(ranks.len(), 2);
+        assert_eq!(ranks.names.len(), 2);
         assert_eq!(
             (ranks.rank(&a), ranks.rank(&b1), ranks.rank(&b2)),
             (0, 1, 1)

@@ -1,23 +1,29 @@
 //! Writing a daily-activity answer, `{"results": [day, ...], "metadata": {totals, page}}`, in
 //! LiteLLM's shape. A month of a large deployment is ~10⁶ breakdown entries and ~200 MB of JSON,
 //! so the answer is summed and written on the blocking pool, by hand from the sums (each key's
-//! name and metadata rendered once), and sent a chunk at a time as it is written: the client
-//! reads the first days while the last are written, and the process never holds the whole text.
+//! name and metadata rendered once), a day at a time as the store reads the days, newest first,
+//! and sent a chunk at a time as it is written: the database is read, the days summed and the
+//! text sent all at once, and the process holds a few days' rows, never the whole text.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
+use std::io;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tollgate_store::{DailyRow, TokenMeta};
+use tollgate_store::{DailyDays, DailyRow, TokenMeta};
 
-use super::shape::{self, Breakdown, Day, Labels, Metrics, Rank, Ranks};
+use super::lookups::Lookups;
+use super::shape::{self, Breakdown, Day, Metrics, Rank, Ranks};
 use crate::admin::common::total_pages;
+use crate::http::Error;
 
 /// Bytes written before they are handed to the response body: small enough that the allocator
 /// reuses the buffers instead of mapping fresh pages for each.
@@ -28,40 +34,62 @@ const BUFFER: usize = CHUNK + 4096;
 
 /// What an activity answer is made of.
 pub struct Answer {
-    /// The daily rows, as the store returned them.
-    pub rows: Vec<DailyRow>,
-    /// Alias and team of each API key in the rows.
-    pub keys: HashMap<String, TokenMeta>,
-    /// Metadata of each entity in the rows.
-    pub labels: Labels,
+    /// The newest day's rows, read (and its keys looked up) before the answer starts.
+    pub first: Option<Vec<DailyRow>>,
+    /// The other days, as the store reads them.
+    pub days: DailyDays,
+    /// Aliases and teams of the keys, labels of the entities.
+    pub lookups: Lookups,
     /// `(page, page size)` for the paginated endpoints; the aggregated ones answer every day.
     pub page: Option<(u32, u32)>,
 }
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
-        let (tx, rx) = mpsc::channel::<Bytes>(4);
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+        let runtime = Handle::current();
         tokio::task::spawn_blocking(move || {
-            // A client that hung up ends the writing; there is no one to tell.
-            let _ = self.write(Sink {
+            let mut out = Sink {
                 buf: Vec::with_capacity(BUFFER),
                 tx,
-            });
+            };
+            if let Err(Stop::Failed(e)) = self.write(&mut out, &runtime) {
+                // The status is sent: the answer can only be cut off, which the client sees.
+                tracing::error!("daily activity answer cut off: {e}");
+                let _ = out.tx.blocking_send(Err(io::Error::other(e.to_string())));
+            }
         });
         let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+            rx.recv().await.map(|b| (b, rx))
         }));
         ([(CONTENT_TYPE, "application/json")], body).into_response()
     }
 }
 
-/// The client went away.
-struct Gone;
+/// Why an answer ended early.
+enum Stop {
+    /// The client went away.
+    Gone,
+    /// A later day could not be read or looked up.
+    Failed(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<tollgate_store::StoreError> for Stop {
+    fn from(e: tollgate_store::StoreError) -> Self {
+        Stop::Failed(e.into())
+    }
+}
 
 /// The text written so far, handed to the body a chunk at a time.
 struct Sink {
     buf: Vec<u8>,
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<io::Result<Bytes>>,
 }
 
 impl Sink {
@@ -70,114 +98,127 @@ impl Sink {
     }
 
     /// Hands the text over once a chunk is full.
-    fn flush_full(&mut self) -> Result<(), Gone> {
+    fn flush_full(&mut self) -> Result<(), Stop> {
         if self.buf.len() < CHUNK {
             return Ok(());
         }
         self.flush()
     }
 
-    fn flush(&mut self) -> Result<(), Gone> {
+    fn flush(&mut self) -> Result<(), Stop> {
         let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(BUFFER));
-        self.tx.blocking_send(Bytes::from(chunk)).map_err(|_| Gone)
+        self.tx
+            .blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| Stop::Gone)
     }
 }
 
 impl Answer {
-    fn write(self, mut out: Sink) -> Result<(), Gone> {
+    /// Sums and writes each day as it comes, newest first, then the totals of every day.
+    fn write(self, out: &mut Sink, runtime: &Handle) -> Result<(), Stop> {
         let Answer {
-            rows,
-            keys,
-            labels,
+            first,
+            mut days,
+            mut lookups,
             page,
         } = self;
         let started = Instant::now();
-        let summed = shape::build(&rows);
-        let built = started.elapsed();
-        let count = rows.len();
-        drop(rows);
-        let (page, pages, days) = match page {
-            None => (1, 1, summed.days),
-            Some((page, size)) => {
-                let pages = total_pages(summed.days.len() as u64, size);
-                let skip = (u64::from(page - 1) * u64::from(size)) as usize;
-                let days = summed.days.into_iter().skip(skip).take(size as usize);
-                (page, pages, days.collect())
-            }
+        let (skip, take) = match page {
+            None => (0, usize::MAX),
+            Some((page, size)) => ((page as usize - 1) * size as usize, size as usize),
         };
-        let mut w = Writer {
-            out: &mut out,
-            ranks: &summed.ranks,
-            key_texts: KeyTexts::new(&summed.ranks, &keys),
-            labels: labels
-                .iter()
-                .map(|(id, v)| (id.as_str(), v.to_string()))
-                .collect(),
-        };
-        w.out.put(b"{\"results\":[");
-        for (i, day) in days.iter().enumerate() {
-            if i > 0 {
-                w.out.put(b",");
+        let (mut count, mut rows_read, mut total) = (0usize, 0usize, Metrics::default());
+        let mut texts = KeyTexts::default();
+        out.put(b"{\"results\":[");
+        let mut next = first;
+        while let Some(rows) = next {
+            rows_read += rows.len();
+            if (skip..skip.saturating_add(take)).contains(&count) {
+                runtime.block_on(lookups.fill(&rows))?;
+                let summed = shape::build(&rows);
+                total.merge(&summed.total);
+                if count > skip {
+                    out.put(b",");
+                }
+                let mut w = Writer {
+                    out: &mut *out,
+                    ranks: &summed.ranks,
+                    key_texts: &mut texts,
+                    keys: &lookups.keys,
+                    labels: &lookups.labels,
+                };
+                for day in &summed.days {
+                    w.day(day)?;
+                }
+            } else {
+                rows.iter().for_each(|r| total.add(r));
             }
-            w.day(day)?;
+            count += 1;
+            drop(rows);
+            next = days.blocking_next().transpose()?;
         }
-        w.out.put(b"],\"metadata\":");
-        w.out
-            .put(totals(&summed.total, page, pages).to_string().as_bytes());
-        w.out.put(b"}");
+        let pages = page.map_or(1, |(_, size)| total_pages(count as u64, size));
+        out.put(b"],\"metadata\":");
+        let page = page.map_or(1, |(page, _)| page);
+        out.put(totals(&total, page, pages).to_string().as_bytes());
+        out.put(b"}");
         out.flush()?;
         tracing::debug!(
-            rows = count,
-            summed_ms = built.as_secs_f64() * 1e3,
-            written_ms = (started.elapsed() - built).as_secs_f64() * 1e3,
+            rows = rows_read,
+            days = count,
+            ms = started.elapsed().as_secs_f64() * 1e3,
             "daily activity answered"
         );
         Ok(())
     }
 }
 
-/// Each API key's name and metadata as JSON, rendered the first time the key is written.
-struct KeyTexts<'a> {
-    meta: &'a HashMap<String, TokenMeta>,
-    /// By rank: `"<hash>":{"metrics":` and `,"metadata":{"key_alias":…,"team_id":…}}`.
-    texts: Vec<Option<(Vec<u8>, Vec<u8>)>>,
+/// Each API key's name and metadata as JSON, rendered the first time the key is written:
+/// `"<hash>":{"metrics":` and `,"metadata":{"key_alias":…,"team_id":…}}`. Keys are told apart by
+/// address, as in [`super::lookups`] (the text is kept, and with it the address).
+#[derive(Default)]
+struct KeyTexts(FxHashMap<usize, KeyText>);
+
+/// A key's text (kept for its address), and the JSON before and after its metrics.
+struct KeyText {
+    _hash: Arc<str>,
+    head: Vec<u8>,
+    tail: Vec<u8>,
 }
 
-impl<'a> KeyTexts<'a> {
-    fn new(ranks: &Ranks, meta: &'a HashMap<String, TokenMeta>) -> Self {
-        Self {
-            meta,
-            texts: vec![None; ranks.len()],
-        }
-    }
-
-    fn get(&mut self, ranks: &Ranks, key: Rank) -> &(Vec<u8>, Vec<u8>) {
-        let meta = self.meta;
-        self.texts[key as usize].get_or_insert_with(|| {
-            let hash = ranks.name(key);
+impl KeyTexts {
+    fn get(&mut self, hash: &Arc<str>, keys: &HashMap<String, TokenMeta>) -> (&[u8], &[u8]) {
+        let address = Arc::as_ptr(hash).cast::<u8>() as usize;
+        let text = self.0.entry(address).or_insert_with(|| {
             let mut head = Vec::with_capacity(hash.len() + 16);
             string(&mut head, hash);
             head.extend_from_slice(b":{\"metrics\":");
-            let m = meta.get(hash);
+            let m = keys.get(&**hash);
             let tail = json!({
                 "key_alias": m.and_then(|m| m.key_alias.as_deref()),
                 "team_id": m.and_then(|m| m.team_id.as_deref()),
             });
-            (head, format!(",\"metadata\":{tail}}}").into_bytes())
-        })
+            KeyText {
+                _hash: Arc::clone(hash),
+                head,
+                tail: format!(",\"metadata\":{tail}}}").into_bytes(),
+            }
+        });
+        (&text.head, &text.tail)
     }
 }
 
 struct Writer<'a> {
     out: &'a mut Sink,
     ranks: &'a Ranks,
-    key_texts: KeyTexts<'a>,
+    key_texts: &'a mut KeyTexts,
+    keys: &'a HashMap<String, TokenMeta>,
     /// Entity metadata as JSON, by entity id.
-    labels: HashMap<&'a str, String>,
+    labels: &'a HashMap<String, String>,
 }
 
 impl Writer<'_> {
-    fn day(&mut self, day: &Day) -> Result<(), Gone> {
+    fn day(&mut self, day: &Day) -> Result<(), Stop> {
         self.out.put(b"{\"date\":");
         string(&mut self.out.buf, self.ranks.name(day.date));
         self.out.put(b",\"metrics\":");
@@ -199,7 +240,7 @@ impl Writer<'_> {
     }
 
     /// `{name: {metrics, metadata, api_key_breakdown}}`, names in order.
-    fn breakdown(&mut self, items: &Breakdown, labelled: bool) -> Result<(), Gone> {
+    fn breakdown(&mut self, items: &Breakdown, labelled: bool) -> Result<(), Stop> {
         self.out.put(b"{");
         for (i, (name, item)) in shape::sorted(items).into_iter().enumerate() {
             if i > 0 {
@@ -223,13 +264,13 @@ impl Writer<'_> {
     }
 
     /// `{hash: {metrics, metadata: {key_alias, team_id}}}`, hashes in order.
-    fn keys(&mut self, keys: &rustc_hash::FxHashMap<Rank, Metrics>) -> Result<(), Gone> {
+    fn keys(&mut self, keys: &FxHashMap<Rank, Metrics>) -> Result<(), Stop> {
         self.out.put(b"{");
         for (i, (key, m)) in shape::sorted(keys).into_iter().enumerate() {
             if i > 0 {
                 self.out.put(b",");
             }
-            let (head, tail) = self.key_texts.get(self.ranks, key);
+            let (head, tail) = self.key_texts.get(self.ranks.text(key), self.keys);
             self.out.put(head);
             metrics(&mut self.out.buf, m);
             self.out.put(tail);
