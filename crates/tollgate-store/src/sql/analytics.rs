@@ -144,17 +144,31 @@ pub(super) fn daily_sql(backend: Backend, q: &DailyQuery) -> Sql {
 }
 
 /// One text per distinct value: the rows of an answer repeat a few hundred dates, keys and
-/// models hundreds of thousands of times.
+/// models hundreds of thousands of times. Rows read in a row mostly repeat the row before in
+/// most columns (a date's rows, a key's models), so each column's last text is checked first.
 #[derive(Default)]
-pub(super) struct Names(HashSet<Arc<str>, FxBuildHasher>);
+pub(super) struct Names {
+    all: HashSet<Arc<str>, FxBuildHasher>,
+    last: [Option<Arc<str>>; 7],
+}
 
 impl Names {
-    pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(name) = self.0.get(s) {
-            return Arc::clone(name);
+    /// The text `s` of column `column` (0-6).
+    pub fn get(&mut self, column: usize, s: &str) -> Arc<str> {
+        if let Some(last) = &self.last[column] {
+            if **last == *s {
+                return Arc::clone(last);
+            }
         }
-        let name: Arc<str> = Arc::from(s);
-        self.0.insert(Arc::clone(&name));
+        let name = match self.all.get(s) {
+            Some(name) => Arc::clone(name),
+            None => {
+                let name: Arc<str> = Arc::from(s);
+                self.all.insert(Arc::clone(&name));
+                name
+            }
+        };
+        self.last[column] = Some(Arc::clone(&name));
         name
     }
 }
@@ -172,7 +186,7 @@ pub(super) fn daily_row(
     with_entity: bool,
     names: &mut Names,
 ) -> Result<DailyRow> {
-    let mut text = |i| r.text(i).map(|s| names.get(s));
+    let mut text = |i| r.text(i).map(|s| names.get(i, s));
     Ok(DailyRow {
         date: text(0)?,
         entity_id: if with_entity { Some(text(1)?) } else { None },
@@ -261,4 +275,24 @@ pub(super) async fn spend_counters(pool: &AnyPool, scope: &str) -> Result<HashMa
     rows.iter()
         .map(|r| Ok((r.try_get("id")?, r.try_get("spend")?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_distinct_text_is_one_allocation_whichever_column_brings_it() {
+        let mut names = Names::default();
+        let a = names.get(3, "gpt-4o");
+        let again = names.get(3, "gpt-4o");
+        let other_column = names.get(4, "gpt-4o");
+        let b = names.get(3, "gpt-4o-mini");
+        let back = names.get(3, "gpt-4o");
+        assert!(
+            Arc::ptr_eq(&a, &again) && Arc::ptr_eq(&a, &other_column) && Arc::ptr_eq(&a, &back)
+        );
+        assert_eq!(&*b, "gpt-4o-mini");
+        assert_eq!(names.all.len(), 2);
+    }
 }
