@@ -113,6 +113,7 @@ macro_rules! conformance {
                 daily_rows_per_entity_kind,
                 empty_key_columns_are_normalised,
                 bulk_daily_rows_add_up,
+                days_come_one_at_a_time_and_a_stalled_read_holds_up_none,
             }
             logs {
                 spend_log_filters,

@@ -93,9 +93,7 @@ impl SqlStore {
                 let path = sqlite_path(&url)?;
                 (
                     Some(std::sync::Arc::new(sqlite_spend::SqliteSpend::open(path)?)),
-                    DailyReader::Sqlite(std::sync::Arc::new(sqlite_daily::SqliteDaily::open(
-                        path,
-                    )?)),
+                    DailyReader::Sqlite(std::sync::Arc::new(sqlite_daily::SqliteDaily::new(path))),
                 )
             }
             Backend::Postgres => (

@@ -64,10 +64,13 @@ impl PgDaily {
 async fn read(pool: &PgPool, sql: &Sql, with_entity: bool, days: &DaySender) -> Result<()> {
     let mut names = Names::default();
     let mut by_date: BTreeMap<Arc<str>, Vec<DailyRow>> = BTreeMap::new();
-    let mut rows = sql.pg_query().fetch(pool);
-    while let Some(r) = rows.try_next().await? {
-        let row = daily_row(&r, with_entity, &mut names)?;
-        by_date.entry(Arc::clone(&row.date)).or_default().push(row);
+    {
+        // The connection goes back to the pool once the rows are in.
+        let mut rows = sql.pg_query().fetch(pool);
+        while let Some(r) = rows.try_next().await? {
+            let row = daily_row(&r, with_entity, &mut names)?;
+            by_date.entry(Arc::clone(&row.date)).or_default().push(row);
+        }
     }
     for (_, day) in by_date.into_iter().rev() {
         if days.send(Ok(day)).await.is_err() {

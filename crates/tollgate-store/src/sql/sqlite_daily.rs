@@ -6,8 +6,6 @@
 //! The read runs on the blocking pool: it is one scan of a date range, tens of milliseconds, too
 //! long to hold a runtime worker. It hands each day over as soon as the day's last row is read.
 
-use std::sync::{Arc, Mutex, PoisonError};
-
 use rusqlite::{params_from_iter, Connection};
 
 use super::analytics::{daily_row, Columns, Names};
@@ -16,14 +14,9 @@ use crate::spend::{DayCutter, DaySender};
 use crate::{Result, StoreError};
 
 /// The daily-aggregate reader of one SQLite file.
+#[derive(Debug)]
 pub(super) struct SqliteDaily {
-    conn: Arc<Mutex<Connection>>,
-}
-
-impl std::fmt::Debug for SqliteDaily {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteDaily").finish_non_exhaustive()
-    }
+    path: String,
 }
 
 impl Columns for rusqlite::Row<'_> {
@@ -45,22 +38,21 @@ impl From<rusqlite::types::FromSqlError> for StoreError {
 }
 
 impl SqliteDaily {
-    /// Opens the database file (already created and migrated by the pool), for reading only.
-    pub fn open(path: &str) -> Result<Self> {
-        let conn = Connection::open(path)?;
-        conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+    /// A reader of the database file (already created and migrated by the pool).
+    pub fn new(path: &str) -> Self {
+        Self {
+            path: path.to_owned(),
+        }
     }
 
     /// Starts reading the rows of a statement built by [`super::analytics::daily_sql`] into
-    /// `days`; a failure is the last thing sent.
+    /// `days`; a failure is the last thing sent. Each read has a connection of its own: a read
+    /// lasts as long as its answer takes to reach the client, and a slow client must not hold
+    /// up the next report.
     pub fn read(&self, sql: Sql, with_entity: bool, days: DaySender) {
-        let conn = Arc::clone(&self.conn);
+        let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Err(e) = read(&conn, &sql, with_entity, &days) {
+            if let Err(e) = open(&path).and_then(|conn| read(&conn, &sql, with_entity, &days)) {
                 // Nobody to tell when the caller is gone.
                 let _ = days.blocking_send(Err(e));
             }
@@ -68,9 +60,16 @@ impl SqliteDaily {
     }
 }
 
+/// Opens the file for reading only.
+fn open(path: &str) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;")?;
+    Ok(conn)
+}
+
 /// Reads and hands over every day; stops early, without error, when the caller is gone.
 fn read(conn: &Connection, sql: &Sql, with_entity: bool, days: &DaySender) -> Result<()> {
-    let mut stmt = conn.prepare_cached(&sql.text)?;
+    let mut stmt = conn.prepare(&sql.text)?;
     let mut rows = stmt.query(params_from_iter(sql.args()))?;
     let (mut names, mut cutter) = (Names::default(), DayCutter::default());
     while let Some(r) = rows.next()? {

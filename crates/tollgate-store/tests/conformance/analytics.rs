@@ -299,3 +299,41 @@ pub async fn bulk_daily_rows_add_up(ctx: &Ctx) {
     assert_eq!(users.len(), 3);
     assert!(users[0].1 >= users[1].1 && users[1].1 >= users[2].1);
 }
+
+/// Days come newest first, one date each; a read whose days are not taken (a slow client of a
+/// report) holds up no other read.
+pub async fn days_come_one_at_a_time_and_a_stalled_read_holds_up_none(ctx: &Ctx) {
+    let events: Vec<_> = (0..10)
+        .map(|d| ev(&format!("r{d}"), 1.0, d, "u1", "gpt", "tok-k1"))
+        .collect();
+    record(ctx, &events).await;
+    let mut stalled = ctx
+        .store
+        .daily_spend_days(&daily(EntityType::User))
+        .await
+        .unwrap();
+    let newest = stalled.next().await.unwrap().unwrap();
+    assert_eq!(&*newest[0].date, "2025-01-10");
+    let dates = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        let mut days = ctx
+            .store
+            .daily_spend_days(&daily(EntityType::User))
+            .await
+            .unwrap();
+        let mut dates = Vec::new();
+        while let Some(day) = days.next().await {
+            let day = day.unwrap();
+            assert!(day.iter().all(|r| r.date == day[0].date));
+            dates.push(day[0].date.to_string());
+        }
+        dates
+    })
+    .await
+    .expect("a stalled read held up another");
+    let mut newest_first = dates.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    newest_first.dedup();
+    assert_eq!(dates, newest_first);
+    assert_eq!(dates.len(), 10);
+    drop(stalled);
+}

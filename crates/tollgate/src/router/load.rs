@@ -4,7 +4,7 @@
 //! a router rebuilt when models change. The hot path takes a read lock and a hash lookup, then
 //! only atomics (and a short lock for a latency sample); an entry is allocated once per id.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -15,7 +15,7 @@ const LATENCY_SAMPLES: usize = 10;
 /// The load figures of every deployment seen on this replica.
 #[derive(Debug)]
 pub struct Loads {
-    by_id: RwLock<HashMap<String, Arc<Load>>>,
+    by_id: RwLock<FxHashMap<String, Arc<Load>>>,
     /// Seconds since the Unix epoch; replaced in tests.
     clock: fn() -> u64,
 }
@@ -35,7 +35,7 @@ fn unix_secs() -> u64 {
 impl Loads {
     pub fn with_clock(clock: fn() -> u64) -> Self {
         Loads {
-            by_id: RwLock::new(HashMap::new()),
+            by_id: RwLock::new(FxHashMap::default()),
             clock,
         }
     }
