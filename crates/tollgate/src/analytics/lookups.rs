@@ -12,6 +12,7 @@ use tollgate_store::{
     DailyRow, EntityType, Filter, OrgRecord, Query, SqlValue, TeamRecord, TokenMeta,
 };
 
+use super::shape::address;
 use crate::http::Result;
 use crate::state::AppState;
 
@@ -24,8 +25,7 @@ struct Seen(FxHashMap<usize, Arc<str>>);
 impl Seen {
     /// `true` the first time `text` is offered.
     fn first(&mut self, text: &Arc<str>) -> bool {
-        let address = Arc::as_ptr(text).cast::<u8>() as usize;
-        self.0.insert(address, Arc::clone(text)).is_none()
+        self.0.insert(address(text), Arc::clone(text)).is_none()
     }
 }
 

@@ -35,17 +35,6 @@ impl Metrics {
         self.successful_requests += r.successful_requests;
         self.failed_requests += r.failed_requests;
     }
-
-    pub fn merge(&mut self, m: &Metrics) {
-        self.spend += m.spend;
-        self.prompt_tokens += m.prompt_tokens;
-        self.completion_tokens += m.completion_tokens;
-        self.cache_read_input_tokens += m.cache_read_input_tokens;
-        self.cache_creation_input_tokens += m.cache_creation_input_tokens;
-        self.api_requests += m.api_requests;
-        self.successful_requests += m.successful_requests;
-        self.failed_requests += m.failed_requests;
-    }
 }
 
 /// The rank of a text: its place among the distinct texts of the rows, in sorted order.
@@ -58,7 +47,8 @@ pub struct Ranks {
     names: Vec<Arc<str>>,
 }
 
-fn address(t: &Arc<str>) -> usize {
+/// Where a text's one allocation is: how texts handed out by the store are told apart cheaply.
+pub fn address(t: &Arc<str>) -> usize {
     Arc::as_ptr(t).cast::<u8>() as usize
 }
 
@@ -122,10 +112,9 @@ fn bump(breakdown: &mut Breakdown, name: Rank, key: Rank, r: &DailyRow) {
     item.keys.entry(key).or_default().add(r);
 }
 
-/// The days of an answer, newest first, their totals, and the names of their ranks.
+/// The days of an answer, newest first, and the names of their ranks.
 pub struct Days {
     pub days: Vec<Day>,
-    pub total: Metrics,
     pub ranks: Ranks,
 }
 
@@ -155,7 +144,6 @@ pub fn build(rows: &[DailyRow]) -> Days {
         .chain(&r.entity_id)
     }));
     let mut days: FxHashMap<Rank, Day> = FxHashMap::default();
-    let mut total = Metrics::default();
     for r in rows {
         let key = ranks.rank(&r.api_key);
         let date = ranks.rank(&r.date);
@@ -163,7 +151,6 @@ pub fn build(rows: &[DailyRow]) -> Days {
             date,
             ..Day::default()
         });
-        total.add(r);
         day.metrics.add(r);
         bump(&mut day.models, ranks.rank(&r.model), key, r);
         bump(&mut day.model_groups, ranks.rank(&r.model_group), key, r);
@@ -176,7 +163,7 @@ pub fn build(rows: &[DailyRow]) -> Days {
     }
     let mut days: Vec<Day> = days.into_values().collect();
     days.sort_unstable_by_key(|d| std::cmp::Reverse(d.date));
-    Days { days, total, ranks }
+    Days { days, ranks }
 }
 
 /// A map keyed by rank as pairs in name order.
@@ -224,7 +211,7 @@ mod tests {
             row("2026-01-01", "k2", "m", "openai", 8.0),
         ];
         let out = build(&rows);
-        assert_eq!(out.total.spend, 15.0);
+        assert_eq!(out.days.iter().map(|d| d.metrics.spend).sum::<f64>(), 15.0);
         let names = |d: &Day| -> Vec<String> {
             sorted(&d.models)
                 .into_iter()

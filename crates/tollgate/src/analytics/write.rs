@@ -133,10 +133,10 @@ impl Answer {
         let mut next = first;
         while let Some(rows) = next {
             rows_read += rows.len();
+            rows.iter().for_each(|r| total.add(r));
             if (skip..skip.saturating_add(take)).contains(&count) {
                 runtime.block_on(lookups.fill(&rows))?;
                 let summed = shape::build(&rows);
-                total.merge(&summed.total);
                 if count > skip {
                     out.put(b",");
                 }
@@ -150,8 +150,6 @@ impl Answer {
                 for day in &summed.days {
                     w.day(day)?;
                 }
-            } else {
-                rows.iter().for_each(|r| total.add(r));
             }
             count += 1;
             drop(rows);
@@ -188,8 +186,7 @@ struct KeyText {
 
 impl KeyTexts {
     fn get(&mut self, hash: &Arc<str>, keys: &HashMap<String, TokenMeta>) -> (&[u8], &[u8]) {
-        let address = Arc::as_ptr(hash).cast::<u8>() as usize;
-        let text = self.0.entry(address).or_insert_with(|| {
+        let text = self.0.entry(shape::address(hash)).or_insert_with(|| {
             let mut head = Vec::with_capacity(hash.len() + 16);
             string(&mut head, hash);
             head.extend_from_slice(b":{\"metrics\":");
