@@ -161,7 +161,7 @@ impl AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("redis_url: {0}")]
-    Redis(#[from] redis::RedisError),
+    Redis(#[from] crate::limits::redis_link::RedisError),
 }
 
 /// The rate limiter and, with Redis, the shared limits (the same object).

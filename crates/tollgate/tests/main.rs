@@ -43,6 +43,8 @@ mod outage;
 #[cfg(test)]
 mod propagation;
 #[cfg(test)]
+mod redis_link;
+#[cfg(test)]
 mod replicas;
 #[cfg(test)]
 mod reports;

@@ -11,7 +11,7 @@ use tollgate_testkit::{FakeOpenAi, TestDb};
 use crate::common::{Gateway, MASTER};
 use crate::inference::{config, GPT4O_IN, GPT4O_OUT};
 
-fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 

@@ -1,7 +1,7 @@
 //! Budgets and rate limits, checked on the hot path from memory: live spend per entity
 //! ([`ledger`]), request/token/parallel counters behind a trait ([`rate`]), and the checks that
 //! combine them for one request ([`check`]). With Redis, counters and spend are shared by every
-//! replica ([`redis`], [`redis_spend`]), with this replica's counters as the fallback
+//! replica ([`redis`], [`redis_spend`], over [`redis_link`]), with this replica's counters as the fallback
 //! ([`shared`]).
 
 pub mod check;
@@ -9,7 +9,9 @@ pub mod ledger;
 pub mod period;
 pub mod rate;
 pub mod redis;
+pub mod redis_link;
 pub mod redis_spend;
+pub mod resp;
 pub mod shared;
 
 /// Something that has spend and limits.

@@ -10,19 +10,16 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{RedisResult, Script};
-
 use super::rate::{Limit, LimitType, Refusal, Remaining, WINDOW};
+use super::redis_link::{RedisError, RedisLink, RedisResult, Script};
 use super::redis_spend::COUNTER_TTL_SECS;
+use super::resp::{Command, Reply};
 use super::Entity;
 
 /// How long an in-flight counter lives without a new request (a crashed replica's slots).
 const INFLIGHT_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long to serve from local counters after Redis failed, before trying it again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(3);
-/// The bound on one Redis command, so that a slow Redis cannot stall requests.
-const TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Reads the budget counters (creating missing ones from the spend the replica knows); when
 /// every budget has room, checks every rate-limit descriptor (rolled windows), then counts the
@@ -128,7 +125,7 @@ pub struct Gate {
 
 /// A Redis connection with the scripts of shared limits and whether Redis currently answers.
 pub struct RedisLimits {
-    conn: ConnectionManager,
+    link: RedisLink,
     pub(crate) prefix: String,
     gate: Script,
     settle: Script,
@@ -140,14 +137,8 @@ pub struct RedisLimits {
 impl RedisLimits {
     /// A client for `url`; connects on first use, so a Redis that is down does not stop startup.
     pub fn open(url: &str, prefix: &str) -> RedisResult<Self> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
         Ok(Self {
-            conn: ConnectionManager::new_lazy_with_config(client, config)?,
+            link: RedisLink::new(url)?,
             prefix: prefix.to_owned(),
             gate: Script::new(GATE),
             settle: Script::new(SETTLE),
@@ -156,8 +147,8 @@ impl RedisLimits {
         })
     }
 
-    pub(crate) fn conn(&self) -> ConnectionManager {
-        self.conn.clone()
+    pub(crate) fn link(&self) -> &RedisLink {
+        &self.link
     }
 
     fn with_health<T>(&self, f: impl FnOnce(&mut Option<Instant>) -> T) -> T {
@@ -217,26 +208,23 @@ impl RedisLimits {
     /// (its counter created from the spend this replica knows when missing) and, when every
     /// budget has room, the rate limits' answer.
     pub async fn gate(&self, budgets: &[BudgetProbe], limits: &[Limit]) -> RedisResult<Gate> {
-        let mut inv = self.gate.prepare_invoke();
-        inv.arg(budgets.len()).arg(COUNTER_TTL_SECS);
+        let (mut keys, mut args) = (Command::list(), Command::list());
+        args.arg(budgets.len()).arg(COUNTER_TTL_SECS);
         for b in budgets {
-            inv.key(self.spend_key(&b.entity))
-                .arg(b.known.to_string())
-                .arg(b.max.to_string());
+            keys.arg(self.spend_key(&b.entity));
+            args.arg(b.known).arg(b.max);
         }
-        inv.arg(millis(WINDOW)).arg(millis(INFLIGHT_TTL));
+        args.arg(millis(WINDOW)).arg(millis(INFLIGHT_TTL));
         let opt = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
         for l in limits {
-            inv.key(self.window_key(&l.key))
-                .key(self.inflight_key(&l.key));
-            inv.arg(opt(l.rpm)).arg(opt(l.tpm)).arg(opt(l.parallel));
+            keys.arg(self.window_key(&l.key))
+                .arg(self.inflight_key(&l.key));
+            args.arg(opt(l.rpm)).arg(opt(l.tpm)).arg(opt(l.parallel));
         }
-        let (spends, out): (Vec<String>, Vec<i64>) = inv.invoke_async(&mut self.conn()).await?;
+        let reply = self.link.eval(&self.gate, &keys, &args).await?;
+        let (spends, out) = gate_reply(reply)?;
         Ok(Gate {
-            spend: spends
-                .iter()
-                .map(|v| v.parse::<f64>().unwrap_or(0.0))
-                .collect(),
+            spend: spends,
             admission: (!out.is_empty()).then(|| decode(limits, &out)),
         })
     }
@@ -250,23 +238,57 @@ impl RedisLimits {
         rate_keys: &[String],
         tokens: u64,
     ) -> RedisResult<()> {
+        let Some((keys, args)) = self.settle_call(entities, cost, rate_keys, tokens) else {
+            return Ok(());
+        };
+        self.link.eval(&self.settle, &keys, &args).await.map(drop)
+    }
+
+    /// As [`Self::settle`], but without waiting: the command is written to Redis before this
+    /// returns (so a request that follows the call's response sees it), and its reply is read
+    /// and dropped later. `false` when it could not be written (no open connection, or Redis is
+    /// resting after a failure): [`Self::settle`] then.
+    pub fn settle_unawaited(
+        &self,
+        entities: &[Entity],
+        cost: f64,
+        rate_keys: &[String],
+        tokens: u64,
+    ) -> bool {
+        if !self.available() {
+            return false;
+        }
+        match self.settle_call(entities, cost, rate_keys, tokens) {
+            Some((keys, args)) => self.link.eval_unawaited(&self.settle, &keys, &args),
+            None => true,
+        }
+    }
+
+    /// The settle script's keys and arguments; `None` when there is nothing to add.
+    fn settle_call(
+        &self,
+        entities: &[Entity],
+        cost: f64,
+        rate_keys: &[String],
+        tokens: u64,
+    ) -> Option<(Command, Command)> {
         let entities = if cost == 0.0 { &[][..] } else { entities };
         let rate_keys = if tokens == 0 { &[][..] } else { rate_keys };
         if entities.is_empty() && rate_keys.is_empty() {
-            return Ok(());
+            return None;
         }
-        let mut inv = self.settle.prepare_invoke();
-        inv.arg(entities.len())
-            .arg(cost.to_string())
+        let (mut keys, mut args) = (Command::list(), Command::list());
+        args.arg(entities.len())
+            .arg(cost)
             .arg(tokens)
             .arg(millis(WINDOW));
         for e in entities {
-            inv.key(self.spend_key(e));
+            keys.arg(self.spend_key(e));
         }
         for k in rate_keys {
-            inv.key(self.window_key(k));
+            keys.arg(self.window_key(k));
         }
-        inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
+        Some((keys, args))
     }
 
     /// Adds a finished request's tokens, in one round trip.
@@ -276,16 +298,49 @@ impl RedisLimits {
 
     /// Ends a request on its parallel counters, in one round trip.
     pub async fn release(&self, keys: &[String]) -> RedisResult<()> {
-        let mut inv = self.release.prepare_invoke();
+        let mut inflight = Command::list();
         for k in keys {
-            inv.key(self.inflight_key(k));
+            inflight.arg(self.inflight_key(k));
         }
-        inv.invoke_async::<i64>(&mut self.conn()).await.map(drop)
+        self.link
+            .eval(&self.release, &inflight, &Command::list())
+            .await
+            .map(drop)
     }
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The gate script's `{spends, admission}`: spends as strings (exact fractions), admission as
+/// integers.
+fn gate_reply(reply: Reply) -> RedisResult<(Vec<f64>, Vec<i64>)> {
+    let bad = || RedisError::unexpected(&reply);
+    let Reply::Array(parts) = &reply else {
+        return Err(bad());
+    };
+    let [Reply::Array(spends), Reply::Array(out)] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let spends = spends
+        .iter()
+        .map(|s| match s {
+            Reply::Bulk(b) => std::str::from_utf8(b).ok().and_then(|t| t.parse().ok()),
+            Reply::Int(i) => Some(*i as f64),
+            _ => None,
+        })
+        .collect::<Option<Vec<f64>>>()
+        .ok_or_else(bad)?;
+    let out = out
+        .iter()
+        .map(|v| match v {
+            Reply::Int(i) => Some(*i),
+            _ => None,
+        })
+        .collect::<Option<Vec<i64>>>()
+        .ok_or_else(bad)?;
+    Ok((spends, out))
 }
 
 /// The script's answer as remaining capacity or a refusal.

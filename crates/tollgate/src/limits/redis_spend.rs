@@ -5,9 +5,9 @@
 //! budget resets and admin edits. Counters expire after a day without a reset, and then start
 //! again from the database.
 
-use redis::RedisResult;
-
 use super::redis::RedisLimits;
+use super::redis_link::RedisResult;
+use super::resp::Command;
 use super::Entity;
 
 /// How long a counter lives before it starts again from the database.
@@ -20,12 +20,11 @@ impl RedisLimits {
 
     /// Sets an entity's spend (a budget reset or an admin edit).
     pub async fn set_spend(&self, entity: &Entity, spend: f64) -> RedisResult<()> {
-        redis::cmd("SET")
-            .arg(self.spend_key(entity))
-            .arg(spend.to_string())
+        let mut set = Command::new("SET");
+        set.arg(self.spend_key(entity))
+            .arg(spend)
             .arg("EX")
-            .arg(COUNTER_TTL_SECS)
-            .query_async::<()>(&mut self.conn())
-            .await
+            .arg(COUNTER_TTL_SECS);
+        self.link().query(&set).await.map(drop)
     }
 }

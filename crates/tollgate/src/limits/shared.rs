@@ -1,13 +1,14 @@
 //! Limits shared across replicas when Redis is configured, with this replica's counters as the
 //! fallback: [`SharedLimits`] is the rate limiter of such a gateway and makes budget checks see
 //! the spend of every replica. A request makes one round trip before its upstream call
-//! ([`admission`]) and one after it ([`SharedLimits::settle`], off the response's path). When
-//! Redis fails, both log it once, serve from memory (per-replica limits), and try Redis again a
-//! few seconds later. Nothing fails because Redis is down.
+//! ([`admission`]) and one after it ([`SharedLimits::settle_soon`], written before the response
+//! and not waited for). When Redis fails, both log it once, serve from memory (per-replica
+//! limits), and try Redis again a few seconds later. Nothing fails because Redis is down.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio_util::task::TaskTracker;
 
 use super::check::Budget;
 use super::ledger::Ledger;
@@ -48,6 +49,28 @@ impl RateLimiter for SharedLimits {
 }
 
 impl SharedLimits {
+    /// Adds a finished call's cost to the shared spend of its entities and its tokens to the
+    /// rate windows of `rate_keys` without waiting for Redis: the command is written before this
+    /// returns, so a request that follows the call's response, on any replica, sees it. When
+    /// it cannot be written, a task of `tasks` settles (or counts the tokens here).
+    pub fn settle_soon(
+        self: &Arc<Self>,
+        tasks: &TaskTracker,
+        entities: &[Entity],
+        cost: f64,
+        rate_keys: &[String],
+        tokens: u64,
+    ) {
+        if self
+            .redis
+            .settle_unawaited(entities, cost, rate_keys, tokens)
+        {
+            return;
+        }
+        let (me, entities, rate_keys) = (self.clone(), entities.to_vec(), rate_keys.to_vec());
+        tasks.spawn(async move { me.settle(&entities, cost, &rate_keys, tokens).await });
+    }
+
     /// Adds a finished call's cost to the shared spend of its entities and its tokens to the
     /// rate windows of `rate_keys`, in one round trip. When Redis fails the tokens count here
     /// (this replica's ledger already holds the cost).

@@ -235,22 +235,16 @@ pub async fn record(state: &AppState, meta: CallMeta, outcome: Outcome, settled:
 
 /// Feeds a finished call's tokens to the rate counters and, with Redis, its cost to the shared
 /// spend counters. This replica's own ledger already holds the cost, so the response does not
-/// wait for Redis: its round trip runs on a tracked task (shutdown waits for it).
+/// wait for Redis's answer (the command is on its way to Redis before the response is sent).
 async fn share(state: &AppState, meta: &CallMeta, cost: f64, tokens: u64) {
     let tokens_to_count = tokens > 0 && !meta.rate_keys.is_empty();
-    let Some(shared) = state.shared_limits.clone() else {
+    let Some(shared) = &state.shared_limits else {
         if tokens_to_count {
             state.limiter.add_tokens(&meta.rate_keys, tokens).await;
         }
         return;
     };
-    if cost == 0.0 && !tokens_to_count {
-        return;
-    }
-    let (entities, rate_keys) = (meta.entities.clone(), meta.rate_keys.clone());
-    state.tasks.spawn(async move {
-        shared.settle(&entities, cost, &rate_keys, tokens).await;
-    });
+    shared.settle_soon(&state.tasks, &meta.entities, cost, &meta.rate_keys, tokens);
 }
 
 fn event(meta: CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEvent {

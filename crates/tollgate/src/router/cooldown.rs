@@ -8,9 +8,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::Script;
-
 use crate::limits::redis::RedisLimits;
+use crate::limits::redis_link::Script;
+use crate::limits::resp::{Command, Reply};
 
 /// The window failures are counted in.
 const FAIL_WINDOW: Duration = Duration::from_secs(60);
@@ -77,14 +77,12 @@ impl Cooldowns {
     pub async fn failed(&self, id: &str) {
         if let Some(redis) = &self.redis {
             let (fails, cool) = Self::keys(redis, id);
-            let mut conn = redis.conn();
-            let mut invocation = self.fail_script.key(fails);
-            invocation
-                .key(cool)
-                .arg(self.allowed_fails)
+            let (mut keys, mut args) = (Command::list(), Command::list());
+            keys.arg(fails).arg(cool);
+            args.arg(self.allowed_fails)
                 .arg(millis(FAIL_WINDOW))
                 .arg(millis(self.cooldown));
-            let call = invocation.invoke_async::<i64>(&mut conn);
+            let call = redis.link().eval(&self.fail_script, &keys, &args);
             if redis.guarded(call).await.is_some() {
                 return;
             }
@@ -115,16 +113,16 @@ impl Cooldowns {
     /// Which of these deployments are cooling down now.
     pub async fn cooled(&self, ids: &[String]) -> HashSet<String> {
         if let Some(redis) = &self.redis {
-            let keys: Vec<String> = ids.iter().map(|id| Self::keys(redis, id).1).collect();
-            let mut conn = redis.conn();
-            let mut mget = redis::cmd("MGET");
-            mget.arg(&keys);
-            let read = mget.query_async::<Vec<Option<String>>>(&mut conn);
-            if let Some(values) = redis.guarded(read).await {
+            let mut mget = Command::new("MGET");
+            for id in ids {
+                mget.arg(Self::keys(redis, id).1);
+            }
+            let read = redis.link().query(&mget);
+            if let Some(Reply::Array(values)) = redis.guarded(read).await {
                 return ids
                     .iter()
                     .zip(values)
-                    .filter(|(_, v)| v.is_some())
+                    .filter(|(_, v)| *v != Reply::Nil)
                     .map(|(id, _)| id.clone())
                     .collect();
             }
