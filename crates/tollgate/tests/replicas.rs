@@ -182,6 +182,34 @@ async fn redis_down_falls_back_to_per_replica_limits() {
     stop(gws).await;
 }
 
+/// A parallel slot is shared by the replicas: a call in flight holds it on every replica, and a
+/// client that calls one replica after the other never finds its own finished call still
+/// counted.
+#[tokio::test]
+async fn a_parallel_slot_is_free_for_the_next_call_on_any_replica() {
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let up = FakeOpenAi::start().await;
+    let db = database().await;
+    let gws = replicas(&db, &config(&up.url()), 2, &redis_url(), &prefix).await;
+    let key = gws[0].key(json!({"max_parallel_requests": 1})).await;
+    let mut statuses = Vec::new();
+    for i in 0..30 {
+        statuses.push(chat(&gws[i % 2], &key).await);
+    }
+    assert_eq!(statuses, [200; 30]);
+    up.set_latency(Duration::from_millis(300));
+    let (first, second) = tokio::join!(chat(&gws[0], &key), async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        chat(&gws[1], &key).await
+    });
+    assert_eq!((first, second), (200, 429));
+    stop(gws).await;
+    flush(&mut conn, &prefix).await;
+}
+
 #[tokio::test]
 async fn parallel_and_token_limits_are_shared() {
     use tollgate::limits::rate::{Limit, LimitType};

@@ -63,6 +63,11 @@ pub trait RateLimiter: Send + Sync {
     async fn add_tokens(&self, keys: &[String], tokens: u64);
     /// Ends a request that counted against parallel limits.
     async fn release(&self, keys: &[String]);
+    /// Ends such a request without waiting, where the limiter can: `false` means it did not,
+    /// and [`RateLimiter::release`] must.
+    fn release_now(&self, _keys: &[String]) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]

@@ -296,6 +296,20 @@ impl RedisLimits {
         self.settle(&[], 0.0, keys, tokens).await
     }
 
+    /// As [`Self::release`], but without waiting (see [`Self::settle_unawaited`]); `false` when
+    /// nothing could be written.
+    pub fn release_unawaited(&self, keys: &[String]) -> bool {
+        if !self.available() {
+            return false;
+        }
+        let mut inflight = Command::list();
+        for k in keys {
+            inflight.arg(self.inflight_key(k));
+        }
+        self.link
+            .eval_unawaited(&self.release, &inflight, &Command::list())
+    }
+
     /// Ends a request on its parallel counters, in one round trip.
     pub async fn release(&self, keys: &[String]) -> RedisResult<()> {
         let mut inflight = Command::list();

@@ -46,6 +46,12 @@ impl RateLimiter for SharedLimits {
             self.local.release(keys).await;
         }
     }
+
+    /// Written to Redis before this returns, so that the next request, on any replica, finds
+    /// the slot free.
+    fn release_now(&self, keys: &[String]) -> bool {
+        keys.is_empty() || self.redis.release_unawaited(keys)
+    }
 }
 
 impl SharedLimits {

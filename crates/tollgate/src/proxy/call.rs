@@ -115,7 +115,7 @@ pub struct Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if self.keys.is_empty() {
+        if self.keys.is_empty() || self.limiter.release_now(&self.keys) {
             return;
         }
         let limiter = self.limiter.clone();
