@@ -3,7 +3,10 @@
 //! disturbing the others, and a connection Redis closes or that stops answering is replaced.
 //! Skipped without a reachable Redis, except under `CI=true`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use tollgate::limits::redis_link::{RedisError, RedisLink, Script};
@@ -33,6 +36,11 @@ async fn del(link: &RedisLink, keys: &[String]) {
         c.arg(k);
     }
     link.query(&c).await.unwrap();
+}
+
+/// Polls `f` once, with the calling task's waker.
+async fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *f).poll(cx))).await
 }
 
 static INCR: &str = "return redis.call('INCR', KEYS[1])";
@@ -106,6 +114,38 @@ async fn a_request_given_up_leaves_the_next_its_own_reply() {
         .is_err());
     let echoed = link.query(&cmd(&["ECHO", "mine"])).await.unwrap();
     assert_eq!(echoed, bulk("mine"));
+}
+
+/// The socket wakes only the request that last waited on it. When that request gets its reply
+/// and leaves, another waiting request must take its place, or no one reads its reply until
+/// the reply's time bound (0.5 s) wakes it.
+#[tokio::test]
+async fn the_request_the_socket_wakes_hands_over_when_it_leaves() {
+    if redis().await.is_none() {
+        return;
+    }
+    let link = Arc::new(RedisLink::new(&redis_url()).unwrap());
+    link.query(&cmd(&["PING"])).await.unwrap();
+    let empty = format!("{}empty", prefix());
+    // A's command holds the connection for 0.1 s; B's, after it, for 0.05 s more.
+    let blpop = cmd(&["BLPOP", &empty, "0.1"]);
+    let mut a = Box::pin(link.query(&blpop));
+    assert!(poll_once(&mut a).await.is_pending());
+    let other = link.clone();
+    let later = format!("{empty}:later");
+    let b = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let reply = other.query(&cmd(&["BLPOP", &later, "0.05"])).await;
+        (reply, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // A waits on the socket again, after B: the socket will wake A alone.
+    assert!(poll_once(&mut a).await.is_pending());
+    assert_eq!(a.await.unwrap(), Reply::Nil);
+    let (reply, waited) = b.await.unwrap();
+    assert_eq!(reply.unwrap(), Reply::Nil);
+    // About 0.13 s when B takes over from A; 0.5 s when only its time bound wakes it.
+    assert!(waited < Duration::from_millis(450), "B waited {waited:?}");
 }
 
 #[tokio::test]
