@@ -3,7 +3,9 @@
 //! waiting request the socket wakes reads every reply that has arrived and hands each to the
 //! request it belongs to (replies come in the order the commands were written). A round trip
 //! therefore costs one wake-up of the waiting request, as any socket read does, instead of a hop
-//! to a connection task and back.
+//! to a connection task and back. The socket wakes only the request that last waited on it, so
+//! when that request leaves while others wait, it wakes one of them to take its place. A command
+//! can also be sent without waiting: its reply is read and dropped by whoever reads next.
 //!
 //! A connection that fails (closed, malformed bytes, a reply later than [`TIMEOUT`]) fails every
 //! request waiting on it, and the next request opens a new one.
