@@ -12,7 +12,7 @@ use std::time::Duration;
 use tollgate::limits::redis_link::{RedisError, RedisLink, Script};
 use tollgate::limits::resp::{Command, Reply};
 
-use crate::replicas::{redis, redis_url};
+use crate::replicas::{prefix, redis, redis_url};
 
 fn cmd(parts: &[&str]) -> Command {
     let mut c = Command::new(parts[0]);
@@ -24,10 +24,6 @@ fn cmd(parts: &[&str]) -> Command {
 
 fn bulk(text: &str) -> Reply {
     Reply::Bulk(text.as_bytes().to_vec())
-}
-
-fn prefix() -> String {
-    format!("tollgate-test:{}:", uuid::Uuid::new_v4())
 }
 
 async fn del(link: &RedisLink, keys: &[String]) {

@@ -39,7 +39,7 @@ pub(crate) async fn redis() -> Option<redis::aio::MultiplexedConnection> {
     }
 }
 
-fn prefix() -> String {
+pub(crate) fn prefix() -> String {
     format!("tollgate-test:{}:", uuid::Uuid::new_v4())
 }
 

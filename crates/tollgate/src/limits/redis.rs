@@ -302,24 +302,25 @@ impl RedisLimits {
         if !self.available() {
             return false;
         }
-        let mut inflight = Command::list();
-        for k in keys {
-            inflight.arg(self.inflight_key(k));
-        }
         self.link
-            .eval_unawaited(&self.release, &inflight, &Command::list())
+            .eval_unawaited(&self.release, &self.inflight_keys(keys), &Command::list())
     }
 
     /// Ends a request on its parallel counters, in one round trip.
     pub async fn release(&self, keys: &[String]) -> RedisResult<()> {
+        self.link
+            .eval(&self.release, &self.inflight_keys(keys), &Command::list())
+            .await
+            .map(drop)
+    }
+
+    /// The in-flight counters of `keys`, as the release script's keys.
+    fn inflight_keys(&self, keys: &[String]) -> Command {
         let mut inflight = Command::list();
         for k in keys {
             inflight.arg(self.inflight_key(k));
         }
-        self.link
-            .eval(&self.release, &inflight, &Command::list())
-            .await
-            .map(drop)
+        inflight
     }
 }
 

@@ -348,7 +348,7 @@ impl Conn {
         }
         // Replies no one waits for are read here when no waiting request reads them.
         if wire.waiting.is_empty() && wire.abandoned.len() >= UNREAD_REPLIES {
-            if let Err(e) = self.read_now(&mut wire) {
+            if let Err(e) = self.read_now(&mut wire, None) {
                 self.fail(&mut wire, e);
             }
         }
@@ -357,13 +357,14 @@ impl Conn {
         true
     }
 
-    /// Reads and hands out the replies that have arrived, without waiting for more.
-    fn read_now(&self, wire: &mut Wire) -> RedisResult<()> {
+    /// Reads and hands out the replies that have arrived, without waiting for more (`me`
+    /// reads them: it is not woken).
+    fn read_now(&self, wire: &mut Wire, me: Option<u64>) -> RedisResult<()> {
         loop {
             wire.input.reserve(16 * 1024);
             match self.io.try_read_buf(&mut wire.input) {
                 Ok(0) => return Err(RedisError::Connection("Redis closed the connection".into())),
-                Ok(_) => hand_out(wire, None)?,
+                Ok(_) => hand_out(wire, me)?,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(io_error(&e)),
             }
@@ -409,14 +410,8 @@ impl Conn {
                     return Ok(());
                 }
                 Poll::Ready(Err(e)) => return Err(io_error(&e)),
-                Poll::Ready(Ok(())) => {}
-            }
-            wire.input.reserve(16 * 1024);
-            match self.io.try_read_buf(&mut wire.input) {
-                Ok(0) => return Err(RedisError::Connection("Redis closed the connection".into())),
-                Ok(_) => hand_out(wire, Some(me))?,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(io_error(&e)),
+                // Reading until the socket would block clears its readiness.
+                Poll::Ready(Ok(())) => self.read_now(wire, Some(me))?,
             }
         }
     }
