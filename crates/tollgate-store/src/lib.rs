@@ -75,6 +75,10 @@ pub trait Store: Send + Sync + 'static {
     /// What the store knows of one token hash.
     async fn token(&self, token: &str) -> Result<Option<TokenEntry>>;
 
+    /// A token hash's status and its key's document, in one read (the auth path's lookup: a
+    /// token never issued costs one index probe).
+    async fn token_key(&self, token: &str) -> Result<Option<TokenKey<Value>>>;
+
     /// Every token hash a key has had, newest first.
     async fn key_tokens(&self, key_id: &str) -> Result<Vec<TokenEntry>>;
 
@@ -159,6 +163,18 @@ impl dyn Store {
             items,
             total: page.total,
         })
+    }
+
+    /// What `token` opens: its status, grace period and key.
+    pub async fn key_for_token(&self, token: &str) -> Result<Option<TokenKey<KeyRecord>>> {
+        let Some(found) = self.token_key(token).await? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenKey {
+            status: found.status,
+            grace_until: found.grace_until,
+            key: found.key.map(decode).transpose()?,
+        }))
     }
 
     /// The live key whose current token is `token`.

@@ -470,6 +470,15 @@ pub struct TokenEntry {
     pub snapshot: Option<KeyRecord>,
 }
 
+/// What a token hash opens, read in one statement: its status and grace period, and the key
+/// it belongs to (`None` once the key is deleted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenKey<K> {
+    pub status: TokenStatus,
+    pub grace_until: Option<DateTime<Utc>>,
+    pub key: Option<K>,
+}
+
 /// Who a token hash belongs to, for spend attribution.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct TokenMeta {

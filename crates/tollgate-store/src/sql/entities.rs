@@ -217,7 +217,7 @@ fn read_columns(kind: Kind) -> &'static str {
     }
 }
 
-fn document(row: &sqlx::any::AnyRow, kind: Kind) -> Result<Value> {
+pub(super) fn document(row: &sqlx::any::AnyRow, kind: Kind) -> Result<Value> {
     let spend: f64 = row.try_get("spend")?;
     let data: String = row.try_get("data")?;
     let mut value = overlay_spend(&data, spend)?;

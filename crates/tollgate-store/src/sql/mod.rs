@@ -29,7 +29,7 @@ use crate::spend::{
 };
 use crate::table::{AuditQuery, Kind, Page, Query, Write};
 use crate::{
-    AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenMeta,
+    AuditEntry, Backend, ConnectOptions, Result, Store, StoreError, TokenEntry, TokenKey, TokenMeta,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -259,6 +259,10 @@ impl Store for SqlStore {
 
     async fn token(&self, token: &str) -> Result<Option<TokenEntry>> {
         tokens::token(&self.pool, token).await
+    }
+
+    async fn token_key(&self, token: &str) -> Result<Option<TokenKey<Value>>> {
+        tokens::token_key(&self.pool, token).await
     }
 
     async fn key_tokens(&self, key_id: &str) -> Result<Vec<TokenEntry>> {

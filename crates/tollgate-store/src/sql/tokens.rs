@@ -10,7 +10,7 @@ use sqlx::{Any, AnyPool, Row as _, Transaction};
 use super::audit::from_millis;
 use super::builder::Sql;
 use crate::table::SqlValue;
-use crate::{KeyRecord, Result, StoreError, TokenEntry, TokenMeta, TokenStatus};
+use crate::{KeyRecord, Kind, Result, StoreError, TokenEntry, TokenKey, TokenMeta, TokenStatus};
 
 /// SQLite allows 32,766 bound values per statement; stay far below.
 const CHUNK: usize = 500;
@@ -84,6 +84,31 @@ pub(super) async fn token(pool: &AnyPool, token: &str) -> Result<Option<TokenEnt
     sql.bind(token);
     let row = sql.query().fetch_optional(pool).await?;
     row.map(|r| entry(&r)).transpose()
+}
+
+/// The token's status and its key, joined: an unknown token is one probe of `key_tokens`'
+/// primary key, a known one that probe and the key's row.
+pub(super) async fn token_key(pool: &AnyPool, token: &str) -> Result<Option<TokenKey<Value>>> {
+    let mut sql = Sql::new(
+        "SELECT t.status, t.grace_until, k.key_id, k.spend, k.budget_reset_at, k.data \
+         FROM key_tokens t LEFT JOIN keys k ON k.key_id = t.key_id WHERE t.token = ",
+    );
+    sql.bind(token);
+    let Some(r) = sql.query().fetch_optional(pool).await? else {
+        return Ok(None);
+    };
+    let status: String = r.try_get("status")?;
+    let grace_until: Option<i64> = r.try_get("grace_until")?;
+    let key_id: Option<String> = r.try_get("key_id")?;
+    Ok(Some(TokenKey {
+        status: TokenStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("token status {status}")))?,
+        grace_until: grace_until.map(from_millis).transpose()?,
+        key: match key_id {
+            Some(_) => Some(super::entities::document(&r, Kind::Key)?),
+            None => None,
+        },
+    }))
 }
 
 pub(super) async fn key_tokens(pool: &AnyPool, key_id: &str) -> Result<Vec<TokenEntry>> {

@@ -66,6 +66,15 @@ pub async fn issued_token_is_active(ctx: &Ctx) {
         Some(active(&k.token, "k1", at(0)))
     );
     assert_eq!(ctx.store.token("never-issued").await.unwrap(), None);
+    assert_eq!(ctx.store.key_for_token("never-issued").await.unwrap(), None);
+    assert_eq!(
+        ctx.store.key_for_token(&k.token).await.unwrap(),
+        Some(TokenKey {
+            status: TokenStatus::Active,
+            grace_until: None,
+            key: Some(k.clone()),
+        })
+    );
     assert_eq!(ctx.store.key_by_token(&k.token).await.unwrap(), Some(k));
 }
 
@@ -93,6 +102,18 @@ pub async fn regenerated_token_is_archived(ctx: &Ctx) {
     let now = ctx.store.key_by_token("tok-new").await.unwrap().unwrap();
     assert_eq!((now.key_id.as_str(), now.rotation_count), ("k1", 3));
     assert_eq!(ctx.store.key_by_token(&k.token).await.unwrap(), None);
+    // In one read: the old token is regenerated, with its grace period and the key as it is now.
+    let old = ctx.store.key_for_token(&k.token).await.unwrap().unwrap();
+    assert_eq!(
+        (old.status, old.grace_until, old.key),
+        (
+            TokenStatus::Regenerated,
+            Some(at(60_100)),
+            Some(now.clone())
+        )
+    );
+    let new = ctx.store.key_for_token("tok-new").await.unwrap().unwrap();
+    assert_eq!((new.status, new.key), (TokenStatus::Active, Some(now)));
 }
 
 pub async fn deleted_token_is_archived(ctx: &Ctx) {
@@ -116,6 +137,14 @@ pub async fn deleted_token_is_archived(ctx: &Ctx) {
         })
     );
     assert_eq!(ctx.get::<KeyRecord>(&["k1"]).await, None);
+    assert_eq!(
+        ctx.store.key_for_token(&k.token).await.unwrap(),
+        Some(TokenKey {
+            status: TokenStatus::Deleted,
+            grace_until: None,
+            key: None,
+        })
+    );
 }
 
 pub async fn retiring_an_inactive_token_is_not_found(ctx: &Ctx) {

@@ -252,24 +252,25 @@ async fn load(state: &AppState, token: &str) -> Result<Option<Arc<KeyAuth>>, Err
     Ok(Some(auth))
 }
 
-/// The key of a token, with the end of its grace period when it is a regenerated token.
+/// The key of a token, with the end of its grace period when it is a regenerated token. One
+/// read whatever the token is: a token never issued costs one index probe.
 async fn load_key(
     state: &AppState,
     token: &str,
 ) -> Result<Option<(KeyRecord, Option<chrono::DateTime<Utc>>)>, Error> {
-    if let Some(key) = state.store.key_by_token(token).await? {
-        return Ok(Some((key, None)));
-    }
-    let Some(entry) = state.store.token(token).await? else {
+    let Some(found) = state.store.key_for_token(token).await? else {
         return Ok(None);
     };
-    let in_grace = entry.status == TokenStatus::Regenerated
-        && entry.grace_until.is_some_and(|t| t > Utc::now());
-    if !in_grace {
+    let Some(key) = found.key else {
         return Ok(None);
+    };
+    match found.status {
+        TokenStatus::Active if key.token == token => Ok(Some((key, None))),
+        TokenStatus::Regenerated if found.grace_until.is_some_and(|t| t > Utc::now()) => {
+            Ok(Some((key, found.grace_until)))
+        }
+        _ => Ok(None),
     }
-    let key = state.store.get::<KeyRecord>(&[&entry.key_id]).await?;
-    Ok(key.map(|k| (k, entry.grace_until)))
 }
 
 /// `general_settings.allow_requests_on_db_unavailable` (on unless set to false).
