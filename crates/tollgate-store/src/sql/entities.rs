@@ -209,7 +209,7 @@ fn filter_column(f: &crate::table::Filter) -> &'static str {
 }
 
 /// What a read selects: the document and the columns laid over it.
-fn read_columns(kind: Kind) -> &'static str {
+pub(super) fn read_columns(kind: Kind) -> &'static str {
     if kind.has_budget_reset() {
         "spend, budget_reset_at, data"
     } else {

@@ -9,6 +9,7 @@ use sqlx::{Any, AnyPool, Row as _, Transaction};
 
 use super::audit::from_millis;
 use super::builder::Sql;
+use super::entities;
 use crate::table::SqlValue;
 use crate::{KeyRecord, Kind, Result, StoreError, TokenEntry, TokenKey, TokenMeta, TokenStatus};
 
@@ -89,10 +90,12 @@ pub(super) async fn token(pool: &AnyPool, token: &str) -> Result<Option<TokenEnt
 /// The token's status and its key, joined: an unknown token is one probe of `key_tokens`'
 /// primary key, a known one that probe and the key's row.
 pub(super) async fn token_key(pool: &AnyPool, token: &str) -> Result<Option<TokenKey<Value>>> {
-    let mut sql = Sql::new(
-        "SELECT t.status, t.grace_until, k.key_id, k.spend, k.budget_reset_at, k.data \
+    // The key's columns are those `get_row` reads; `key_tokens` has none of the same names.
+    let mut sql = Sql::new(format!(
+        "SELECT t.status, t.grace_until, k.key_id, {} \
          FROM key_tokens t LEFT JOIN keys k ON k.key_id = t.key_id WHERE t.token = ",
-    );
+        entities::read_columns(Kind::Key)
+    ));
     sql.bind(token);
     let Some(r) = sql.query().fetch_optional(pool).await? else {
         return Ok(None);
@@ -104,10 +107,9 @@ pub(super) async fn token_key(pool: &AnyPool, token: &str) -> Result<Option<Toke
         status: TokenStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("token status {status}")))?,
         grace_until: grace_until.map(from_millis).transpose()?,
-        key: match key_id {
-            Some(_) => Some(super::entities::document(&r, Kind::Key)?),
-            None => None,
-        },
+        key: key_id
+            .map(|_| entities::document(&r, Kind::Key))
+            .transpose()?,
     }))
 }
 
