@@ -212,6 +212,10 @@ fn launch(
     for (k, v) in vars {
         cmd.env(k, v);
     }
+    // The allocator's options (`MIMALLOC_SHOW_STATS=1`, ...), for experiments.
+    for (k, v) in std::env::vars().filter(|(k, _)| k.starts_with("MIMALLOC_")) {
+        cmd.env(k, v);
+    }
     match spawn(cmd, label) {
         Ok(server) => Ok(Running {
             server,
