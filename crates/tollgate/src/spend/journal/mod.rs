@@ -2,16 +2,18 @@
 //! survives `kill -9` before the batching writer reached the database.
 //!
 //! Each record is one [`SpendEvent`], framed as [`record`] describes. An append writes its
-//! record to the active segment file (`segment-<n>.tgj`) from the calling task, under a short
-//! lock: once `append` returns, the record is in the operating system's hands and survives the
-//! process being killed. A sync thread makes the files durable against power loss with `fdatasync`:
+//! record to the active segment file (`segment-<n>.tgj`) of one of the journal's lanes, from the
+//! calling task, under that lane's lock: once `append` returns, the record is in the operating
+//! system's hands and survives the process being killed. There is a lane per processor, each
+//! with its own segments, and an append takes the first lane that is free, so that two threads
+//! appending at once write two files instead of one waiting (asleep) for the other's write. A sync thread makes the files durable against power loss with `fdatasync`:
 //! with [`Durability::EachCall`] every append waits for the sync that covers it (group commit:
 //! one sync acknowledges every record written before it); with [`Durability::Every`] the thread
 //! syncs at that interval and appends do not wait, so at most one interval of records can be
 //! lost if the machine (not the process) goes down.
 //!
 //! The writer confirms events once they are in the store; a segment is deleted when it is no
-//! longer the active one and every event in it is confirmed. When the active segment is fully
+//! longer its lane's active one and every event in it is confirmed. When the active segment is fully
 //! confirmed and has grown past [`ROTATE_CONFIRMED_BYTES`], a new one is started and the old one
 //! deleted (rotating after every batch cost a file creation and a directory sync each time).
 //!
@@ -25,7 +27,8 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -39,6 +42,8 @@ const ROTATE_CONFIRMED_BYTES: u64 = 8 << 20;
 #[cfg(test)]
 const ROTATE_CONFIRMED_BYTES: u64 = 1;
 const LOCK_FILE: &str = "LOCK";
+/// Lanes at most, however many processors there are.
+const MAX_LANES: usize = 8;
 /// How often an idle sync thread checks that its journal still exists.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
 
@@ -59,9 +64,12 @@ pub struct Journal {
 
 #[derive(Debug)]
 struct Inner {
-    files: Mutex<Segments>,
-    /// Raised by appends for the sync thread.
-    dirty: (Mutex<bool>, Condvar),
+    lanes: Vec<Mutex<Segments>>,
+    /// Records written since open, counted once each is in its file.
+    seq: AtomicU64,
+    /// Raised by appends for the sync thread; the condition variable wakes it.
+    dirty: AtomicBool,
+    wake: (Mutex<()>, Condvar),
     /// The highest record number known to be on disk.
     synced: watch::Sender<u64>,
     durability: Durability,
@@ -88,9 +96,19 @@ impl Backlog {
 }
 
 impl Journal {
-    /// Locks `dir` (creating it), reads what an earlier run left, and starts a new segment and
-    /// the sync thread. The backlog's files are left in place for the caller to replay.
+    /// Locks `dir` (creating it), reads what an earlier run left, and starts the sync thread
+    /// (each lane starts its first segment with its first record). The backlog's files are left
+    /// in place for the caller to replay.
     pub fn open(dir: &Path, durability: Durability) -> io::Result<(Self, Backlog)> {
+        let lanes = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_LANES));
+        Self::open_with_lanes(dir, durability, lanes)
+    }
+
+    fn open_with_lanes(
+        dir: &Path,
+        durability: Durability,
+        lanes: usize,
+    ) -> io::Result<(Self, Backlog)> {
         std::fs::create_dir_all(dir)?;
         let lock = OpenOptions::new()
             .create(true)
@@ -105,15 +123,19 @@ impl Journal {
             ))
         })?;
         let old = segments(dir)?;
-        let next = old.last().map_or(0, |(n, _)| n + 1);
+        let numbers = Arc::new(AtomicU64::new(old.last().map_or(0, |(n, _)| n + 1)));
         let mut backlog = Backlog::default();
         for (_, path) in old {
             record::read(&path, &mut backlog)?;
             backlog.files.push(path);
         }
         let inner = Arc::new(Inner {
-            files: Mutex::new(Segments::new(dir.to_path_buf(), next)?),
-            dirty: (Mutex::new(false), Condvar::new()),
+            lanes: (0..lanes.max(1))
+                .map(|_| Mutex::new(Segments::new(dir.to_path_buf(), Arc::clone(&numbers))))
+                .collect(),
+            seq: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
+            wake: (Mutex::new(()), Condvar::new()),
             synced: watch::Sender::new(0),
             durability,
             _lock: lock,
@@ -134,7 +156,7 @@ impl Journal {
             tracing::error!("cannot encode a spend event for the journal: {e}");
             return None;
         }
-        let (segment, seq) = self.inner.files().write(&bytes)?;
+        let (segment, seq) = self.inner.lane().write(&bytes, &self.inner.seq)?;
         self.inner.raise();
         if self.inner.durability == Durability::EachCall {
             let mut synced = self.inner.synced.subscribe();
@@ -147,71 +169,94 @@ impl Journal {
 
     /// Says that `count` events of `segment` are in the store.
     pub fn confirm(&self, segment: u64, count: u64) {
-        let mut files = self.inner.files();
-        files.counts.entry(segment).or_default().confirmed += count;
-        files.collect();
+        for lane in &self.inner.lanes {
+            let mut files = lock(lane);
+            if let Some(c) = files.counts.get_mut(&segment) {
+                c.confirmed += count;
+                files.collect();
+                return;
+            }
+        }
     }
 }
 
+fn lock(lane: &Mutex<Segments>) -> MutexGuard<'_, Segments> {
+    lane.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Inner {
-    fn files(&self) -> MutexGuard<'_, Segments> {
-        self.files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The first lane nobody holds, or the first lane when all are held.
+    fn lane(&self) -> MutexGuard<'_, Segments> {
+        for lane in &self.lanes {
+            match lane.try_lock() {
+                Ok(files) => return files,
+                Err(TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        lock(&self.lanes[0])
     }
 
     /// Raises the flag; only the append that raises it wakes the sync thread (a wake-up is a
     /// system call, too dear for every append).
     fn raise(&self) {
-        let (flag, cv) = &self.dirty;
-        let was = std::mem::replace(
-            &mut *flag
+        if !self.dirty.swap(true, Ordering::AcqRel) {
+            // Notified under the lock, so that the sync thread, which looks at the flag under
+            // it, cannot miss the wake-up.
+            let _guard = self
+                .wake
+                .0
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            true,
-        );
-        if !was {
-            cv.notify_one();
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.wake.1.notify_one();
         }
     }
 
     /// Waits until an append raised the flag (or a while passed); `true` when it was raised.
     fn wait_dirty(&self) -> bool {
-        let (flag, cv) = &self.dirty;
-        let guard = flag
+        let (lock, cv) = &self.wake;
+        let guard = lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (mut guard, _) = cv
-            .wait_timeout_while(guard, IDLE_CHECK, |dirty| !*dirty)
+        let _guard = cv
+            .wait_timeout_while(guard, IDLE_CHECK, |()| !self.dirty.load(Ordering::Acquire))
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::replace(&mut *guard, false)
+        self.dirty.swap(false, Ordering::AcqRel)
     }
 
-    /// Syncs everything written so far and publishes how far that reaches.
+    /// Syncs everything written so far and publishes how far that reaches. The count is read
+    /// before the files are: a record it counts is in a file synced here, or in a sealed
+    /// segment, which its lane synced when it sealed it.
     fn sync(&self) {
-        let (file, seq) = {
-            let files = self.files();
-            (Arc::clone(&files.file), files.seq)
-        };
-        match file.sync_data() {
-            Ok(()) => self.synced.send_replace(seq),
-            Err(e) => {
-                tracing::error!("spend journal sync failed: {e}");
+        let seq = self.seq.load(Ordering::Acquire);
+        let files: Vec<Arc<File>> = self
+            .lanes
+            .iter()
+            .filter_map(|lane| lock(lane).active.as_ref().map(|(_, f)| Arc::clone(f)))
+            .collect();
+        for file in files {
+            if let Err(e) = file.sync_data() {
                 // Waiters are released; their records are written, just not known durable.
-                self.synced.send_replace(seq)
+                tracing::error!("spend journal sync failed: {e}");
             }
-        };
+        }
+        self.synced.send_replace(seq);
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let mut files = self.files();
-        if let Err(e) = files.file.sync_data() {
-            tracing::error!("spend journal sync at close failed: {e}");
+        for lane in &self.lanes {
+            let mut files = lock(lane);
+            if let Some((_, file)) = &files.active {
+                if let Err(e) = file.sync_data() {
+                    tracing::error!("spend journal sync at close failed: {e}");
+                }
+            }
+            // Everything in the store (a clean shutdown): nothing is left to replay.
+            files.delete_confirmed(true);
         }
-        // Everything in the store (a clean shutdown): nothing is left to replay.
-        files.delete_confirmed(true);
     }
 }
 
@@ -269,43 +314,47 @@ struct Counts {
     confirmed: u64,
 }
 
-/// The journal's files.
+/// One lane's files.
 #[derive(Debug)]
 struct Segments {
     dir: PathBuf,
-    active: u64,
-    /// Shared with the sync thread, which syncs it outside the lock.
-    file: Arc<File>,
+    /// Numbers for new segments, shared by the lanes.
+    numbers: Arc<AtomicU64>,
+    /// The active segment's number and file (shared with the sync thread, which syncs it
+    /// outside the lock); none until the lane's first record.
+    active: Option<(u64, Arc<File>)>,
     bytes: u64,
-    /// Records written since open.
-    seq: u64,
     counts: BTreeMap<u64, Counts>,
 }
 
 impl Segments {
-    fn new(dir: PathBuf, active: u64) -> io::Result<Self> {
-        let file = Arc::new(create(&dir, active)?);
-        Ok(Self {
+    fn new(dir: PathBuf, numbers: Arc<AtomicU64>) -> Self {
+        Self {
             dir,
-            active,
-            file,
+            numbers,
+            active: None,
             bytes: 0,
-            seq: 0,
-            counts: BTreeMap::from([(active, Counts::default())]),
-        })
+            counts: BTreeMap::new(),
+        }
     }
 
-    /// Writes one record; the segment it went to and its number, or `None` on failure.
-    fn write(&mut self, record: &[u8]) -> Option<(u64, u64)> {
-        if self.bytes >= MAX_SEGMENT_BYTES {
+    fn active_number(&self) -> Option<u64> {
+        self.active.as_ref().map(|(n, _)| *n)
+    }
+
+    /// Writes one record and counts it in `seq`; the segment it went to and its number, or
+    /// `None` on failure.
+    fn write(&mut self, record: &[u8], seq: &AtomicU64) -> Option<(u64, u64)> {
+        if self.active.is_none() || self.bytes >= MAX_SEGMENT_BYTES {
             self.rotate(true);
         }
-        match (&*self.file).write_all(record) {
+        let (n, file) = self.active.as_ref()?;
+        let n = *n;
+        match (&**file).write_all(record) {
             Ok(()) => {
                 self.bytes += record.len() as u64;
-                self.seq += 1;
-                self.counts.entry(self.active).or_default().appended += 1;
-                Some((self.active, self.seq))
+                self.counts.entry(n).or_default().appended += 1;
+                Some((n, seq.fetch_add(1, Ordering::AcqRel) + 1))
             }
             Err(e) => {
                 tracing::error!(dir = %self.dir.display(), "spend journal write failed: {e}");
@@ -317,19 +366,19 @@ impl Segments {
     }
 
     /// Starts a new active segment; the old one is sealed, and synced first when it still
-    /// holds records the store has not confirmed (the sync thread only syncs the active one).
+    /// holds records the store has not confirmed (the sync thread only syncs active ones).
     fn rotate(&mut self, sync_old: bool) {
-        if sync_old {
-            if let Err(e) = self.file.sync_data() {
+        if let (true, Some((_, file))) = (sync_old, &self.active) {
+            if let Err(e) = file.sync_data() {
                 tracing::error!("spend journal sync of a sealed segment failed: {e}");
             }
         }
-        match create(&self.dir, self.active + 1) {
+        let n = self.numbers.fetch_add(1, Ordering::Relaxed);
+        match create(&self.dir, n) {
             Ok(f) => {
-                self.active += 1;
-                self.file = Arc::new(f);
+                self.active = Some((n, Arc::new(f)));
                 self.bytes = 0;
-                self.counts.entry(self.active).or_default();
+                self.counts.entry(n).or_default();
             }
             Err(e) => tracing::error!("cannot start a new spend journal segment: {e}"),
         }
@@ -338,12 +387,11 @@ impl Segments {
     /// Deletes segments whose events are all in the store.
     fn collect(&mut self) {
         let done = |c: &Counts| c.confirmed >= c.appended;
-        if self.bytes >= ROTATE_CONFIRMED_BYTES
-            && self
-                .counts
-                .get(&self.active)
-                .is_some_and(|c| c.appended > 0 && done(c))
-        {
+        let active_done = self
+            .active_number()
+            .and_then(|n| self.counts.get(&n))
+            .is_some_and(|c| c.appended > 0 && done(c));
+        if self.bytes >= ROTATE_CONFIRMED_BYTES && active_done {
             self.rotate(false);
         }
         self.delete_confirmed(false);
@@ -351,10 +399,11 @@ impl Segments {
 
     /// Deletes the files of fully confirmed segments; the active one too when `with_active`.
     fn delete_confirmed(&mut self, with_active: bool) {
+        let active = self.active_number();
         let confirmed: Vec<u64> = self
             .counts
             .iter()
-            .filter(|(n, c)| (with_active || **n != self.active) && c.confirmed >= c.appended)
+            .filter(|(n, c)| (with_active || Some(**n) != active) && c.confirmed >= c.appended)
             .map(|(n, _)| *n)
             .collect();
         for n in confirmed {

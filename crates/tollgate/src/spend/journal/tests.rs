@@ -169,6 +169,59 @@ async fn a_segment_is_deleted_only_when_all_its_events_are_confirmed() {
     assert_eq!(ids, ["d"]);
 }
 
+// A lane is held across an append on purpose; with an hour's sync interval the append does not
+// wait for anything.
+#[expect(clippy::await_holding_lock, reason = "the held lane is what is tested")]
+#[tokio::test]
+async fn an_append_takes_a_free_lane_and_every_lane_is_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Appends here do not wait for a sync: the sync thread takes each lane's lock in turn.
+    let hour = Durability::Every(Duration::from_secs(3600));
+    let (j, _) = Journal::open_with_lanes(dir.path(), hour, 2).unwrap();
+    assert_eq!(
+        j.append(&event("a")).await,
+        Some(0),
+        "the first lane, when free"
+    );
+    let second = {
+        let _held = j.inner.lanes[0].lock().unwrap();
+        j.append(&event("b")).await
+    };
+    assert_eq!(
+        second,
+        Some(1),
+        "the first lane is held: the second one starts a segment"
+    );
+    j.inner.sync();
+    assert_eq!(*j.inner.synced.borrow(), 2, "a sync covers both lanes");
+    assert_eq!(j.append(&event("c")).await, Some(0));
+    j.confirm(1, 1);
+    wait_until("the second lane's confirmed segment is deleted", || {
+        !segment_path(dir.path(), 1).exists()
+    });
+    // A lane's active segment, once confirmed, makes way for a new one (numbered after all
+    // the lanes' segments) and is deleted.
+    j.confirm(0, 2);
+    wait_until("the first lane's confirmed segment is deleted", || {
+        !segment_path(dir.path(), 0).exists()
+    });
+    let held = j.inner.lanes[0].lock().unwrap();
+    assert_eq!(
+        j.append(&event("d")).await,
+        Some(2),
+        "the second lane's new segment"
+    );
+    drop(held);
+    drop(j);
+    let (_j, backlog) = reopen(dir.path());
+    let ids: Vec<_> = backlog
+        .events
+        .iter()
+        .map(|e| e.request_id.as_str())
+        .collect();
+    assert_eq!(ids, ["d"]);
+}
+
 #[tokio::test]
 async fn with_an_interval_a_record_is_in_the_file_when_append_returns() {
     let dir = tempfile::tempdir().unwrap();
