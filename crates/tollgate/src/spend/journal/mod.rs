@@ -6,16 +6,19 @@
 //! calling task, under that lane's lock: once `append` returns, the record is in the operating
 //! system's hands and survives the process being killed. There is a lane per processor, each
 //! with its own segments, and an append takes the first lane that is free, so that two threads
-//! appending at once write two files instead of one waiting (asleep) for the other's write. A sync thread makes the files durable against power loss with `fdatasync`:
-//! with [`Durability::EachCall`] every append waits for the sync that covers it (group commit:
-//! one sync acknowledges every record written before it); with [`Durability::Every`] the thread
+//! appending at once write two files instead of one waiting (asleep) for the other's write.
+//!
+//! A sync thread makes the files durable against power loss with `fdatasync`: with
+//! [`Durability::EachCall`] every append waits for the sync that covers it (group commit: one
+//! sync acknowledges every record written before it); with [`Durability::Every`] the thread
 //! syncs at that interval and appends do not wait, so at most one interval of records can be
 //! lost if the machine (not the process) goes down.
 //!
 //! The writer confirms events once they are in the store; a segment is deleted when it is no
-//! longer its lane's active one and every event in it is confirmed. When the active segment is fully
-//! confirmed and has grown past [`ROTATE_CONFIRMED_BYTES`], a new one is started and the old one
-//! deleted (rotating after every batch cost a file creation and a directory sync each time).
+//! longer its lane's active one and every event in it is confirmed. When a lane's active segment
+//! is fully confirmed and has grown past [`ROTATE_CONFIRMED_BYTES`], a new one is started and the
+//! old one deleted (rotating after every batch cost a file creation and a directory sync each
+//! time).
 //!
 //! On start, [`super::replay`] reads the segments left by a previous run and records them
 //! (idempotently, by request id) before serving. One directory belongs to one replica: it is
