@@ -49,6 +49,15 @@ fn reopen(dir: &Path) -> (Journal, Backlog) {
     }
 }
 
+/// The request ids of a backlog's events, in order.
+fn ids(backlog: &Backlog) -> Vec<&str> {
+    backlog
+        .events
+        .iter()
+        .map(|e| e.request_id.as_str())
+        .collect()
+}
+
 fn wait_until(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !f() {
@@ -67,11 +76,7 @@ async fn appended_events_are_read_back_after_a_restart() {
     }
     drop(j);
     let (_j, backlog) = reopen(dir.path());
-    let ids: Vec<_> = backlog
-        .events
-        .iter()
-        .map(|e| e.request_id.as_str())
-        .collect();
+    let ids = ids(&backlog);
     assert_eq!(ids, ["a", "b", "c"]);
     assert_eq!(backlog.events[0], {
         let mut e = event("a");
@@ -119,11 +124,7 @@ async fn segments_of_an_earlier_version_are_replayed_in_order() {
     record::encode(&event("binary"), &mut bytes).unwrap();
     std::fs::write(segment_path(dir.path(), 4), bytes).unwrap();
     let (j, backlog) = Journal::open(dir.path(), Durability::EachCall).unwrap();
-    let ids: Vec<_> = backlog
-        .events
-        .iter()
-        .map(|e| e.request_id.as_str())
-        .collect();
+    let ids = ids(&backlog);
     assert_eq!(ids, ["json", "binary"]);
     assert_eq!(backlog.skipped, 1);
     assert_eq!(j.append(&event("new")).await, Some(5));
@@ -161,11 +162,7 @@ async fn a_segment_is_deleted_only_when_all_its_events_are_confirmed() {
     assert_eq!(j.append(&event("d")).await, Some(1));
     drop(j);
     let (_j, backlog) = reopen(dir.path());
-    let ids: Vec<_> = backlog
-        .events
-        .iter()
-        .map(|e| e.request_id.as_str())
-        .collect();
+    let ids = ids(&backlog);
     assert_eq!(ids, ["d"]);
 }
 
@@ -214,11 +211,7 @@ async fn an_append_takes_a_free_lane_and_every_lane_is_replayed() {
     drop(held);
     drop(j);
     let (_j, backlog) = reopen(dir.path());
-    let ids: Vec<_> = backlog
-        .events
-        .iter()
-        .map(|e| e.request_id.as_str())
-        .collect();
+    let ids = ids(&backlog);
     assert_eq!(ids, ["d"]);
 }
 
@@ -257,11 +250,7 @@ async fn a_clean_close_leaves_nothing_to_replay_but_unconfirmed_events() {
     let active = j.append(&event("b")).await.unwrap();
     drop(j);
     let (j, backlog) = reopen(dir.path());
-    let ids: Vec<_> = backlog
-        .events
-        .iter()
-        .map(|e| e.request_id.as_str())
-        .collect();
+    let ids = ids(&backlog);
     assert_eq!(
         ids,
         ["b"],
