@@ -24,7 +24,7 @@ use super::attempts::body_for;
 use super::call::CallKind;
 use super::request::ClientRequest;
 use crate::router::{Deployment, Provider};
-use crate::spend::pricing::Usage;
+use crate::spend::pricing::{Usage, UsageObject};
 use crate::state::AppState;
 
 /// Seconds since the Unix epoch, for `created`.
@@ -114,20 +114,20 @@ pub enum AnswerBody {
 }
 
 /// Just the usage of an answer. Reading it checks that the whole answer is JSON, without
-/// building it.
+/// building it, and reads the usage's counts without building that either.
 #[derive(Deserialize)]
 struct UsageOnly {
     #[serde(default)]
-    usage: Option<Value>,
+    usage: UsageObject,
 }
 
 impl Answer {
     fn raw(kind: CallKind, reply: RawReply) -> Result<Self, LlmError> {
         let read: UsageOnly = serde_json::from_slice(&reply.body)
             .map_err(|e| LlmError::Protocol(format!("response is not a JSON object: {e}")))?;
-        let usage = read.usage.filter(Value::is_object).map(|u| match kind {
-            CallKind::Messages => Usage::from_anthropic(&u),
-            _ => Usage::from_openai(&u),
+        let usage = read.usage.0.map(|c| match kind {
+            CallKind::Messages => Usage::anthropic(&c),
+            _ => Usage::openai(&c),
         });
         Ok(Self {
             body: AnswerBody::Bytes(reply.body),

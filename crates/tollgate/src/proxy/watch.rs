@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::call::{CallKind, Outcome};
-use crate::spend::pricing::Usage;
+use crate::spend::pricing::{Counts, Usage, UsageObject};
 
 /// Data kept unread by a stream before it is read for its text.
 const UNREAD_LIMIT: usize = 64 * 1024;
@@ -54,10 +54,10 @@ struct Delta<'a> {
     content: Option<Cow<'a, str>>,
 }
 
-/// A usage object: read only when it is an object.
-fn usage_in(raw: Option<&RawValue>) -> Option<Value> {
-    raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-        .filter(Value::is_object)
+/// The counts of a usage object (none when it is not an object), read without a tree.
+fn usage_in(raw: Option<&RawValue>) -> Option<Counts> {
+    raw.and_then(|r| serde_json::from_str::<UsageObject>(r.get()).ok())
+        .and_then(|u| u.0)
 }
 
 impl StreamWatch {
@@ -156,7 +156,7 @@ impl StreamWatch {
         let Some(usage) = usage_in(chunk.usage) else {
             return true;
         };
-        self.outcome.usage = Some(Usage::from_openai(&usage));
+        self.outcome.usage = Some(Usage::openai(&usage));
         let usage_only = chunk.choices.is_some_and(|c| c.is_empty());
         self.client_wants_usage || !usage_only
     }

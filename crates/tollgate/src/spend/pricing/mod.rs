@@ -6,12 +6,14 @@
 //! Load the table once at start ([`PriceTable::embedded`]) and share it.
 
 mod cost;
+mod counts;
 mod overrides;
 mod table;
 mod tokens;
 mod usage;
 
 pub use cost::{cost, cost_with_duration, Cost};
+pub use counts::{Counts, UsageObject};
 pub use overrides::{price_for, Overrides};
 pub use table::{ModelPrice, PriceTable, PricingError};
 pub use tokens::{count_message_tokens, count_tokens};

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::counts::Counts;
+
 /// Tokens of one call, with OpenAI's semantics: the breakdowns are subsets of the two totals.
 ///
 /// * `prompt_tokens` counts every input token, cached or not;
@@ -52,48 +54,42 @@ impl Usage {
     /// * Responses API: `input_tokens`, `output_tokens`, `input_tokens_details.cached_tokens`,
     ///   `output_tokens_details.reasoning_tokens` (`input_tokens` includes the cached ones).
     pub fn from_openai(value: &Value) -> Self {
-        let usage = usage_object(value);
-        let is_responses = usage.get("prompt_tokens").is_none()
-            && (usage.get("input_tokens").is_some() || usage.get("output_tokens").is_some());
-        if is_responses {
-            return Self::from_responses(usage);
-        }
-        let mut prompt_tokens = count(usage, &["prompt_tokens"]);
-        let completion_tokens = count(usage, &["completion_tokens"]);
-        if prompt_tokens == 0 && completion_tokens == 0 {
-            // Some embedding servers report only a total; all of it is input.
-            prompt_tokens = count(usage, &["total_tokens"]);
-        }
-        Self {
-            prompt_tokens,
-            completion_tokens,
-            cached_tokens: first_nonzero(
-                usage,
-                &[
-                    &["prompt_tokens_details", "cached_tokens"],
-                    &["prompt_cache_hit_tokens"],
-                ],
-            ),
-            cache_creation_tokens: first_nonzero(
-                usage,
-                &[
-                    &["prompt_tokens_details", "cache_creation_tokens"],
-                    &["cache_creation_input_tokens"],
-                ],
-            ),
-            reasoning_tokens: count(usage, &["completion_tokens_details", "reasoning_tokens"]),
-            audio_input_tokens: count(usage, &["prompt_tokens_details", "audio_tokens"]),
-            audio_output_tokens: count(usage, &["completion_tokens_details", "audio_tokens"]),
-        }
+        Self::openai(&Counts::of(usage_object(value)))
     }
 
-    fn from_responses(usage: &Value) -> Self {
+    /// [`Usage::from_openai`] of a usage object's counts.
+    pub fn openai(c: &Counts) -> Self {
+        let is_responses =
+            c.prompt_tokens.is_none() && (c.input_tokens.is_some() || c.output_tokens.is_some());
+        if is_responses {
+            return Self {
+                prompt_tokens: c.input_tokens.unwrap_or(0),
+                completion_tokens: c.output_tokens.unwrap_or(0),
+                cached_tokens: c.input_tokens_details.cached_tokens,
+                reasoning_tokens: c.output_tokens_details.reasoning_tokens,
+                ..Self::default()
+            };
+        }
+        let mut prompt_tokens = c.prompt_tokens.unwrap_or(0);
+        if prompt_tokens == 0 && c.completion_tokens == 0 {
+            // Some embedding servers report only a total; all of it is input.
+            prompt_tokens = c.total_tokens;
+        }
+        let nonzero = |a: u64, b: u64| if a > 0 { a } else { b };
         Self {
-            prompt_tokens: count(usage, &["input_tokens"]),
-            completion_tokens: count(usage, &["output_tokens"]),
-            cached_tokens: count(usage, &["input_tokens_details", "cached_tokens"]),
-            reasoning_tokens: count(usage, &["output_tokens_details", "reasoning_tokens"]),
-            ..Self::default()
+            prompt_tokens,
+            completion_tokens: c.completion_tokens,
+            cached_tokens: nonzero(
+                c.prompt_tokens_details.cached_tokens,
+                c.prompt_cache_hit_tokens,
+            ),
+            cache_creation_tokens: nonzero(
+                c.prompt_tokens_details.cache_creation_tokens,
+                c.cache_creation_input_tokens,
+            ),
+            reasoning_tokens: c.completion_tokens_details.reasoning_tokens,
+            audio_input_tokens: c.prompt_tokens_details.audio_tokens,
+            audio_output_tokens: c.completion_tokens_details.audio_tokens,
         }
     }
 
@@ -105,21 +101,25 @@ impl Usage {
     /// When `cache_creation_input_tokens` is absent, the `cache_creation` breakdown
     /// (`ephemeral_5m_input_tokens` + `ephemeral_1h_input_tokens`) is used instead.
     pub fn from_anthropic(value: &Value) -> Self {
-        let usage = usage_object(value);
-        let input = count(usage, &["input_tokens"]);
-        let cached_tokens = count(usage, &["cache_read_input_tokens"]);
-        let mut cache_creation_tokens = count(usage, &["cache_creation_input_tokens"]);
+        Self::anthropic(&Counts::of(usage_object(value)))
+    }
+
+    /// [`Usage::from_anthropic`] of a usage object's counts.
+    pub fn anthropic(c: &Counts) -> Self {
+        let input = c.input_tokens.unwrap_or(0);
+        let cached_tokens = c.cache_read_input_tokens;
+        let mut cache_creation_tokens = c.cache_creation_input_tokens;
         if cache_creation_tokens == 0 {
-            cache_creation_tokens =
-                count(usage, &["cache_creation", "ephemeral_5m_input_tokens"]).saturating_add(
-                    count(usage, &["cache_creation", "ephemeral_1h_input_tokens"]),
-                );
+            cache_creation_tokens = c
+                .cache_creation
+                .ephemeral_5m_input_tokens
+                .saturating_add(c.cache_creation.ephemeral_1h_input_tokens);
         }
         Self {
             prompt_tokens: input
                 .saturating_add(cached_tokens)
                 .saturating_add(cache_creation_tokens),
-            completion_tokens: count(usage, &["output_tokens"]),
+            completion_tokens: c.output_tokens.unwrap_or(0),
             cached_tokens,
             cache_creation_tokens,
             ..Self::default()
@@ -139,33 +139,4 @@ fn usage_object(value: &Value) -> &Value {
         .flatten()
         .find(|u| u.is_object())
         .unwrap_or(value)
-}
-
-/// The token count at `path`: a non-negative integer, or a non-negative finite number rounded
-/// down (saturating at `u64::MAX`); anything else is 0.
-fn count(value: &Value, path: &[&str]) -> u64 {
-    let mut node = value;
-    for key in path {
-        match node.get(key) {
-            Some(next) => node = next,
-            None => return 0,
-        }
-    }
-    match node {
-        Value::Number(n) => n.as_u64().unwrap_or_else(|| {
-            n.as_f64()
-                .filter(|f| f.is_finite() && *f > 0.0)
-                // `as` saturates for floats beyond u64's range.
-                .map_or(0, |f| f as u64)
-        }),
-        _ => 0,
-    }
-}
-
-fn first_nonzero(value: &Value, paths: &[&[&str]]) -> u64 {
-    paths
-        .iter()
-        .map(|path| count(value, path))
-        .find(|n| *n > 0)
-        .unwrap_or(0)
 }

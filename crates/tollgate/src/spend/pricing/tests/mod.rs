@@ -1,6 +1,7 @@
 //! Unit and property tests of the pricing module, against the embedded LiteLLM price map.
 
 mod cost;
+mod counts;
 mod props;
 mod table;
 mod tokens;
