@@ -10,7 +10,9 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::Value;
 
 /// The counts of one usage object (OpenAI's chat, completions, embeddings and Responses
@@ -137,48 +139,27 @@ fn float_count(f: f64) -> u64 {
     }
 }
 
-/// The names [`Slots::slot`] knows, of either level.
-const NAMES: [&str; 19] = [
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "input_tokens",
-    "output_tokens",
-    "prompt_cache_hit_tokens",
-    "cache_read_input_tokens",
-    "cache_creation_input_tokens",
-    "prompt_tokens_details",
-    "completion_tokens_details",
-    "input_tokens_details",
-    "output_tokens_details",
-    "cache_creation",
-    "cached_tokens",
-    "cache_creation_tokens",
-    "audio_tokens",
-    "reasoning_tokens",
-    "ephemeral_5m_input_tokens",
-    "ephemeral_1h_input_tokens",
-];
+/// Reads an object key into the slot of `T` it names: without allocating, whether the text
+/// escapes the key or not.
+struct KeySeed<'a, T>(&'a mut T);
 
-/// An object key as the known name it is, or `""`: read without allocating, whether the text
-/// escapes it or not.
-struct KeyName(&'static str);
+impl<'de, 'a, T: Slots> DeserializeSeed<'de> for KeySeed<'a, T> {
+    type Value = Slot<'a>;
 
-impl<'de> Deserialize<'de> for KeyName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = KeyName;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Slot<'a>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
 
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object key")
-            }
+impl<'a, T: Slots> Visitor<'_> for KeySeed<'a, T> {
+    type Value = Slot<'a>;
 
-            fn visit_str<E: de::Error>(self, key: &str) -> Result<KeyName, E> {
-                Ok(KeyName(NAMES.into_iter().find(|n| *n == key).unwrap_or("")))
-            }
-        }
-        d.deserialize_str(V)
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Slot<'a>, E> {
+        Ok(self.0.slot(key))
     }
 }
 
@@ -280,8 +261,8 @@ impl<'de, T: Slots> Visitor<'de> for ObjectOr<T> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<T>, A::Error> {
         let mut out = T::default();
-        while let Some(KeyName(key)) = map.next_key()? {
-            match out.slot(key) {
+        while let Some(slot) = map.next_key_seed(KeySeed(&mut out))? {
+            match slot {
                 Slot::Count(c) => *c = map.next_value::<Count>()?.0,
                 Slot::Present(p) => *p = Some(map.next_value::<Count>()?.0),
                 Slot::Details(d) => *d = map.next_value::<DetailsValue>()?.0,
