@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::super::{Counts, Usage, UsageObject};
+use super::props::json_leaf;
 
 /// The counts read from the text, without a tree.
 fn from_text(text: &str) -> Option<Counts> {
@@ -84,15 +85,7 @@ fn json_text() -> impl Strategy<Value = String> {
         Just("prompt_cache_hit_tokens"),
         Just("other"),
     ];
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<u64>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        ".{0,6}".prop_map(Value::String),
-    ]
-    .prop_map(|v| v.to_string());
+    let leaf = json_leaf().prop_map(|v| v.to_string());
     leaf.prop_recursive(3, 48, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4)

@@ -6,6 +6,18 @@ use serde_json::{Map, Value};
 use super::super::{cost, ModelPrice, Usage};
 use super::table;
 
+/// Any JSON value that is neither an array nor an object.
+pub(super) fn json_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<u64>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        ".{0,8}".prop_map(Value::String),
+    ]
+}
+
 /// Any JSON value, biased towards the keys the usage readers look for.
 fn arbitrary_json() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
@@ -24,15 +36,7 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         Just("message".to_owned()),
         "[a-z_]{0,12}",
     ];
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<u64>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        ".{0,8}".prop_map(Value::String),
-    ];
-    leaf.prop_recursive(4, 64, 8, move |inner| {
+    json_leaf().prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::vec((key.clone(), inner), 0..8)
