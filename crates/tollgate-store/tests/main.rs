@@ -117,6 +117,7 @@ macro_rules! conformance {
             }
             logs {
                 spend_log_filters,
+                every_spend_log_column_reads_back,
                 totals_by_group,
                 retention_deletes_old_logs_in_batches,
             }

@@ -2,7 +2,7 @@
 //! Column and table names come only from `&'static str` in this crate's code; values are
 //! always bound, never formatted into the text.
 //!
-//! Statements with thousands of values (the spend writer's multi-row VALUES) are built with
+//! Statements with thousands of values (long IN lists of the daily reader) are built with
 //! [`Sql::for_backend`], whose placeholders are bare `?` on SQLite. SQLite looks a named
 //! parameter (`$n`, and `?n` too) up by a linear scan, and sqlx asks for every parameter's name
 //! when it binds, so a statement with N of them costs O(N²): 10,000 spend-log rows took 10 s.
@@ -25,8 +25,6 @@ pub(crate) struct Sql {
     args: Vec<SqlValue>,
     /// Placeholders are positional `?` instead of `$n` (SQLite only).
     positional: bool,
-    /// Keep the prepared statement whatever its size: its shape is one of a few fixed ones.
-    fixed_shape: bool,
 }
 
 impl Sql {
@@ -35,7 +33,6 @@ impl Sql {
             text: text.into(),
             args: Vec::new(),
             positional: false,
-            fixed_shape: false,
         }
     }
 
@@ -45,13 +42,6 @@ impl Sql {
             positional: backend == Backend::Sqlite,
             ..Self::new(text)
         }
-    }
-
-    /// Marks a bulk statement whose shape is one of a small fixed set (see
-    /// [`Sql::query`]): it is prepared once per connection and kept.
-    pub fn fixed_shape(mut self) -> Self {
-        self.fixed_shape = true;
-        self
     }
 
     /// The bound values, in placeholder order.
@@ -170,12 +160,7 @@ impl Sql {
     }
 
     pub fn query(&self) -> sqlx::query::Query<'_, Any, AnyArguments<'_>> {
-        // Bulk statements (multi-row inserts, long IN lists) differ in shape from one batch to
-        // the next, and a prepared batch insert is large: caching each shape per connection made
-        // the process grow with every distinct batch size. Only small statements are cached,
-        // and bulk ones built in one of a few fixed shapes.
-        let keep = self.fixed_shape || self.args.len() <= MAX_CACHED_PARAMS;
-        let mut q = sqlx::query(&self.text).persistent(keep);
+        let mut q = sqlx::query(&self.text).persistent(self.keep_prepared());
         for a in &self.args {
             q = match a {
                 SqlValue::Text(v) => q.bind(v.clone()),
@@ -187,9 +172,18 @@ impl Sql {
         q
     }
 
-    /// The statement on sqlx's PostgreSQL driver (the daily reader's own pool), texts borrowed.
+    /// Whether the connection keeps the statement prepared. Bulk statements (multi-row
+    /// inserts, long IN lists) differ in shape from one batch to the next, and a prepared batch
+    /// insert is large: caching each shape per connection made the process grow with every
+    /// distinct batch size. Only small statements are kept.
+    fn keep_prepared(&self) -> bool {
+        self.args.len() <= MAX_CACHED_PARAMS
+    }
+
+    /// The statement on sqlx's PostgreSQL driver (the daily reader's and the spend recorder's
+    /// own pools), texts borrowed.
     pub fn pg_query(&self) -> sqlx::query::Query<'_, Postgres, PgArguments> {
-        let mut q = sqlx::query(&self.text);
+        let mut q = sqlx::query(&self.text).persistent(self.keep_prepared());
         for a in &self.args {
             q = match a {
                 SqlValue::Text(v) => q.bind(v.as_deref()),

@@ -42,6 +42,13 @@ enum DailyReader {
     Postgres(std::sync::Arc<pg_daily::PgDaily>),
 }
 
+/// Records spend with each backend's own driver (see [`sqlite_spend`], [`spend`]).
+#[derive(Debug, Clone)]
+enum SpendRecorder {
+    Sqlite(std::sync::Arc<sqlite_spend::SqliteSpend>),
+    Postgres(std::sync::Arc<spend::PgSpend>),
+}
+
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
@@ -49,8 +56,8 @@ pub struct SqlStore {
     backend: Backend,
     /// The connection URL, for the PostgreSQL listener's own connection.
     url: String,
-    /// SQLite's spend recorder, on a connection of its own.
-    sqlite_spend: Option<std::sync::Arc<sqlite_spend::SqliteSpend>>,
+    /// The spend recorder, on a connection of its own.
+    spend: SpendRecorder,
     /// The reader of daily aggregates, on a connection of its own.
     daily: DailyReader,
     /// SQLite has one writer at a time: writes of this process take turns here, instead of
@@ -92,16 +99,21 @@ impl SqlStore {
             })
             .connect_with(connect)
             .await?;
-        let (sqlite_spend, daily) = match backend {
+        let (spend, daily) = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(&url)?;
                 (
-                    Some(std::sync::Arc::new(sqlite_spend::SqliteSpend::open(path)?)),
+                    SpendRecorder::Sqlite(std::sync::Arc::new(sqlite_spend::SqliteSpend::open(
+                        path,
+                    )?)),
                     DailyReader::Sqlite(std::sync::Arc::new(sqlite_daily::SqliteDaily::new(path))),
                 )
             }
             Backend::Postgres => (
-                None,
+                SpendRecorder::Postgres(std::sync::Arc::new(spend::PgSpend::new(
+                    &url,
+                    options.acquire_timeout,
+                )?)),
                 DailyReader::Postgres(std::sync::Arc::new(pg_daily::PgDaily::new(
                     &url,
                     options.acquire_timeout,
@@ -112,8 +124,8 @@ impl SqlStore {
             pool,
             backend,
             url,
-            sqlite_writes: sqlite_spend.as_ref().map(|_| Default::default()),
-            sqlite_spend,
+            sqlite_writes: (backend == Backend::Sqlite).then(Default::default),
+            spend,
             daily,
         })
     }
@@ -278,12 +290,12 @@ impl Store for SqlStore {
     }
 
     async fn record_spend(&self, events: &[SpendEvent]) -> Result<RecordOutcome> {
-        match &self.sqlite_spend {
-            Some(sqlite) => {
+        match &self.spend {
+            SpendRecorder::Sqlite(sqlite) => {
                 let _turn = self.write_turn().await;
                 sqlite.record(events)
             }
-            None => spend::record(&self.pool, events).await,
+            SpendRecorder::Postgres(pg) => pg.record(events).await,
         }
     }
 

@@ -3,17 +3,26 @@
 //! a batch counts nothing twice), and applies their summed increments to the entity tables, the
 //! counters and the daily aggregates.
 //!
+//! The batch goes through sqlx's own PostgreSQL driver on a pool of its own (one connection,
+//! opened on first use), not through the Any driver: the spend-log rows are one `INSERT ...
+//! SELECT FROM UNNEST(...)` of one array per column, their texts borrowed from the events.
+//! Against multi-row `VALUES` statements of 64 rows (27 values each, every text copied twice on
+//! the way), a batch of 1,000 rows cost the gateway 1.0-1.5 ms of CPU instead of 5.5-8.0 ms,
+//! and PostgreSQL 12.5-15 ms instead of 14.5-18.5 ms.
+//!
 //! Lock order: every batch touches tables in one fixed order (spend_logs, keys, users, teams,
 //! team_members, organizations, customers, spend_counters, daily_spend) and rows within a table
-//! in primary-key order. Upserts lock in the order of their VALUES list, which is sorted;
+//! in primary-key order. Inserts and upserts lock in the order of their rows, which is sorted;
 //! set-based UPDATEs first lock their rows with `SELECT ... ORDER BY pk FOR UPDATE`, since an
 //! UPDATE ... FROM locks in whatever order its join runs. So concurrent writers (replicas) can
 //! wait for each other but never deadlock.
 
 use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Any, AnyPool, Row as _, Transaction};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{AnyPool, Postgres, Row as _, Transaction};
 
 use super::builder::Sql;
 use super::increments::{id, Deltas, Increments};
@@ -71,33 +80,51 @@ pub(super) const DAILY_COUNTERS: [&str; 8] = [
     "failed_requests",
 ];
 
-pub(super) async fn record(pool: &AnyPool, events: &[SpendEvent]) -> Result<RecordOutcome> {
-    // One event per request id (the first), in request-id order: the insert's lock order.
-    let mut unique: BTreeMap<&str, &SpendEvent> = BTreeMap::new();
-    for e in events {
-        unique.entry(e.request_id.as_str()).or_insert(e);
+/// The spend recorder of one PostgreSQL database.
+#[derive(Debug)]
+pub(super) struct PgSpend {
+    pool: PgPool,
+}
+
+impl PgSpend {
+    /// A recorder for the database at `url`; it connects when it first writes.
+    pub fn new(url: &str, acquire_timeout: Duration) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(0)
+            .acquire_timeout(acquire_timeout)
+            .connect_lazy(url)?;
+        Ok(Self { pool })
     }
-    if unique.is_empty() {
-        return Ok(RecordOutcome::default());
+
+    pub async fn record(&self, events: &[SpendEvent]) -> Result<RecordOutcome> {
+        // One event per request id (the first), in request-id order: the insert's lock order.
+        let mut unique: BTreeMap<&str, &SpendEvent> = BTreeMap::new();
+        for e in events {
+            unique.entry(e.request_id.as_str()).or_insert(e);
+        }
+        if unique.is_empty() {
+            return Ok(RecordOutcome::default());
+        }
+        let mut tx = self.pool.begin().await?;
+        let inserted = insert_logs(&mut tx, &unique.values().copied().collect::<Vec<_>>()).await?;
+        let new = unique
+            .values()
+            .copied()
+            .filter(|e| inserted.contains(e.request_id.as_str()));
+        let inc = Increments::of(new);
+        for (kind, deltas) in inc.updates() {
+            add_spend(&mut tx, kind.def(), deltas).await?;
+        }
+        upsert_customers(&mut tx, &inc.customers).await?;
+        upsert_counters(&mut tx, &inc.counters).await?;
+        upsert_daily(&mut tx, &inc).await?;
+        tx.commit().await?;
+        Ok(RecordOutcome {
+            inserted: inserted.len(),
+            duplicates: events.len().saturating_sub(inserted.len()),
+        })
     }
-    let mut tx = pool.begin().await?;
-    let inserted = insert_logs(&mut tx, unique.values().copied()).await?;
-    let new = unique
-        .values()
-        .copied()
-        .filter(|e| inserted.contains(&e.request_id));
-    let inc = Increments::of(new);
-    for (kind, deltas) in inc.updates() {
-        add_spend(&mut tx, kind.def(), deltas).await?;
-    }
-    upsert_customers(&mut tx, &inc.customers).await?;
-    upsert_counters(&mut tx, &inc.counters).await?;
-    upsert_daily(&mut tx, &inc).await?;
-    tx.commit().await?;
-    Ok(RecordOutcome {
-        inserted: inserted.len(),
-        duplicates: events.len().saturating_sub(inserted.len()),
-    })
 }
 
 /// Appends `(a, b), (c, d)`, each value bound.
@@ -108,96 +135,100 @@ fn push_rows(sql: &mut Sql, rows: impl IntoIterator<Item = Vec<SqlValue>>) {
     }
 }
 
-fn text(v: Option<&str>) -> SqlValue {
-    SqlValue::Text(v.map(str::to_owned))
-}
+/// The spend-log insert: one array per column, each cast to its column's type.
+static INSERT_LOGS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let arrays: Vec<String> = LOG_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, col)| format!("${}::{}[]", i + 1, log_type(col)))
+        .collect();
+    format!(
+        "INSERT INTO spend_logs ({}) SELECT * FROM UNNEST({}) \
+         ON CONFLICT (request_id) DO NOTHING RETURNING request_id",
+        LOG_COLUMNS.join(", "),
+        arrays.join(", ")
+    )
+});
 
-fn log_values(e: &SpendEvent) -> Result<Vec<SqlValue>> {
-    let ms = |t: DateTime<Utc>| SqlValue::from(t.timestamp_millis());
-    let duration = (e.end_time - e.start_time).num_milliseconds().max(0);
-    Ok(vec![
-        SqlValue::from(e.request_id.as_str()),
-        SqlValue::from(e.call_type.as_str()),
-        SqlValue::from(e.api_key.as_str()),
-        text(id(&e.key_id)),
-        text(id(&e.key_alias)),
-        text(id(&e.user_id)),
-        text(id(&e.team_id)),
-        text(id(&e.organization_id)),
-        text(id(&e.end_user)),
-        SqlValue::from(serde_json::to_string(&e.tags)?),
-        SqlValue::from(e.model.as_str()),
-        text(id(&e.model_id)),
-        SqlValue::from(e.model_group.as_str()),
-        SqlValue::from(e.provider.as_str()),
-        text(id(&e.api_base)),
-        SqlValue::from(e.endpoint.as_str()),
-        SqlValue::from(if e.success { "success" } else { "failure" }),
-        SqlValue::Real(Some(e.spend)),
-        SqlValue::from(e.prompt_tokens),
-        SqlValue::from(e.completion_tokens),
-        SqlValue::from(e.cache_read_input_tokens),
-        SqlValue::from(e.cache_creation_input_tokens),
-        ms(e.start_time),
-        ms(e.end_time),
-        SqlValue::Int(e.completion_start_time.map(|t| t.timestamp_millis())),
-        SqlValue::from(duration),
-        SqlValue::from(serde_json::to_string(&e.metadata)?),
-    ])
-}
-
-/// Rows per spend-log insert statement. Every batch is cut into these shapes (largest first),
-/// so that a connection prepares at most one statement per shape and keeps it, instead of
-/// planning a statement of thousands of parameters for every batch (or keeping one per batch
-/// size seen).
-const LOG_SHAPES: [usize; 4] = [64, 16, 4, 1];
-
-/// The sizes a batch of `n` rows is inserted in: as many of the largest shape as fit, then the
-/// next, and so on.
-fn shape_chunks(mut n: usize) -> Vec<usize> {
-    let mut out = Vec::new();
-    for shape in LOG_SHAPES {
-        while n >= shape {
-            out.push(shape);
-            n -= shape;
-        }
+/// A spend-log column's PostgreSQL type.
+fn log_type(column: &str) -> &'static str {
+    match column {
+        "spend" => "DOUBLE PRECISION",
+        "prompt_tokens"
+        | "completion_tokens"
+        | "cache_read_input_tokens"
+        | "cache_creation_input_tokens"
+        | "start_time"
+        | "end_time"
+        | "completion_start_time"
+        | "request_duration_ms" => "BIGINT",
+        _ => "TEXT",
     }
-    out
 }
 
-/// Inserts the rows that are not there yet and returns their request ids.
+/// Inserts the rows that are not there yet and returns their request ids. The arrays are bound
+/// in the order of [`LOG_COLUMNS`].
 async fn insert_logs<'a>(
-    tx: &mut Transaction<'_, Any>,
-    events: impl Iterator<Item = &'a SpendEvent>,
+    tx: &mut Transaction<'_, Postgres>,
+    events: &[&'a SpendEvent],
 ) -> Result<HashSet<String>> {
-    let events: Vec<&SpendEvent> = events.collect();
-    let mut inserted = HashSet::with_capacity(events.len());
-    let mut rest = events.as_slice();
-    for size in shape_chunks(events.len()) {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        let mut sql = Sql::new(format!(
-            "INSERT INTO spend_logs ({}) VALUES ",
-            LOG_COLUMNS.join(", ")
-        ))
-        .fixed_shape();
-        let rows = chunk
+    let text = |f: fn(&'a SpendEvent) -> &'a str| events.iter().map(|e| f(e)).collect::<Vec<_>>();
+    let opt = |f: fn(&'a SpendEvent) -> &'a Option<String>| {
+        events.iter().map(|e| id(f(e))).collect::<Vec<_>>()
+    };
+    let int = |f: fn(&SpendEvent) -> i64| events.iter().map(|e| f(e)).collect::<Vec<_>>();
+    let json = |f: fn(&SpendEvent) -> serde_json::Result<String>| {
+        events
             .iter()
-            .map(|e| log_values(e))
-            .collect::<Result<Vec<_>>>()?;
-        push_rows(&mut sql, rows);
-        sql.push(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
-        for row in sql.query().fetch_all(&mut **tx).await? {
-            inserted.insert(row.try_get::<String, _>(0)?);
-        }
-    }
-    Ok(inserted)
+            .map(|e| f(e))
+            .collect::<serde_json::Result<Vec<_>>>()
+    };
+    let rows = sqlx::query(&INSERT_LOGS)
+        .bind(text(|e| &e.request_id))
+        .bind(text(|e| &e.call_type))
+        .bind(text(|e| &e.api_key))
+        .bind(opt(|e| &e.key_id))
+        .bind(opt(|e| &e.key_alias))
+        .bind(opt(|e| &e.user_id))
+        .bind(opt(|e| &e.team_id))
+        .bind(opt(|e| &e.organization_id))
+        .bind(opt(|e| &e.end_user))
+        .bind(json(|e| serde_json::to_string(&e.tags))?)
+        .bind(text(|e| &e.model))
+        .bind(opt(|e| &e.model_id))
+        .bind(text(|e| &e.model_group))
+        .bind(text(|e| &e.provider))
+        .bind(opt(|e| &e.api_base))
+        .bind(text(|e| &e.endpoint))
+        .bind(text(|e| if e.success { "success" } else { "failure" }))
+        .bind(events.iter().map(|e| e.spend).collect::<Vec<_>>())
+        .bind(int(|e| e.prompt_tokens))
+        .bind(int(|e| e.completion_tokens))
+        .bind(int(|e| e.cache_read_input_tokens))
+        .bind(int(|e| e.cache_creation_input_tokens))
+        .bind(int(|e| e.start_time.timestamp_millis()))
+        .bind(int(|e| e.end_time.timestamp_millis()))
+        .bind(
+            events
+                .iter()
+                .map(|e| e.completion_start_time.map(|t| t.timestamp_millis()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(int(|e| {
+            (e.end_time - e.start_time).num_milliseconds().max(0)
+        }))
+        .bind(json(|e| serde_json::to_string(&e.metadata))?)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter()
+        .map(|row| Ok(row.try_get::<String, _>(0)?))
+        .collect()
 }
 
 /// `UPDATE t SET spend = t.spend + v.delta FROM (VALUES ...) v WHERE t.pk = v.pk`; rows that do
 /// not exist (a deleted key) are simply not updated.
 async fn add_spend(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'_, Postgres>,
     def: &TableDef,
     deltas: &Deltas<'_>,
 ) -> Result<()> {
@@ -215,7 +246,7 @@ async fn add_spend(
             let mut lock = Sql::new(format!("SELECT 1 FROM {table} WHERE ({cols}) IN ("));
             push_rows(&mut lock, chunk.iter().map(|(pk, _)| pk_values(pk)));
             lock.push(&format!(") ORDER BY {cols} FOR UPDATE"));
-            lock.query().execute(&mut **tx).await?;
+            lock.pg_query().execute(&mut **tx).await?;
         }
         let mut sql = Sql::new(format!(
             "UPDATE {table} SET spend = {table}.spend + v.column{width} FROM (VALUES "
@@ -233,14 +264,14 @@ async fn add_spend(
             let and = if i == 0 { "" } else { " AND " };
             sql.push(&format!("{and}{table}.{col} = v.column{}", i + 1));
         }
-        sql.query().execute(&mut **tx).await?;
+        sql.pg_query().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
 /// Adds spend to customers, creating the ones not seen before with a fresh record.
 async fn upsert_customers(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'_, Postgres>,
     customers: &BTreeMap<&str, f64>,
 ) -> Result<()> {
     let now = Utc::now();
@@ -274,13 +305,13 @@ async fn upsert_customers(
         ));
         push_rows(&mut sql, chunk.iter().cloned());
         sql.push(" ON CONFLICT (user_id) DO UPDATE SET spend = customers.spend + excluded.spend");
-        sql.query().execute(&mut **tx).await?;
+        sql.pg_query().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
 async fn upsert_counters(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'_, Postgres>,
     counters: &BTreeMap<(&'static str, &str), f64>,
 ) -> Result<()> {
     let rows: Vec<Vec<SqlValue>> = counters
@@ -300,12 +331,12 @@ async fn upsert_counters(
         sql.push(
             " ON CONFLICT (scope, id) DO UPDATE SET spend = spend_counters.spend + excluded.spend",
         );
-        sql.query().execute(&mut **tx).await?;
+        sql.pg_query().execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-async fn upsert_daily(tx: &mut Transaction<'_, Any>, inc: &Increments<'_>) -> Result<()> {
+async fn upsert_daily(tx: &mut Transaction<'_, Postgres>, inc: &Increments<'_>) -> Result<()> {
     let rows: Vec<Vec<SqlValue>> = inc
         .daily
         .iter()
@@ -344,7 +375,7 @@ async fn upsert_daily(tx: &mut Transaction<'_, Any>, inc: &Increments<'_>) -> Re
             " ON CONFLICT ({DAILY_KEY}) DO UPDATE SET {}",
             set.join(", ")
         ));
-        sql.query().execute(&mut **tx).await?;
+        sql.pg_query().execute(&mut **tx).await?;
     }
     Ok(())
 }

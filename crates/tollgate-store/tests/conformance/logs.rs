@@ -130,6 +130,130 @@ pub async fn spend_log_filters(ctx: &Ctx) {
     );
 }
 
+/// Every column of a spend-log row reads back as it was written: each text and each number of
+/// the event is distinct, so two columns swapped on the way in cannot go unnoticed. A batch of
+/// 1,500 rows (the first repeated) is recorded at once, with empty optional fields.
+pub async fn every_spend_log_column_reads_back(ctx: &Ctx) {
+    let mut e = spend_event("every-column", 0.125, 7_000);
+    e.call_type = "embedding".into();
+    e.api_key = "tok-every".into();
+    e.model = "provider-model".into();
+    e.model_group = "public-model".into();
+    e.endpoint = "/v1/embeddings".into();
+    (e.prompt_tokens, e.completion_tokens) = (11, 7);
+    (e.cache_read_input_tokens, e.cache_creation_input_tokens) = (5, 3);
+    let mut batch = vec![e.clone()];
+    for i in 0..1_500 {
+        let mut other = spend_event(&format!("bulk-{i:04}"), 0.5, i);
+        (other.key_id, other.api_base, other.completion_start_time) = (None, None, None);
+        other.tags.clear();
+        batch.push(other);
+    }
+    batch.push(e.clone());
+    assert_eq!(
+        record(ctx, &batch).await,
+        RecordOutcome {
+            inserted: 1_501,
+            duplicates: 1
+        }
+    );
+
+    let rows = ctx
+        .store
+        .spend_logs(&SpendLogQuery {
+            request_id: Some(e.request_id.clone()),
+            ..SpendLogQuery::default()
+        })
+        .await
+        .unwrap();
+    let [r] = rows.as_slice() else {
+        panic!("one row expected, got {rows:?}")
+    };
+    assert_eq!(
+        (
+            &r.request_id,
+            &r.call_type,
+            &r.api_key,
+            &r.key_id,
+            &r.key_alias
+        ),
+        (
+            &e.request_id,
+            &e.call_type,
+            &e.api_key,
+            &e.key_id,
+            &e.key_alias
+        )
+    );
+    assert_eq!(
+        (&r.user_id, &r.team_id, &r.organization_id, &r.end_user),
+        (&e.user_id, &e.team_id, &e.organization_id, &e.end_user)
+    );
+    assert_eq!(
+        (
+            &r.model,
+            &r.model_id,
+            &r.model_group,
+            &r.provider,
+            &r.api_base,
+            &r.endpoint
+        ),
+        (
+            &e.model,
+            &e.model_id,
+            &e.model_group,
+            &e.provider,
+            &e.api_base,
+            &e.endpoint
+        )
+    );
+    assert_eq!(
+        (
+            r.spend,
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.total_tokens
+        ),
+        (0.125, 11, 7, 18)
+    );
+    assert_eq!(
+        (r.cache_read_input_tokens, r.cache_creation_input_tokens),
+        (5, 3)
+    );
+    assert_eq!(
+        (
+            r.start_time,
+            r.end_time,
+            r.completion_start_time,
+            r.request_duration_ms
+        ),
+        (e.start_time, e.end_time, e.completion_start_time, 1500)
+    );
+    assert_eq!(
+        (&r.tags, &r.metadata, r.status.as_str()),
+        (&e.tags, &e.metadata, "success")
+    );
+
+    let bulk = ctx
+        .store
+        .spend_logs(&SpendLogQuery {
+            request_id: Some("bulk-1499".into()),
+            ..SpendLogQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(bulk.len(), 1);
+    assert_eq!(
+        (
+            &bulk[0].key_id,
+            &bulk[0].api_base,
+            bulk[0].completion_start_time
+        ),
+        (&None, &None, None)
+    );
+    assert!(bulk[0].tags.is_empty());
+}
+
 pub async fn totals_by_group(ctx: &Ctx) {
     let mut r2 = ev("r2", 2.0, 0, "u2", "claude", "tok-k2");
     r2.tags = vec!["prod".into()];
