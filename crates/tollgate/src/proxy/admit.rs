@@ -194,8 +194,9 @@ pub(super) async fn pick(
     kind: CallKind,
 ) -> Result<std::sync::Arc<crate::router::Deployment>> {
     let router = state.router();
-    let ids = router.group_ids(model);
-    let cooled = if ids.len() > 1 {
+    let group = router.group(model);
+    let cooled = if group.len() > 1 {
+        let ids: Vec<String> = group.iter().map(|d| d.id.clone()).collect();
         state.cooldowns.cooled(&ids).await
     } else {
         std::collections::HashSet::new()
@@ -204,9 +205,9 @@ pub(super) async fn pick(
     if let Some(d) = router.pick_balanced(model, &cooled, &state.balancer, &cost) {
         return Ok(d);
     }
-    if !ids.is_empty() {
+    if !group.is_empty() {
         // Every deployment is cooling down, or over its own limits until the minute ends.
-        let secs = if cooled.len() == ids.len() {
+        let secs = if cooled.len() == group.len() {
             state.cooldowns.cooldown().as_secs().max(1)
         } else {
             state.balancer.loads.secs_to_next_minute()

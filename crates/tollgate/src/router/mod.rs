@@ -62,12 +62,11 @@ impl Router {
         self.pick_except(requested, &HashSet::new())
     }
 
-    /// The ids of a group's deployments (empty for wildcard-served names).
-    pub fn group_ids(&self, requested: &str) -> Vec<String> {
+    /// A group's deployments (none for wildcard-served names).
+    pub fn group(&self, requested: &str) -> &[Arc<Deployment>] {
         self.groups
             .get(self.resolve(requested))
-            .map(|g| g.iter().map(|d| d.id.clone()).collect())
-            .unwrap_or_default()
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Picks a deployment at random by weight, leaving out the `excluded` ones (cooling down).
