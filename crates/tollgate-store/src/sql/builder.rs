@@ -5,9 +5,9 @@
 //! Statements with thousands of values (long IN lists of the daily reader) are built with
 //! [`Sql::for_backend`], whose placeholders are bare `?` on SQLite. SQLite looks a named
 //! parameter (`$n`, and `?n` too) up by a linear scan, and sqlx asks for every parameter's name
-//! when it binds, so a statement with N of them costs O(N²): 10,000 spend-log rows took 10 s.
-//! Bare `?` are positional, which is safe because the builder writes each placeholder once, in
-//! the order of its values.
+//! when it binds, so a statement with N of them costs O(N²) (10,000 spend-log rows took 10 s
+//! when the spend writer still went through sqlx on SQLite). Bare `?` are positional, which is
+//! safe because the builder writes each placeholder once, in the order of its values.
 
 use sqlx::any::AnyArguments;
 use sqlx::postgres::PgArguments;
