@@ -64,15 +64,34 @@ fn header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), LlmError
 }
 
 /// A JSON POST.
-fn post(uri: &str, headers: HeaderMap, body: Bytes) -> Result<transport::Request, LlmError> {
-    Ok(transport::Request {
+fn post(uri: Uri, headers: HeaderMap, body: Bytes) -> transport::Request {
+    transport::Request {
         method: Method::POST,
-        uri: uri
-            .parse::<Uri>()
-            .map_err(|e| bad_request(format!("{uri}: {e}")))?,
+        uri,
         headers,
         body,
-    })
+    }
+}
+
+fn parse_uri(text: &str) -> Result<Uri, LlmError> {
+    text.parse()
+        .map_err(|e| bad_request(format!("{text}: {e}")))
+}
+
+/// `base` + `path`, written once into the bytes the `Uri` keeps (no copy of the text).
+fn join_uri(base: &str, path: &str) -> Result<Uri, LlmError> {
+    let mut text = String::with_capacity(base.len() + path.len());
+    text.push_str(base);
+    text.push_str(path);
+    Uri::from_maybe_shared(Bytes::from(text)).map_err(|e| bad_request(format!("{base}{path}: {e}")))
+}
+
+/// `Bearer <key>`, written once into the header's own bytes.
+fn bearer(key: &str) -> Result<HeaderValue, LlmError> {
+    let mut value = Vec::with_capacity("Bearer ".len() + key.len());
+    value.extend_from_slice(b"Bearer ");
+    value.extend_from_slice(key.as_bytes());
+    HeaderValue::from_maybe_shared(Bytes::from(value)).map_err(bad_request)
 }
 
 /// `content-type: application/json` and the given headers.
@@ -100,19 +119,18 @@ impl Client {
         path: &str,
         body: Bytes,
     ) -> Result<transport::Request, LlmError> {
-        let uri = format!("{}{path}", target.api_base.trim_end_matches('/'));
+        let uri = join_uri(target.api_base.trim_end_matches('/'), path)?;
         let mut headers =
             json_headers(target.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         if let Some(key) = target.api_key.as_deref().filter(|k| !k.is_empty()) {
-            let value = HeaderValue::from_str(&format!("Bearer {key}")).map_err(bad_request)?;
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(AUTHORIZATION, bearer(key)?);
         }
-        post(&uri, headers, body)
+        Ok(post(uri, headers, body))
     }
 
     fn native(&self, call: HttpCall) -> Result<transport::Request, LlmError> {
         let headers = json_headers(call.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-        post(&call.url, headers, call.body)
+        Ok(post(parse_uri(&call.url)?, headers, call.body))
     }
 
     /// Sends and reads the whole answer, bounded by `timeout`.
@@ -302,5 +320,31 @@ impl EventStream {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joined_urls_keep_their_text_and_bad_ones_name_it() {
+        let uri = join_uri("http://127.0.0.1:8080/v1", "/chat/completions").unwrap();
+        assert_eq!(uri.to_string(), "http://127.0.0.1:8080/v1/chat/completions");
+        assert_eq!(uri.path(), "/v1/chat/completions");
+        let e = join_uri("http://bad host/v1", "/chat/completions").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("http://bad host/v1/chat/completions"),
+            "{e}"
+        );
+        let e = parse_uri("http://bad host/x").unwrap_err();
+        assert!(e.to_string().contains("http://bad host/x"), "{e}");
+    }
+
+    #[test]
+    fn bearer_headers_carry_the_key_and_refuse_control_characters() {
+        assert_eq!(bearer("sk-1").unwrap(), "Bearer sk-1");
+        assert!(bearer("sk-1\nX-Injected: 1").is_err());
     }
 }
