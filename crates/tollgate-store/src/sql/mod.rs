@@ -42,6 +42,16 @@ enum DailyReader {
     Postgres(std::sync::Arc<pg_daily::PgDaily>),
 }
 
+/// A one-connection pool on sqlx's PostgreSQL driver, opened on first use: the daily reader's
+/// and the spend recorder's own, beside the shared pool.
+fn own_pg_pool(url: &str, acquire_timeout: std::time::Duration) -> Result<sqlx::PgPool> {
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(acquire_timeout)
+        .connect_lazy(url)?)
+}
+
 /// Records spend with each backend's own driver (see [`sqlite_spend`], [`spend`]).
 #[derive(Debug, Clone)]
 enum SpendRecorder {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt as _;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgRow};
 use sqlx::Row as _;
 
 use super::analytics::{daily_row, Columns, Names};
@@ -38,12 +38,9 @@ impl Columns for PgRow {
 impl PgDaily {
     /// A reader of the database at `url`; it connects when it first reads.
     pub fn new(url: &str, acquire_timeout: std::time::Duration) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(acquire_timeout)
-            .connect_lazy(url)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool: super::own_pg_pool(url, acquire_timeout)?,
+        })
     }
 
     /// Starts reading the rows of a statement built by [`super::analytics::daily_sql`] into

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::PgPool;
 use sqlx::{AnyPool, Postgres, Row as _, Transaction};
 
 use super::builder::Sql;
@@ -89,12 +89,9 @@ pub(super) struct PgSpend {
 impl PgSpend {
     /// A recorder for the database at `url`; it connects when it first writes.
     pub fn new(url: &str, acquire_timeout: Duration) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .min_connections(0)
-            .acquire_timeout(acquire_timeout)
-            .connect_lazy(url)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool: super::own_pg_pool(url, acquire_timeout)?,
+        })
     }
 
     pub async fn record(&self, events: &[SpendEvent]) -> Result<RecordOutcome> {
