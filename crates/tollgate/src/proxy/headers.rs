@@ -86,6 +86,16 @@ impl Values {
     }
 }
 
+/// Headers an inference response can carry: its content type (and a stream's cache control),
+/// the upstream's kept ones and this module's, 21 at most.
+const RESPONSE_HEADERS: usize = 24;
+
+/// A header map with room for every header of an inference response: it never grows (growing
+/// allocates twice and rehashes every header in it).
+pub fn map() -> HeaderMap {
+    HeaderMap::with_capacity(RESPONSE_HEADERS)
+}
+
 /// Sets the headers; `cost` and `upstream` (the time the upstream took) are unknown on streams
 /// when headers go out.
 pub fn set(
@@ -175,6 +185,49 @@ mod tests {
             assert_eq!(h[COST].to_str().unwrap().parse::<f64>().unwrap(), x);
         }
         assert!(written(|v| v.float(COST, f64::NAN)).is_empty());
+    }
+
+    #[test]
+    fn a_response_map_holds_every_header_without_growing() {
+        use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+        let mut h = map();
+        let room = h.capacity();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        let kept: Vec<(String, String)> = [
+            "x-request-id",
+            "openai-processing-ms",
+            "x-ratelimit-remaining-requests",
+            "x-ratelimit-remaining-tokens",
+        ]
+        .iter()
+        .map(|n| ((*n).to_owned(), "1".to_owned()))
+        .collect();
+        upstream(&mut h, &kept);
+        let mut v = Values::new();
+        for name in [
+            CALL_ID,
+            MODEL_ID,
+            MODEL_GROUP,
+            API_BASE,
+            RETRIES,
+            FALLBACKS,
+            COST,
+            KEY_SPEND,
+            DURATION,
+            OVERHEAD,
+            LIMIT_REQUESTS,
+            REMAINING_REQUESTS,
+            LIMIT_TOKENS,
+            REMAINING_TOKENS,
+        ] {
+            v.text(name, "1");
+        }
+        v.insert_into(&mut h);
+        h.insert(VERSION, HeaderValue::from_static("1"));
+        assert_eq!(h.len(), 21);
+        assert_eq!(h.capacity(), room);
+        assert!(HeaderMap::new().capacity() < room);
     }
 
     #[test]

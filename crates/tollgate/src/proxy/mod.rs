@@ -131,6 +131,7 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     let mut response = match answer.body {
         AnswerBody::Bytes(bytes) => {
             let mut r = Response::new(axum::body::Body::from(bytes));
+            *r.headers_mut() = headers::map();
             r.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,
                 axum::http::HeaderValue::from_static("application/json"),

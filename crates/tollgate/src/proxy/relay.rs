@@ -52,7 +52,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
         }
     };
     let upstream_headers = source.headers();
-    let mut h = axum::http::HeaderMap::new();
+    let mut h = headers::map();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),
