@@ -4,6 +4,7 @@
 //! Field names of the rows read back are LiteLLM's (`startTime`, `custom_llm_provider`, ...), so
 //! that the analytics routes can return them as they are.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -67,6 +68,25 @@ pub struct SpendEvent {
     /// Small facts only (error text, status code); never a price map.
     #[serde(default)]
     pub metadata: JsonMap,
+}
+
+impl SpendEvent {
+    /// The tags as the spend log's JSON text; most calls have none, and `[]` costs no allocation.
+    pub fn tags_json(&self) -> serde_json::Result<Cow<'static, str>> {
+        if self.tags.is_empty() {
+            return Ok(Cow::Borrowed("[]"));
+        }
+        serde_json::to_string(&self.tags).map(Cow::Owned)
+    }
+
+    /// The metadata as the spend log's JSON text; `{}` for the usual empty one, without an
+    /// allocation.
+    pub fn metadata_json(&self) -> serde_json::Result<Cow<'static, str>> {
+        if self.metadata.is_empty() {
+            return Ok(Cow::Borrowed("{}"));
+        }
+        serde_json::to_string(&self.metadata).map(Cow::Owned)
+    }
 }
 
 /// A [`SpendEvent`]'s times as microseconds since the Unix epoch (cheap to write, exact).

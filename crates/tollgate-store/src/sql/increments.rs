@@ -260,6 +260,23 @@ mod tests {
     }
 
     #[test]
+    fn the_json_columns_are_serdes_text_with_or_without_values() {
+        let mut e = event("r1", 1.0);
+        for _ in 0..2 {
+            assert_eq!(
+                e.tags_json().unwrap(),
+                serde_json::to_string(&e.tags).unwrap()
+            );
+            assert_eq!(
+                e.metadata_json().unwrap(),
+                serde_json::to_string(&e.metadata).unwrap()
+            );
+            e.tags.clear();
+            e.metadata.insert("error_status".into(), 502.into());
+        }
+    }
+
+    #[test]
     fn sums_by_entity_and_day() {
         let events = [event("r1", 0.5), event("r2", 0.0)];
         let inc = Increments::of(&events);

@@ -17,6 +17,7 @@
 //! UPDATE ... FROM locks in whatever order its join runs. So concurrent writers (replicas) can
 //! wait for each other but never deadlock.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -163,6 +164,11 @@ fn log_type(column: &str) -> &'static str {
     }
 }
 
+/// The texts of a column computed per row, borrowed for binding as one array.
+fn texts<'a>(column: &'a [Cow<'static, str>]) -> Vec<&'a str> {
+    column.iter().map(AsRef::as_ref).collect()
+}
+
 /// Inserts the rows that are not there yet and returns their request ids. The arrays are bound
 /// in the order of [`LOG_COLUMNS`].
 async fn insert_logs<'a>(
@@ -174,12 +180,16 @@ async fn insert_logs<'a>(
         events.iter().map(|e| id(f(e))).collect::<Vec<_>>()
     };
     let int = |f: fn(&SpendEvent) -> i64| events.iter().map(|e| f(e)).collect::<Vec<_>>();
-    let json = |f: fn(&SpendEvent) -> serde_json::Result<String>| {
+    let json = |f: fn(&SpendEvent) -> serde_json::Result<Cow<'static, str>>| {
         events
             .iter()
             .map(|e| f(e))
             .collect::<serde_json::Result<Vec<_>>>()
     };
+    let (tags, metadata) = (
+        json(SpendEvent::tags_json)?,
+        json(SpendEvent::metadata_json)?,
+    );
     let rows = sqlx::query(&INSERT_LOGS)
         .bind(text(|e| &e.request_id))
         .bind(text(|e| &e.call_type))
@@ -190,7 +200,7 @@ async fn insert_logs<'a>(
         .bind(opt(|e| &e.team_id))
         .bind(opt(|e| &e.organization_id))
         .bind(opt(|e| &e.end_user))
-        .bind(json(|e| serde_json::to_string(&e.tags))?)
+        .bind(texts(&tags))
         .bind(text(|e| &e.model))
         .bind(opt(|e| &e.model_id))
         .bind(text(|e| &e.model_group))
@@ -214,7 +224,7 @@ async fn insert_logs<'a>(
         .bind(int(|e| {
             (e.end_time - e.start_time).num_milliseconds().max(0)
         }))
-        .bind(json(|e| serde_json::to_string(&e.metadata))?)
+        .bind(texts(&metadata))
         .fetch_all(&mut **tx)
         .await?;
     rows.iter()

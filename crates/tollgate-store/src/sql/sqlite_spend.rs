@@ -195,8 +195,8 @@ fn record(conn: &mut Connection, events: &[SpendEvent]) -> Result<RecordOutcome>
 /// Inserts one spend-log row; 1 when it is new, 0 when the request id was recorded before.
 fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
     let duration = (e.end_time - e.start_time).num_milliseconds().max(0);
-    let tags = serde_json::to_string(&e.tags)?;
-    let metadata = serde_json::to_string(&e.metadata)?;
+    let tags = e.tags_json()?;
+    let metadata = e.metadata_json()?;
     Ok(st.execute(params![
         e.request_id,
         e.call_type,
@@ -207,7 +207,7 @@ fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
         id(&e.team_id),
         id(&e.organization_id),
         id(&e.end_user),
-        tags,
+        tags.as_ref(),
         e.model,
         id(&e.model_id),
         e.model_group,
@@ -224,7 +224,7 @@ fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
         e.end_time.timestamp_millis(),
         e.completion_start_time.map(|t| t.timestamp_millis()),
         duration,
-        metadata,
+        metadata.as_ref(),
     ])?)
 }
 

@@ -50,7 +50,6 @@ pub struct Refusal {
 /// Remaining capacity after admission, for `x-ratelimit-*` headers.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Remaining {
-    pub key: String,
     pub rpm: Option<(u64, u64)>,
     pub tpm: Option<(u64, u64)>,
 }
@@ -123,6 +122,22 @@ impl LocalRateLimiter {
     }
 }
 
+/// Runs `f` on the slot of `key`, made fresh when it has none; the key is copied only then (an
+/// entry would take an owned key on every call).
+fn with_slot<T>(
+    slots: &mut HashMap<String, Slot>,
+    key: &str,
+    now: Instant,
+    f: impl FnOnce(&mut Slot) -> T,
+) -> T {
+    match slots.get_mut(key) {
+        Some(slot) => f(slot),
+        None => f(slots
+            .entry(key.to_owned())
+            .or_insert_with(|| Slot::fresh(now))),
+    }
+}
+
 fn check(slot: &Slot, l: &Limit, now: Instant) -> Result<(), Refusal> {
     let refuse = |kind, limit, retry_after| Refusal {
         key: l.key.clone(),
@@ -151,27 +166,26 @@ impl RateLimiter for LocalRateLimiter {
                 slots.retain(|_, s| s.in_flight > 0 || now.duration_since(s.start) < WINDOW);
             }
             for l in limits {
-                let slot = slots
-                    .entry(l.key.clone())
-                    .or_insert_with(|| Slot::fresh(now));
-                slot.roll(now);
-                check(slot, l, now)?;
+                with_slot(slots, &l.key, now, |slot| {
+                    slot.roll(now);
+                    check(slot, l, now)
+                })?;
             }
-            let mut remaining = Vec::with_capacity(limits.len());
-            for l in limits {
-                let slot = slots
-                    .entry(l.key.clone())
-                    .or_insert_with(|| Slot::fresh(now));
-                slot.requests += 1;
-                if l.parallel.is_some() {
-                    slot.in_flight += 1;
-                }
-                remaining.push(Remaining {
-                    key: l.key.clone(),
-                    rpm: l.rpm.map(|r| (r, r.saturating_sub(slot.requests))),
-                    tpm: l.tpm.map(|t| (t, t.saturating_sub(slot.tokens))),
-                });
-            }
+            let remaining = limits
+                .iter()
+                .map(|l| {
+                    with_slot(slots, &l.key, now, |slot| {
+                        slot.requests += 1;
+                        if l.parallel.is_some() {
+                            slot.in_flight += 1;
+                        }
+                        Remaining {
+                            rpm: l.rpm.map(|r| (r, r.saturating_sub(slot.requests))),
+                            tpm: l.tpm.map(|t| (t, t.saturating_sub(slot.tokens))),
+                        }
+                    })
+                })
+                .collect();
             Ok(remaining)
         })
     }
@@ -180,9 +194,10 @@ impl RateLimiter for LocalRateLimiter {
         let now = Instant::now();
         self.with(|slots| {
             for k in keys {
-                let slot = slots.entry(k.clone()).or_insert_with(|| Slot::fresh(now));
-                slot.roll(now);
-                slot.tokens += tokens;
+                with_slot(slots, k, now, |slot| {
+                    slot.roll(now);
+                    slot.tokens += tokens;
+                });
             }
         });
     }

@@ -382,7 +382,6 @@ fn decode(limits: &[Limit], out: &[i64]) -> Result<Vec<Remaining>, Refusal> {
         .map(|(i, l)| {
             let (r, t) = (pos(num(1 + 2 * i)), pos(num(2 + 2 * i)));
             Remaining {
-                key: l.key.clone(),
                 rpm: l.rpm.map(|lim| (lim, lim.saturating_sub(r))),
                 tpm: l.tpm.map(|lim| (lim, lim.saturating_sub(t))),
             }

@@ -46,13 +46,13 @@ pub async fn admit(
             }
         };
     let auth = p.key.clone();
-    let model = auth
+    let model: &str = auth
         .as_ref()
         .and_then(|a| a.key.aliases.get(&requested))
         .and_then(Value::as_str)
-        .map_or_else(|| requested.clone(), str::to_owned);
+        .unwrap_or(&requested);
     if let Some(a) = &auth {
-        access::check_model(a, &model)?;
+        access::check_model(a, model)?;
     }
     let end_user = request
         .str("user")
@@ -76,11 +76,11 @@ pub async fn admit(
     };
     let global_max = state.settings.config.litellm_settings.max_budget;
     let budgets = check::budgets(&subject, global_max);
-    let limits = check::rate_limits(&subject, &model);
+    let limits = check::rate_limits(&subject, model);
     // The deployment is chosen from memory first, so that the one Redis round trip (with
     // Redis) both reads the budgets' spend and counts the request; a spent budget is still
     // reported before an unknown model.
-    let deployment = pick(state, &model, kind).await;
+    let deployment = pick(state, model, kind).await;
     let to_count = if deployment.is_ok() { &limits[..] } else { &[] };
     let shared = state.shared_limits.as_deref();
     let admission = admission(&state.ledger, shared, &budgets, to_count).await;

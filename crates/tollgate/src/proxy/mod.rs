@@ -95,10 +95,11 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     } = a;
     let plan = attempts::plan(state, &meta);
     let (kind, call_id, request) = (meta.kind, meta.call_id.clone(), meta.request.clone());
+    // Borrowed by every attempt (the call's meta is lent to the attempts meanwhile).
+    let (call_id, request) = (&call_id, &request);
     let upstream_started = std::time::Instant::now();
-    let (reply, tried) = attempts::run(state, &mut meta, &plan, |d| {
-        let (request, call_id) = (request.clone(), call_id.clone());
-        async move { upstream::json(state, kind, &d, &request, &call_id).await }
+    let (reply, tried) = attempts::run(state, &mut meta, &plan, |d| async move {
+        upstream::json(state, kind, &d, request, call_id).await
     })
     .await;
     meta.tried = tried;

@@ -33,9 +33,10 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     } = a;
     let plan = super::attempts::plan(state, &meta);
     let (kind, call_id, request) = (meta.kind, meta.call_id.clone(), meta.request.clone());
-    let (opened, tried) = super::attempts::run(state, &mut meta, &plan, |d| {
-        let (request, call_id) = (request.clone(), call_id.clone());
-        async move { upstream::stream(state, kind, &d, &request, &call_id).await }
+    // Borrowed by every attempt (the call's meta is lent to the attempts meanwhile).
+    let (call_id, request) = (&call_id, &request);
+    let (opened, tried) = super::attempts::run(state, &mut meta, &plan, |d| async move {
+        upstream::stream(state, kind, &d, request, call_id).await
     })
     .await;
     meta.tried = tried;
