@@ -18,7 +18,7 @@ use crate::model::JsonMap;
 pub struct SpendEvent {
     pub request_id: String,
     /// "chat_completion", "text_completion", "embedding", "responses", "anthropic_messages".
-    pub call_type: String,
+    pub call_type: Cow<'static, str>,
     /// The SHA-256 hex of the key used; "" when there was none.
     #[serde(default)]
     pub api_key: String,
@@ -48,7 +48,7 @@ pub struct SpendEvent {
     #[serde(default)]
     pub api_base: Option<String>,
     /// e.g. "/v1/chat/completions".
-    pub endpoint: String,
+    pub endpoint: Cow<'static, str>,
     pub success: bool,
     pub spend: f64,
     #[serde(default)]

@@ -179,7 +179,7 @@ pub async fn every_spend_log_column_reads_back(ctx: &Ctx) {
         ),
         (
             &e.request_id,
-            &e.call_type,
+            &e.call_type.to_string(),
             &e.api_key,
             &e.key_id,
             &e.key_alias
@@ -204,7 +204,7 @@ pub async fn every_spend_log_column_reads_back(ctx: &Ctx) {
             &e.model_group,
             &e.provider,
             &e.api_base,
-            &e.endpoint
+            &e.endpoint.to_string()
         )
     );
     assert_eq!(

@@ -1,6 +1,7 @@
 //! One inference call from admission to its spend event: what kind of call it is, who it is
 //! billed to, and the accounting when it ends (live spend, token counters, the spend log).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -260,7 +261,7 @@ fn event(meta: CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEv
     let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     SpendEvent {
         request_id: meta.call_id,
-        call_type: meta.kind.call_type().to_owned(),
+        call_type: Cow::Borrowed(meta.kind.call_type()),
         api_key: meta.api_key,
         key_id: meta.key_id,
         key_alias: meta.key_alias,
@@ -274,7 +275,7 @@ fn event(meta: CallMeta, outcome: &Outcome, usage: &Usage, cost: f64) -> SpendEv
         model_group: meta.requested_model,
         provider: d.provider_name.clone(),
         api_base: (!d.target.api_base.is_empty()).then(|| d.target.api_base.clone()),
-        endpoint: meta.kind.endpoint().to_owned(),
+        endpoint: Cow::Borrowed(meta.kind.endpoint()),
         success: outcome.success,
         spend: cost,
         prompt_tokens: to_i64(usage.prompt_tokens),
