@@ -71,6 +71,20 @@ pub struct SpendEvent {
 }
 
 impl SpendEvent {
+    /// The spend log's `status` column.
+    pub fn status(&self) -> &'static str {
+        if self.success {
+            "success"
+        } else {
+            "failure"
+        }
+    }
+
+    /// The spend log's `request_duration_ms` column (never negative, whatever the clocks did).
+    pub fn duration_ms(&self) -> i64 {
+        (self.end_time - self.start_time).num_milliseconds().max(0)
+    }
+
     /// The tags as the spend log's JSON text; most calls have none, and `[]` costs no allocation.
     pub fn tags_json(&self) -> serde_json::Result<Cow<'static, str>> {
         if self.tags.is_empty() {

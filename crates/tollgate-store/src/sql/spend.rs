@@ -207,7 +207,7 @@ async fn insert_logs<'a>(
         .bind(text(|e| &e.provider))
         .bind(opt(|e| &e.api_base))
         .bind(text(|e| &e.endpoint))
-        .bind(text(|e| if e.success { "success" } else { "failure" }))
+        .bind(text(SpendEvent::status))
         .bind(events.iter().map(|e| e.spend).collect::<Vec<_>>())
         .bind(int(|e| e.prompt_tokens))
         .bind(int(|e| e.completion_tokens))
@@ -221,9 +221,7 @@ async fn insert_logs<'a>(
                 .map(|e| e.completion_start_time.map(|t| t.timestamp_millis()))
                 .collect::<Vec<_>>(),
         )
-        .bind(int(|e| {
-            (e.end_time - e.start_time).num_milliseconds().max(0)
-        }))
+        .bind(int(SpendEvent::duration_ms))
         .bind(texts(&metadata))
         .fetch_all(&mut **tx)
         .await?;

@@ -194,7 +194,6 @@ fn record(conn: &mut Connection, events: &[SpendEvent]) -> Result<RecordOutcome>
 
 /// Inserts one spend-log row; 1 when it is new, 0 when the request id was recorded before.
 fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
-    let duration = (e.end_time - e.start_time).num_milliseconds().max(0);
     let tags = e.tags_json()?;
     let metadata = e.metadata_json()?;
     Ok(st.execute(params![
@@ -214,7 +213,7 @@ fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
         e.provider,
         id(&e.api_base),
         e.endpoint,
-        if e.success { "success" } else { "failure" },
+        e.status(),
         e.spend,
         e.prompt_tokens,
         e.completion_tokens,
@@ -223,7 +222,7 @@ fn insert_log(st: &mut Statement<'_>, e: &SpendEvent) -> Result<usize> {
         e.start_time.timestamp_millis(),
         e.end_time.timestamp_millis(),
         e.completion_start_time.map(|t| t.timestamp_millis()),
-        duration,
+        e.duration_ms(),
         metadata.as_ref(),
     ])?)
 }
