@@ -342,7 +342,7 @@ fn seed_events(day: u64, first_day: NaiveDate) -> anyhow::Result<Vec<SpendEvent>
                 organization_id: None,
                 end_user: None,
                 tags: Vec::new(),
-                model: format!("model-{m}"),
+                model: format!("model-{m}").into(),
                 model_id: None,
                 model_group: format!("model-{m}"),
                 provider: "openai".into(),

@@ -54,6 +54,7 @@ pub mod transport;
 pub mod vertex;
 pub mod wake;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::LlmError;
@@ -63,10 +64,10 @@ pub use error::LlmError;
 pub struct Target {
     /// Base URL, e.g. `https://api.openai.com/v1` (OpenAI-compatible servers include the
     /// version segment; native providers take their API root).
-    pub api_base: String,
+    pub api_base: Arc<str>,
     pub api_key: Option<String>,
     /// The model name the upstream expects (the part after `provider/`).
-    pub model: String,
+    pub model: Arc<str>,
     /// Bound on a whole non-streaming call.
     pub timeout: Duration,
     /// Bound on the wait for each piece of a stream (first byte and gaps between chunks).

@@ -175,9 +175,9 @@ mod tests {
 
     fn target(base: &str, model: &str) -> Target {
         Target {
-            api_base: base.to_owned(),
+            api_base: base.into(),
             api_key: None,
-            model: model.to_owned(),
+            model: model.into(),
             timeout: Duration::from_secs(1),
             stream_timeout: Duration::from_secs(1),
             headers: Vec::new(),

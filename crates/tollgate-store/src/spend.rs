@@ -37,16 +37,17 @@ pub struct SpendEvent {
     pub end_user: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
-    /// The provider's model name.
-    pub model: String,
+    /// The provider's model name. This and the deployment's other names are shared with the
+    /// deployment, not copied for each event.
+    pub model: Arc<str>,
     /// The deployment that served the call.
     #[serde(default)]
-    pub model_id: Option<String>,
+    pub model_id: Option<Arc<str>>,
     /// The public model name the client asked for.
     pub model_group: String,
-    pub provider: String,
+    pub provider: Arc<str>,
     #[serde(default)]
-    pub api_base: Option<String>,
+    pub api_base: Option<Arc<str>>,
     /// e.g. "/v1/chat/completions".
     pub endpoint: Cow<'static, str>,
     pub success: bool,

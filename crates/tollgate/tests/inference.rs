@@ -47,7 +47,11 @@ async fn chat_non_streaming(db: &TestDb) {
         .unwrap();
     assert_eq!(resp.status(), 200);
     let h = resp.headers().clone();
-    let body: Value = resp.json().await.unwrap();
+    let bytes = resp.bytes().await.unwrap();
+    // One content-length, the body's (written with the gateway's own headers).
+    let lengths: Vec<_> = h.get_all("content-length").iter().collect();
+    assert_eq!(lengths, [bytes.len().to_string().as_str()]);
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["usage"]["prompt_tokens"], 10);
     let cost: f64 = h["x-litellm-response-cost"]

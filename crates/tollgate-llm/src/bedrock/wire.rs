@@ -375,7 +375,7 @@ mod tests {
         );
         assert_eq!(base, "https://bedrock-runtime.eu-west-1.amazonaws.com");
         let target = Target {
-            api_base: base,
+            api_base: base.into(),
             api_key: None,
             model: "m".into(),
             timeout: std::time::Duration::from_secs(1),

@@ -81,7 +81,7 @@ impl Client {
 
     /// Sends `req` and waits for the answer's head.
     pub async fn send(&self, req: Request) -> Result<Response, LlmError> {
-        let origin = Origin::of(&req.uri, &self.proxies)?;
+        let origin = self.pool.origin(&req.uri, &self.proxies)?;
         let mut message = Some(head(&origin, req));
         loop {
             let Some(request) = message.take() else {

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use http::header::HeaderValue;
@@ -21,6 +21,9 @@ use crate::LlmError;
 const MAX_IDLE_PER_ORIGIN: usize = 2_048;
 /// Idle connections older than this are not reused (servers close theirs after a while).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Origins remembered per scheme; a gateway calls a handful, and past this many each call
+/// works its origin out again.
+const MAX_ORIGINS: usize = 1_024;
 
 /// Where a connection goes: scheme, host and port, and the proxy it goes through, if any.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -158,9 +161,35 @@ struct Idle {
 #[derive(Default)]
 pub struct Pool {
     idle: Mutex<HashMap<Origin, Vec<Idle>>>,
+    /// The origins of the URLs called so far, by authority, for `http` and `https`: working
+    /// one out copies its host twice and asks the proxy rules; a call looks it up instead.
+    origins: RwLock<[HashMap<Box<str>, Origin>; 2]>,
 }
 
 impl Pool {
+    /// The origin of `uri` ([`Origin::of`]), remembered for the next call to the same place.
+    pub fn origin(&self, uri: &Uri, proxies: &Matcher) -> Result<Origin, LlmError> {
+        let https = match uri.scheme_str() {
+            Some("https") => 1,
+            Some("http") => 0,
+            _ => return Origin::of(uri, proxies),
+        };
+        let Some(authority) = uri.authority().map(|a| a.as_str()) else {
+            return Origin::of(uri, proxies);
+        };
+        let known = self.origins.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(o) = known[https].get(authority) {
+            return Ok(o.clone());
+        }
+        drop(known);
+        let origin = Origin::of(uri, proxies)?;
+        let mut known = self.origins.write().unwrap_or_else(PoisonError::into_inner);
+        if known[https].len() < MAX_ORIGINS {
+            known[https].insert(authority.into(), origin.clone());
+        }
+        Ok(origin)
+    }
+
     fn idle(&self) -> MutexGuard<'_, HashMap<Origin, Vec<Idle>>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -235,9 +264,12 @@ impl Lease {
     }
 
     /// The answer was read to its end: the connection can serve the next call.
-    pub fn release(mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.give_back(self.origin.clone(), conn);
+    pub fn release(self) {
+        let Lease {
+            conn, origin, pool, ..
+        } = self;
+        if let Some(conn) = conn {
+            pool.give_back(origin, conn);
         }
     }
 }
@@ -265,6 +297,51 @@ mod tests {
         let e = Origin::of(&"ftp://x/".parse().unwrap(), &none()).unwrap_err();
         assert!(e.to_string().contains("only http and https"), "{e}");
         assert!(Origin::of(&"/relative".parse().unwrap(), &none()).is_err());
+    }
+
+    #[test]
+    fn a_remembered_origin_is_the_one_worked_out() {
+        let proxies = Matcher::builder()
+            .https("http://proxy.local:3128")
+            .no("internal.example")
+            .build();
+        let pool = Pool::default();
+        for url in [
+            "https://api.example.com/v1/chat",
+            "http://api.example.com/v1/chat",
+            "https://api.example.com:8443/v1",
+            "https://internal.example/v1",
+            "http://user:pw@[::1]:8080/v1",
+        ] {
+            let uri: Uri = url.parse().unwrap();
+            let fresh = Origin::of(&uri, &proxies).unwrap();
+            let first = pool.origin(&uri, &proxies).unwrap();
+            let again = pool.origin(&uri, &proxies).unwrap();
+            assert!(first == fresh && again == fresh, "{url}");
+            assert_eq!(
+                again.proxy().map(|p| p.port),
+                fresh.proxy().map(|p| p.port),
+                "{url}"
+            );
+        }
+        let known = pool.origins.read().unwrap();
+        assert_eq!((known[0].len(), known[1].len()), (2, 3));
+        drop(known);
+        // http and https of one authority stay apart.
+        let plain = pool.origin(&"http://api.example.com/".parse().unwrap(), &proxies);
+        assert!(!plain.unwrap().is_https());
+        // Errors are not remembered.
+        for _ in 0..2 {
+            let e = pool
+                .origin(&"ftp://x/".parse().unwrap(), &proxies)
+                .unwrap_err();
+            assert!(e.to_string().contains("only http and https"), "{e}");
+        }
+        assert!(pool
+            .origin(&"/relative".parse().unwrap(), &proxies)
+            .is_err());
+        let known = pool.origins.read().unwrap();
+        assert_eq!((known[0].len(), known[1].len()), (2, 3));
     }
 
     #[test]

@@ -115,8 +115,8 @@ pub(super) struct Increments<'a> {
 }
 
 /// An id that is set and not empty.
-pub(super) fn id(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|s| !s.is_empty())
+pub(super) fn id<S: AsRef<str>>(v: &Option<S>) -> Option<&str> {
+    v.as_ref().map(AsRef::as_ref).filter(|s| !s.is_empty())
 }
 
 fn bump<'a>(map: &mut Deltas<'a>, pk: &[&'a str], spend: f64) {

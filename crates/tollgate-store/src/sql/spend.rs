@@ -176,9 +176,8 @@ async fn insert_logs<'a>(
     events: &[&'a SpendEvent],
 ) -> Result<HashSet<String>> {
     let text = |f: fn(&'a SpendEvent) -> &'a str| events.iter().map(|e| f(e)).collect::<Vec<_>>();
-    let opt = |f: fn(&'a SpendEvent) -> &'a Option<String>| {
-        events.iter().map(|e| id(f(e))).collect::<Vec<_>>()
-    };
+    let opt =
+        |f: fn(&'a SpendEvent) -> Option<&'a str>| events.iter().map(|e| f(e)).collect::<Vec<_>>();
     let int = |f: fn(&SpendEvent) -> i64| events.iter().map(|e| f(e)).collect::<Vec<_>>();
     let json = |f: fn(&SpendEvent) -> serde_json::Result<Cow<'static, str>>| {
         events
@@ -194,18 +193,18 @@ async fn insert_logs<'a>(
         .bind(text(|e| &e.request_id))
         .bind(text(|e| &e.call_type))
         .bind(text(|e| &e.api_key))
-        .bind(opt(|e| &e.key_id))
-        .bind(opt(|e| &e.key_alias))
-        .bind(opt(|e| &e.user_id))
-        .bind(opt(|e| &e.team_id))
-        .bind(opt(|e| &e.organization_id))
-        .bind(opt(|e| &e.end_user))
+        .bind(opt(|e| id(&e.key_id)))
+        .bind(opt(|e| id(&e.key_alias)))
+        .bind(opt(|e| id(&e.user_id)))
+        .bind(opt(|e| id(&e.team_id)))
+        .bind(opt(|e| id(&e.organization_id)))
+        .bind(opt(|e| id(&e.end_user)))
         .bind(texts(&tags))
         .bind(text(|e| &e.model))
-        .bind(opt(|e| &e.model_id))
+        .bind(opt(|e| id(&e.model_id)))
         .bind(text(|e| &e.model_group))
         .bind(text(|e| &e.provider))
-        .bind(opt(|e| &e.api_base))
+        .bind(opt(|e| id(&e.api_base)))
         .bind(text(|e| &e.endpoint))
         .bind(text(SpendEvent::status))
         .bind(events.iter().map(|e| e.spend).collect::<Vec<_>>())

@@ -240,7 +240,7 @@ pub async fn bulk_daily_rows_add_up(ctx: &Ctx) {
         .map(|i: i64| {
             let mut e = spend_event(&format!("r{i}"), (i % 97) as f64 * 1e-4, (i % 30) * DAY);
             e.api_key = format!("key{i}");
-            e.model = format!("m{}", i % 10);
+            e.model = format!("m{}", i % 10).into();
             e.user_id = Some(format!("u{}", i % 100));
             e.team_id = Some(format!("t{}", i % 10));
             e.end_user = Some(format!("c{}", i % 50));

@@ -199,11 +199,11 @@ pub async fn every_spend_log_column_reads_back(ctx: &Ctx) {
             &r.endpoint
         ),
         (
-            &e.model,
-            &e.model_id,
+            &e.model.to_string(),
+            &e.model_id.as_deref().map(str::to_owned),
             &e.model_group,
-            &e.provider,
-            &e.api_base,
+            &e.provider.to_string(),
+            &e.api_base.as_deref().map(str::to_owned),
             &e.endpoint.to_string()
         )
     );

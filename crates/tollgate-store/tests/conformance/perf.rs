@@ -18,7 +18,7 @@ fn events(days: i64, keys: i64, models: i64) -> Vec<SpendEvent> {
                 let n = out.len();
                 let mut e = spend_event(&format!("r{n}"), 1e-4, d * DAY);
                 e.api_key = format!("key{k:04}");
-                e.model = format!("model{m}");
+                e.model = format!("model{m}").into();
                 e.user_id = Some(format!("u{}", k % 100));
                 e.team_id = None;
                 e.organization_id = None;

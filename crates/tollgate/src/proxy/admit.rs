@@ -196,7 +196,7 @@ pub(super) async fn pick(
     let router = state.router();
     let group = router.group(model);
     let cooled = if group.len() > 1 {
-        let ids: Vec<String> = group.iter().map(|d| d.id.clone()).collect();
+        let ids: Vec<String> = group.iter().map(|d| d.id.to_string()).collect();
         state.cooldowns.cooled(&ids).await
     } else {
         std::collections::HashSet::new()

@@ -224,7 +224,7 @@ pub fn body_for(request: &Value, kind: CallKind, d: &Deployment) -> Value {
     let Some(o) = body.as_object_mut() else {
         return body;
     };
-    o.insert("model".into(), Value::from(d.target.model.clone()));
+    o.insert("model".into(), Value::from(&*d.target.model));
     for gateway_only in [
         "fallbacks",
         "context_window_fallbacks",

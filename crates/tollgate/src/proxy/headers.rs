@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::BytesMut;
 
@@ -86,8 +87,8 @@ impl Values {
     }
 }
 
-/// Headers an inference response can carry: its content type (and a stream's cache control),
-/// the upstream's kept ones and this module's, 21 at most.
+/// Headers an inference response can carry: its content type and length (or a stream's cache
+/// control), the upstream's kept ones and this module's, 22 at most.
 const RESPONSE_HEADERS: usize = 24;
 
 /// A header map with room for every header of an inference response: it never grows (growing
@@ -97,18 +98,23 @@ pub fn map() -> HeaderMap {
 }
 
 /// Sets the headers; `cost` and `upstream` (the time the upstream took) are unknown on streams
-/// when headers go out.
+/// when headers go out. `body_len` is a whole body's length: its `content-length` is written
+/// with the other values (left to the server, it would be a value of its own).
 pub fn set(
     state: &AppState,
     h: &mut HeaderMap,
     meta: &CallMeta,
     cost: Option<f64>,
     upstream: Option<Duration>,
+    body_len: Option<u64>,
     remaining: &[Remaining],
 ) {
     h.reserve(16);
     let d = &meta.deployment;
     let mut v = Values::new();
+    if let Some(len) = body_len {
+        v.int(CONTENT_LENGTH, len);
+    }
     v.text(CALL_ID, &meta.call_id);
     v.text(MODEL_ID, &d.id);
     v.text(MODEL_GROUP, &meta.requested_model);
@@ -206,6 +212,7 @@ mod tests {
         upstream(&mut h, &kept);
         let mut v = Values::new();
         for name in [
+            CONTENT_LENGTH,
             CALL_ID,
             MODEL_ID,
             MODEL_GROUP,
@@ -225,7 +232,7 @@ mod tests {
         }
         v.insert_into(&mut h);
         h.insert(VERSION, HeaderValue::from_static("1"));
-        assert_eq!(h.len(), 21);
+        assert_eq!(h.len(), 22);
         assert_eq!(h.capacity(), room);
         assert!(HeaderMap::new().capacity() < room);
     }

@@ -88,7 +88,7 @@ async fn upstream_count(
     body: &Value,
 ) -> std::result::Result<u64, LlmError> {
     let mut b = serde_json::Map::new();
-    b.insert("model".into(), Value::from(d.target.model.clone()));
+    b.insert("model".into(), Value::from(&*d.target.model));
     for k in ["messages", "system", "tools", "tool_choice", "thinking"] {
         if let Some(v) = body.get(k) {
             b.insert(k.into(), v.clone());

@@ -142,12 +142,14 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
         AnswerBody::Json(v) => axum::Json(v).into_response(),
     };
     headers::upstream(response.headers_mut(), &answer.headers);
+    let body_len = http_body::Body::size_hint(response.body()).exact();
     headers::set(
         state,
         response.headers_mut(),
         &meta,
         Some(settled.cost),
         Some(upstream_took),
+        body_len,
         &remaining,
     );
     // The response goes out only once its spend event is durable.

@@ -95,7 +95,7 @@ fn infos(state: &AppState, p: &Principal, q: &InfoQuery) -> Vec<Value> {
     let mut out: Vec<Value> = router
         .deployments()
         .filter(|d| may_list(p.key.as_deref(), &d.model_name))
-        .filter(|d| wanted_id.is_none_or(|id| d.id == id))
+        .filter(|d| wanted_id.is_none_or(|id| *d.id == *id))
         .filter(|d| {
             q.search
                 .as_deref()
@@ -130,12 +130,12 @@ fn info_of(state: &AppState, d: &Deployment) -> Value {
         }
     }
     info.extend(d.model_info.clone());
-    info.insert("id".into(), Value::from(d.id.clone()));
+    info.insert("id".into(), Value::from(&*d.id));
     info.insert("db_model".into(), Value::from(d.db_model));
-    info.insert("key".into(), Value::from(d.target.model.clone()));
+    info.insert("key".into(), Value::from(&*d.target.model));
     let mut params = json!({"model": d.litellm_model, "custom_llm_provider": d.provider_name});
     if !d.target.api_base.is_empty() {
-        params["api_base"] = Value::from(d.target.api_base.clone());
+        params["api_base"] = Value::from(&*d.target.api_base);
     }
     for (name, v) in [("rpm", d.rpm), ("tpm", d.tpm)] {
         if let Some(v) = v {

@@ -60,7 +60,7 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers::upstream(&mut h, &upstream_headers);
-    headers::set(state, &mut h, &meta, None, None, &remaining);
+    headers::set(state, &mut h, &meta, None, None, None, &remaining);
     let body = match source {
         Source::Raw(raw) => Body::new(Relay::new(
             state.clone(),

@@ -63,7 +63,7 @@ fn canonical(
         Format::OpenAi => openai::request_from_openai(body)?,
         Format::Anthropic => anthropic::request_from_anthropic(body)?,
     };
-    req.model.clone_from(&d.target.model);
+    d.target.model.as_ref().clone_into(&mut req.model);
     req.stream = stream;
     Ok(req)
 }
@@ -237,14 +237,14 @@ async fn translated_json(
 ) -> Result<Reply, LlmError> {
     if endpoint(kind)? == Endpoint::Embed {
         let mut req = openai::embed::request_from_openai(body)?;
-        req.model.clone_from(&d.target.model);
+        d.target.model.as_ref().clone_into(&mut req.model);
         let call = p
             .call(Endpoint::Embed, &d.target, false, &p.wire.embed_body(&req)?)
             .await?;
         let reply = state.upstream.send_json(call, d.target.timeout).await?;
         let mut resp = p.wire.embed_response(&reply.body)?;
         if resp.model.is_empty() {
-            resp.model.clone_from(&d.target.model);
+            d.target.model.as_ref().clone_into(&mut resp.model);
         }
         if resp.usage.input_tokens == 0 {
             // Providers that report no usage (Gemini): counted locally, as OpenAI would.
@@ -267,7 +267,7 @@ async fn translated_json(
     let reply = state.upstream.send_json(call, d.target.timeout).await?;
     let mut resp = p.wire.chat_response(&reply.body)?;
     if resp.model.is_empty() {
-        resp.model.clone_from(&d.target.model);
+        d.target.model.as_ref().clone_into(&mut resp.model);
     }
     let body = match kind.format() {
         Format::OpenAi => openai::response_to_openai(&resp, now()),
@@ -362,12 +362,12 @@ fn encoder(kind: CallKind, d: &Deployment, call_id: &str) -> Box<dyn StreamEncod
     match kind.format() {
         Format::OpenAi => Box::new(OpenAiStreamOut::new(
             format!("chatcmpl-{call_id}"),
-            d.target.model.clone(),
+            d.target.model.to_string(),
             now(),
         )),
         Format::Anthropic => Box::new(AnthropicStreamOut::new(
             format!("msg_{call_id}"),
-            d.target.model.clone(),
+            d.target.model.to_string(),
         )),
     }
 }

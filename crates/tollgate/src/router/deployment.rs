@@ -35,14 +35,14 @@ impl Provider {
 #[derive(Debug, Clone)]
 pub struct Deployment {
     /// Stable id: `model_info.id`, or the SHA-256 of the entry's parameters.
-    pub id: String,
+    pub id: Arc<str>,
     /// The public name clients ask for (the model group).
     pub model_name: String,
     /// `litellm_params.model` as configured, e.g. `openai/gpt-4o`.
     pub litellm_model: String,
     pub provider: Provider,
     /// The provider's name, as `custom_llm_provider` in spend logs.
-    pub provider_name: String,
+    pub provider_name: Arc<str>,
     pub target: Target,
     pub rpm: Option<u64>,
     pub tpm: Option<u64>,
@@ -141,15 +141,15 @@ impl Deployment {
                 .model_info
                 .get("id")
                 .and_then(Value::as_str)
-                .map_or_else(|| entry_hash(entry), str::to_owned),
+                .map_or_else(|| entry_hash(entry).into(), Arc::from),
             model_name: entry.model_name.clone(),
             litellm_model: p.model.clone(),
             provider,
-            provider_name: prefix,
+            provider_name: prefix.into(),
             target: Target {
-                api_base,
+                api_base: api_base.into(),
                 api_key,
-                model,
+                model: model.into(),
                 timeout,
                 stream_timeout: secs(p.stream_timeout, timeout),
                 headers,
@@ -173,7 +173,7 @@ impl Deployment {
     pub fn for_model(&self, requested: &str) -> Deployment {
         let mut d = self.clone();
         let upstream = requested.split_once('/').map_or(requested, |(_, m)| m);
-        d.target.model = upstream.to_owned();
+        d.target.model = upstream.into();
         d.model_name = requested.to_owned();
         d.price = std::sync::OnceLock::new();
         d
@@ -232,12 +232,12 @@ mod tests {
     fn compatible_providers_get_their_base_url_and_key_variable() {
         let env = |name: &str| (name == "GROQ_API_KEY").then(|| "gsk-test".to_owned());
         let d = resolve(serde_json::json!({"model_name": "fast", "litellm_params": {"model": "groq/llama-3.3-70b"}}), &env).unwrap();
-        assert_eq!(d.target.api_base, "https://api.groq.com/openai/v1");
+        assert_eq!(&*d.target.api_base, "https://api.groq.com/openai/v1");
         assert_eq!(d.target.api_key.as_deref(), Some("gsk-test"));
-        assert_eq!(d.target.model, "llama-3.3-70b");
-        assert_eq!(d.provider_name, "groq");
+        assert_eq!(&*d.target.model, "llama-3.3-70b");
+        assert_eq!(&*d.provider_name, "groq");
         let d = resolve(serde_json::json!({"model_name": "local", "litellm_params": {"model": "ollama_chat/llama3", "api_base": "http://gpu:11434/v1"}}), &|_| None).unwrap();
-        assert_eq!(d.target.api_base, "http://gpu:11434/v1");
+        assert_eq!(&*d.target.api_base, "http://gpu:11434/v1");
         assert_eq!(d.target.api_key, None);
     }
 
@@ -266,11 +266,11 @@ mod tests {
             _ => None,
         };
         let d = resolve(serde_json::json!({"model_name": "c", "litellm_params": {"model": "anthropic/claude-sonnet-4-5"}}), &env).unwrap();
-        assert_eq!(d.target.api_base, "https://api.anthropic.com");
+        assert_eq!(&*d.target.api_base, "https://api.anthropic.com");
         assert_eq!(d.target.api_key.as_deref(), Some("sk-ant"));
         assert!(matches!(&d.provider, Provider::Native(n) if n.provider.name == "anthropic"));
         let d = resolve(serde_json::json!({"model_name": "a", "litellm_params": {"model": "azure/dep", "azure_ad_token": "ad-token"}}), &env).unwrap();
-        assert_eq!(d.target.api_base, "https://res.openai.azure.com");
+        assert_eq!(&*d.target.api_base, "https://res.openai.azure.com");
         assert_eq!(d.target.api_key.as_deref(), Some("ad-token"));
         assert!(
             format!("{:?}", d.provider).contains("Bearer"),
@@ -295,7 +295,7 @@ mod tests {
                 &|_| None,
             )
             .unwrap();
-            assert_eq!(d.target.api_base, base);
+            assert_eq!(&*d.target.api_base, base);
         }
     }
 }

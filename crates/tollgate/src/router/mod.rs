@@ -91,7 +91,7 @@ impl Router {
         if let Some(group) = self.groups.get(name) {
             let open: Vec<Arc<Deployment>> = group
                 .iter()
-                .filter(|d| !excluded.contains(&d.id) && balancer.has_room(d))
+                .filter(|d| !excluded.contains(&*d.id) && balancer.has_room(d))
                 .cloned()
                 .collect();
             return balancer.choose(&open, cost).cloned();
@@ -146,7 +146,7 @@ mod tests {
         );
         let n = 20_000;
         let heavy = (0..n)
-            .filter(|_| router.pick("g").unwrap().id == "heavy")
+            .filter(|_| router.pick("g").unwrap().id.as_ref() == "heavy")
             .count();
         let share = heavy as f64 / f64::from(n);
         // 0.75 expected; six standard deviations is about ±0.018.
@@ -160,7 +160,7 @@ mod tests {
             BTreeMap::new(),
         );
         let excluded = HashSet::from(["a".to_owned()]);
-        assert!((0..100).all(|_| router.pick_except("g", &excluded).unwrap().id == "b"));
+        assert!((0..100).all(|_| router.pick_except("g", &excluded).unwrap().id.as_ref() == "b"));
         let all = HashSet::from(["a".to_owned(), "b".to_owned()]);
         assert!(router.pick_except("g", &all).is_none());
     }
@@ -173,9 +173,9 @@ mod tests {
             vec![deployment("g", "a", 1.0), deployment("openai/*", "w", 1.0)],
             aliases,
         );
-        assert_eq!(router.pick("smart").unwrap().id, "a");
+        assert_eq!(router.pick("smart").unwrap().id.as_ref(), "a");
         let w = router.pick("openai/gpt-x").unwrap();
-        assert_eq!(w.target.model, "gpt-x");
+        assert_eq!(&*w.target.model, "gpt-x");
         assert!(router.pick("other").is_none());
     }
 }

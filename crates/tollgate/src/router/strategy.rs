@@ -169,7 +169,7 @@ mod tests {
     /// The ids a strategy picks over many tries.
     fn picks(b: &Balancer, group: &[Arc<Deployment>]) -> HashSet<String> {
         (0..200)
-            .map(|_| b.choose(group, &|_| None).unwrap().id.clone())
+            .map(|_| b.choose(group, &|_| None).unwrap().id.to_string())
             .collect()
     }
 
@@ -239,12 +239,12 @@ mod tests {
             deployment("cheap", serde_json::json!({})),
             deployment("unknown", serde_json::json!({})),
         ];
-        let cost = |d: &Deployment| match d.id.as_str() {
+        let cost = |d: &Deployment| match &*d.id {
             "dear" => Some(3e-5),
             "cheap" => Some(1e-6),
             _ => None,
         };
-        assert!((0..100).all(|_| b.choose(&group, &cost).unwrap().id == "cheap"));
+        assert!((0..100).all(|_| b.choose(&group, &cost).unwrap().id.as_ref() == "cheap"));
     }
 
     #[test]
