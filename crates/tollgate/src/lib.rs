@@ -16,24 +16,19 @@ pub mod state;
 use std::future::Future;
 
 use anyhow::Context as _;
-use axum::middleware;
-use axum::Router;
 use tokio::net::TcpListener;
 use tollgate_store::ConnectOptions;
 
 use crate::config::Settings;
 pub use crate::state::AppState;
 
-/// The whole HTTP application for a state.
-pub fn app(state: AppState) -> Router {
-    http::routes::routes()
+/// The whole HTTP application for a state: the route table behind the one middleware.
+pub fn app(state: AppState) -> http::layer::Front {
+    let routes = http::routes::routes()
         .fallback(http::fallback::not_found)
         .method_not_allowed_fallback(http::fallback::method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            http::layer::front,
-        ))
-        .with_state(state)
+        .with_state(state.clone());
+    http::layer::Front::new(state, routes)
 }
 
 /// Opens the database named by the settings (applying migrations) and builds the state.

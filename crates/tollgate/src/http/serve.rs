@@ -11,7 +11,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -19,9 +18,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tollgate_llm::wake::Latched;
 
+use super::layer::Front;
+
 /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, asks every
 /// connection to close once its requests are answered, and waits until they have.
-pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
+pub async fn serve(listener: TcpListener, app: Front, shutdown: impl Future<Output = ()>) {
     let connections = GracefulShutdown::new();
     let builder = Builder::new(TokioExecutor::new());
     let service = TowerToHyperService::new(app);
