@@ -67,6 +67,16 @@ pub trait RateLimiter: Send + Sync {
     fn release_now(&self, _keys: &[String]) -> bool {
         false
     }
+    /// [`RateLimiter::admit`] without waiting, where the limiter can (its counters are in
+    /// memory): `None` means it cannot, and `admit` must. Saves boxing a future per call.
+    fn admit_now(&self, _limits: &[Limit]) -> Option<Result<Vec<Remaining>, Refusal>> {
+        None
+    }
+    /// [`RateLimiter::add_tokens`] without waiting, where the limiter can: `false` means it did
+    /// not, and `add_tokens` must.
+    fn add_tokens_now(&self, _keys: &[String], _tokens: u64) -> bool {
+        false
+    }
 }
 
 #[derive(Debug)]
@@ -157,9 +167,8 @@ fn check(slot: &Slot, l: &Limit, now: Instant) -> Result<(), Refusal> {
     Ok(())
 }
 
-#[async_trait]
-impl RateLimiter for LocalRateLimiter {
-    async fn admit(&self, limits: &[Limit]) -> Result<Vec<Remaining>, Refusal> {
+impl LocalRateLimiter {
+    fn admit_in_memory(&self, limits: &[Limit]) -> Result<Vec<Remaining>, Refusal> {
         let now = Instant::now();
         self.with(|slots| {
             if slots.len() > 100_000 {
@@ -190,7 +199,7 @@ impl RateLimiter for LocalRateLimiter {
         })
     }
 
-    async fn add_tokens(&self, keys: &[String], tokens: u64) {
+    fn add_tokens_in_memory(&self, keys: &[String], tokens: u64) {
         let now = Instant::now();
         self.with(|slots| {
             for k in keys {
@@ -202,7 +211,7 @@ impl RateLimiter for LocalRateLimiter {
         });
     }
 
-    async fn release(&self, keys: &[String]) {
+    fn release_in_memory(&self, keys: &[String]) {
         self.with(|slots| {
             for k in keys {
                 if let Some(slot) = slots.get_mut(k) {
@@ -210,6 +219,35 @@ impl RateLimiter for LocalRateLimiter {
                 }
             }
         });
+    }
+}
+
+#[async_trait]
+impl RateLimiter for LocalRateLimiter {
+    async fn admit(&self, limits: &[Limit]) -> Result<Vec<Remaining>, Refusal> {
+        self.admit_in_memory(limits)
+    }
+
+    async fn add_tokens(&self, keys: &[String], tokens: u64) {
+        self.add_tokens_in_memory(keys, tokens);
+    }
+
+    async fn release(&self, keys: &[String]) {
+        self.release_in_memory(keys);
+    }
+
+    fn release_now(&self, keys: &[String]) -> bool {
+        self.release_in_memory(keys);
+        true
+    }
+
+    fn admit_now(&self, limits: &[Limit]) -> Option<Result<Vec<Remaining>, Refusal>> {
+        Some(self.admit_in_memory(limits))
+    }
+
+    fn add_tokens_now(&self, keys: &[String], tokens: u64) -> bool {
+        self.add_tokens_in_memory(keys, tokens);
+        true
     }
 }
 
@@ -262,5 +300,25 @@ mod tests {
         rl.release(&["key:a".into()]).await;
         rl.add_tokens(&["key:a".into()], 100).await;
         assert_eq!(rl.admit(&l).await.unwrap_err().kind, LimitType::Tokens);
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_limiter_answers_without_waiting_and_counts_the_same() {
+        let rl = LocalRateLimiter::new();
+        let limiter: &dyn RateLimiter = &*rl;
+        let l = [limit(Some(3), Some(100), Some(1))];
+        let rem = limiter.admit_now(&l).expect("in memory").unwrap();
+        assert_eq!((rem[0].rpm, rem[0].tpm), (Some((3, 2)), Some((100, 100))));
+        // The parallel slot is taken until released, whichever way.
+        let refused = limiter.admit_now(&l).expect("in memory").unwrap_err();
+        assert_eq!(refused.kind, LimitType::Parallel);
+        assert!(limiter.release_now(&["key:a".into()]));
+        assert!(limiter.add_tokens_now(&["key:a".into()], 40));
+        let rem = limiter.admit(&l).await.unwrap();
+        assert_eq!((rem[0].rpm, rem[0].tpm), (Some((3, 1)), Some((100, 60))));
+        limiter.release(&["key:a".into()]).await;
+        assert!(limiter.add_tokens_now(&["key:a".into()], 60));
+        let refused = limiter.admit_now(&l).expect("in memory").unwrap_err();
+        assert_eq!(refused.kind, LimitType::Tokens);
     }
 }

@@ -90,7 +90,10 @@ pub async fn admit(
     let deployment = deployment?;
     let remaining = match admission.rate {
         Some(answer) => answer,
-        None => state.limiter.admit(&limits).await,
+        None => match state.limiter.admit_now(&limits) {
+            Some(answer) => answer,
+            None => state.limiter.admit(&limits).await,
+        },
     }
     .map_err(|r| check::refused(&r))?;
     let permit = counted.unwrap_or_else(|| permit(state, &limits));

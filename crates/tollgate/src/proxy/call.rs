@@ -240,7 +240,7 @@ pub async fn record(state: &AppState, meta: CallMeta, outcome: Outcome, settled:
 async fn share(state: &AppState, meta: &CallMeta, cost: f64, tokens: u64) {
     let tokens_to_count = tokens > 0 && !meta.rate_keys.is_empty();
     let Some(shared) = &state.shared_limits else {
-        if tokens_to_count {
+        if tokens_to_count && !state.limiter.add_tokens_now(&meta.rate_keys, tokens) {
             state.limiter.add_tokens(&meta.rate_keys, tokens).await;
         }
         return;

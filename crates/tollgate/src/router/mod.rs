@@ -89,11 +89,12 @@ impl Router {
     ) -> Option<Arc<Deployment>> {
         let name = self.resolve(requested);
         if let Some(group) = self.groups.get(name) {
-            let open: Vec<Arc<Deployment>> = group
-                .iter()
-                .filter(|d| !excluded.contains(&*d.id) && balancer.has_room(d))
-                .cloned()
-                .collect();
+            let open = |d: &&Arc<Deployment>| !excluded.contains(&*d.id) && balancer.has_room(d);
+            // Most groups have one deployment: no list of the open ones to make.
+            if let [only] = group.as_slice() {
+                return Some(only).filter(open).cloned();
+            }
+            let open: Vec<Arc<Deployment>> = group.iter().filter(open).cloned().collect();
             return balancer.choose(&open, cost).cloned();
         }
         let wild = self
@@ -163,6 +164,17 @@ mod tests {
         assert!((0..100).all(|_| router.pick_except("g", &excluded).unwrap().id.as_ref() == "b"));
         let all = HashSet::from(["a".to_owned(), "b".to_owned()]);
         assert!(router.pick_except("g", &all).is_none());
+        // A group of one, picked or left out alike.
+        let router = Router::new(vec![deployment("g", "a", 1.0)], BTreeMap::new());
+        assert_eq!(
+            router
+                .pick_except("g", &HashSet::new())
+                .unwrap()
+                .id
+                .as_ref(),
+            "a"
+        );
+        assert!(router.pick_except("g", &excluded).is_none());
     }
 
     #[test]
