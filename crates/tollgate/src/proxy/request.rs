@@ -28,19 +28,37 @@ const GATEWAY_ONLY: [&str; 4] = [
 /// A client's JSON object body.
 pub struct ClientRequest {
     bytes: Bytes,
-    /// Each top-level field, in the client's order; a repeated name keeps its last value only.
-    fields: Vec<(String, Range<usize>)>,
+    /// Each top-level field's name and where its value lies, in the client's order; a repeated
+    /// name keeps its last value only.
+    fields: Vec<(FieldName, Range<usize>)>,
     value: OnceLock<Value>,
+}
+
+/// A top-level field's name: where it lies in the body, or, when the body wrote it with
+/// escapes, the name decoded. Names are not copied out of the body in the usual case.
+enum FieldName {
+    In(Range<usize>),
+    Decoded(Box<str>),
+}
+
+impl FieldName {
+    /// The name, read from the body it was parsed from.
+    fn of<'a>(&'a self, body: &'a [u8]) -> &'a str {
+        match self {
+            FieldName::In(span) => body
+                .get(span.clone())
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default(),
+            FieldName::Decoded(name) => name,
+        }
+    }
 }
 
 impl fmt::Debug for ClientRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientRequest")
             .field("bytes", &self.bytes.len())
-            .field(
-                "fields",
-                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
+            .field("fields", &self.names().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -114,13 +132,19 @@ impl ClientRequest {
             }
         })?;
         let base = text.as_ptr() as usize;
-        let mut fields: Vec<(String, Range<usize>)> = Vec::with_capacity(parsed.0.len());
+        let span_of = |s: &str| {
+            let start = s.as_ptr() as usize - base;
+            start..start + s.len()
+        };
+        let mut fields: Vec<(FieldName, Range<usize>)> = Vec::with_capacity(parsed.0.len());
         for (name, raw) in parsed.0 {
-            let start = raw.get().as_ptr() as usize - base;
-            let span = start..start + raw.get().len();
-            let name = name.0.into_owned();
-            fields.retain(|(k, _)| *k != name);
-            fields.push((name, span));
+            let key = match name.0 {
+                Cow::Borrowed(n) => FieldName::In(span_of(n)),
+                Cow::Owned(n) => FieldName::Decoded(n.into()),
+            };
+            let name = key.of(text.as_bytes());
+            fields.retain(|(k, _)| k.of(text.as_bytes()) != name);
+            fields.push((key, span_of(raw.get())));
         }
         Ok(Self {
             bytes,
@@ -129,9 +153,17 @@ impl ClientRequest {
         })
     }
 
+    /// The top-level field names, in order.
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| k.of(&self.bytes))
+    }
+
     /// The raw JSON text of a top-level field.
     pub fn raw(&self, name: &str) -> Option<&str> {
-        let (_, span) = self.fields.iter().find(|(k, _)| k == name)?;
+        let (_, span) = self
+            .fields
+            .iter()
+            .find(|(k, _)| k.of(&self.bytes) == name)?;
         std::str::from_utf8(self.bytes.get(span.clone())?).ok()
     }
 
@@ -168,18 +200,15 @@ impl ClientRequest {
     /// (unless `keep_mock`), and the fields `edit` replaces or removes.
     pub fn forward(&self, model: &str, keep_mock: bool, edit: &[(&str, Option<&str>)]) -> Bytes {
         let mut out = BytesMut::with_capacity(self.bytes.len() + model.len() + 64);
-        out.put_u8(b'{');
-        let mut first = true;
-        let mut field = |out: &mut BytesMut, name: &str, raw: &[u8]| {
-            if !std::mem::take(&mut first) {
-                out.put_u8(b',');
-            }
-            write_name(out, name);
+        // The deployment's model comes first; every other field after a comma.
+        out.extend_from_slice(b"{\"model\":");
+        write_str(&mut out, model);
+        let field = |out: &mut BytesMut, name: &str, raw: &[u8]| {
+            out.put_u8(b',');
+            write_str(out, name);
             out.put_u8(b':');
             out.extend_from_slice(raw);
         };
-        let model_json = serde_json::to_string(model).unwrap_or_else(|_| "\"\"".into());
-        field(&mut out, "model", model_json.as_bytes());
         let skipped = |name: &str| {
             name == "model"
                 || GATEWAY_ONLY.contains(&name)
@@ -187,6 +216,7 @@ impl ClientRequest {
                 || edit.iter().any(|(k, _)| *k == name)
         };
         for (name, span) in &self.fields {
+            let name = name.of(&self.bytes);
             if !skipped(name) {
                 field(&mut out, name, &self.bytes[span.clone()]);
             }
@@ -201,13 +231,13 @@ impl ClientRequest {
     }
 }
 
-/// A field name as a JSON string.
-fn write_name(out: &mut BytesMut, name: &str) {
-    if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+/// A string as JSON: copied between quotes when nothing in it needs escaping.
+fn write_str(out: &mut BytesMut, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
         out.put_u8(b'"');
-        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(s.as_bytes());
         out.put_u8(b'"');
-    } else if let Ok(s) = serde_json::to_string(name) {
+    } else if let Ok(s) = serde_json::to_string(s) {
         out.extend_from_slice(s.as_bytes());
     }
 }
@@ -266,6 +296,20 @@ mod tests {
         let v: Value = serde_json::from_slice(&r.forward("m", true, &[("stream", None)])).unwrap();
         assert_eq!(v["mock_response"], "m");
         assert!(v.get("stream").is_none());
+    }
+
+    #[test]
+    fn names_written_with_escapes_are_the_same_names() {
+        // `\u0064` is `d`: both spell `model`, and the last one counts.
+        let r = req(r#"{"model":"a","mo\u0064el":"b","n":1}"#);
+        assert_eq!(r.str("model").as_deref(), Some("b"));
+        assert_eq!(
+            format!("{r:?}"),
+            r#"ClientRequest { bytes: 36, fields: ["model", "n"], .. }"#
+        );
+        // A model name that needs escaping is written as JSON.
+        let v: Value = serde_json::from_slice(&r.forward("we\"ird", false, &[])).unwrap();
+        assert_eq!(v, json!({"model": "we\"ird", "n": 1}));
     }
 
     #[test]
