@@ -24,7 +24,7 @@ use hyper::body::{Body as _, Incoming};
 use hyper_util::client::proxy::matcher::Matcher;
 
 pub use pool::Origin;
-use pool::{Lease, Pool};
+use pool::{Lease, Origins, Pool};
 
 use crate::LlmError;
 
@@ -50,7 +50,7 @@ pub struct Response {
 #[derive(Clone)]
 pub struct Client {
     pool: Arc<Pool>,
-    proxies: Arc<Matcher>,
+    origins: Arc<Origins>,
 }
 
 impl Default for Client {
@@ -75,13 +75,13 @@ impl Client {
     pub fn with_proxies(proxies: Matcher) -> Self {
         Self {
             pool: Arc::default(),
-            proxies: Arc::new(proxies),
+            origins: Arc::new(Origins::new(proxies)),
         }
     }
 
     /// Sends `req` and waits for the answer's head.
     pub async fn send(&self, req: Request) -> Result<Response, LlmError> {
-        let origin = self.pool.origin(&req.uri, &self.proxies)?;
+        let origin = self.origins.of(&req.uri)?;
         let mut message = Some(head(&origin, req));
         loop {
             let Some(request) = message.take() else {

@@ -157,39 +157,53 @@ struct Idle {
     since: Instant,
 }
 
-/// The idle connections of every origin.
-#[derive(Default)]
-pub struct Pool {
-    idle: Mutex<HashMap<Origin, Vec<Idle>>>,
-    /// The origins of the URLs called so far, by authority, for `http` and `https`: working
-    /// one out copies its host twice and asks the proxy rules; a call looks it up instead.
-    origins: RwLock<[HashMap<Box<str>, Origin>; 2]>,
+/// A client's proxy rules and the origins worked out with them so far, by authority, for
+/// `http` and `https`: working one out copies its host twice and asks the rules; a call to a
+/// known place looks it up instead.
+pub struct Origins {
+    proxies: Matcher,
+    known: RwLock<[HashMap<Box<str>, Origin>; 2]>,
 }
 
-impl Pool {
+impl Origins {
+    pub fn new(proxies: Matcher) -> Self {
+        Self {
+            proxies,
+            known: RwLock::default(),
+        }
+    }
+
     /// The origin of `uri` ([`Origin::of`]), remembered for the next call to the same place.
-    pub fn origin(&self, uri: &Uri, proxies: &Matcher) -> Result<Origin, LlmError> {
+    pub fn of(&self, uri: &Uri) -> Result<Origin, LlmError> {
         let https = match uri.scheme_str() {
             Some("https") => 1,
             Some("http") => 0,
-            _ => return Origin::of(uri, proxies),
+            _ => return Origin::of(uri, &self.proxies),
         };
         let Some(authority) = uri.authority().map(|a| a.as_str()) else {
-            return Origin::of(uri, proxies);
+            return Origin::of(uri, &self.proxies);
         };
-        let known = self.origins.read().unwrap_or_else(PoisonError::into_inner);
+        let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(o) = known[https].get(authority) {
             return Ok(o.clone());
         }
         drop(known);
-        let origin = Origin::of(uri, proxies)?;
-        let mut known = self.origins.write().unwrap_or_else(PoisonError::into_inner);
+        let origin = Origin::of(uri, &self.proxies)?;
+        let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
         if known[https].len() < MAX_ORIGINS {
             known[https].insert(authority.into(), origin.clone());
         }
         Ok(origin)
     }
+}
 
+/// The idle connections of every origin.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<Origin, Vec<Idle>>>,
+}
+
+impl Pool {
     fn idle(&self) -> MutexGuard<'_, HashMap<Origin, Vec<Idle>>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -301,11 +315,14 @@ mod tests {
 
     #[test]
     fn a_remembered_origin_is_the_one_worked_out() {
-        let proxies = Matcher::builder()
-            .https("http://proxy.local:3128")
-            .no("internal.example")
-            .build();
-        let pool = Pool::default();
+        let rules = || {
+            Matcher::builder()
+                .https("http://proxy.local:3128")
+                .no("internal.example")
+                .build()
+        };
+        let proxies = rules();
+        let origins = Origins::new(rules());
         for url in [
             "https://api.example.com/v1/chat",
             "http://api.example.com/v1/chat",
@@ -315,8 +332,8 @@ mod tests {
         ] {
             let uri: Uri = url.parse().unwrap();
             let fresh = Origin::of(&uri, &proxies).unwrap();
-            let first = pool.origin(&uri, &proxies).unwrap();
-            let again = pool.origin(&uri, &proxies).unwrap();
+            let first = origins.of(&uri).unwrap();
+            let again = origins.of(&uri).unwrap();
             assert!(first == fresh && again == fresh, "{url}");
             assert_eq!(
                 again.proxy().map(|p| p.port),
@@ -324,23 +341,19 @@ mod tests {
                 "{url}"
             );
         }
-        let known = pool.origins.read().unwrap();
+        let known = origins.known.read().unwrap();
         assert_eq!((known[0].len(), known[1].len()), (2, 3));
         drop(known);
         // http and https of one authority stay apart.
-        let plain = pool.origin(&"http://api.example.com/".parse().unwrap(), &proxies);
+        let plain = origins.of(&"http://api.example.com/".parse().unwrap());
         assert!(!plain.unwrap().is_https());
         // Errors are not remembered.
         for _ in 0..2 {
-            let e = pool
-                .origin(&"ftp://x/".parse().unwrap(), &proxies)
-                .unwrap_err();
+            let e = origins.of(&"ftp://x/".parse().unwrap()).unwrap_err();
             assert!(e.to_string().contains("only http and https"), "{e}");
         }
-        assert!(pool
-            .origin(&"/relative".parse().unwrap(), &proxies)
-            .is_err());
-        let known = pool.origins.read().unwrap();
+        assert!(origins.of(&"/relative".parse().unwrap()).is_err());
+        let known = origins.known.read().unwrap();
         assert_eq!((known[0].len(), known[1].len()), (2, 3));
     }
 
