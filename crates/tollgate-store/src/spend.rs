@@ -363,7 +363,11 @@ impl DayCutter {
     /// Adds a row; returns the previous day when this row starts a new one.
     pub fn push(&mut self, row: DailyRow) -> Option<Vec<DailyRow>> {
         let done = match self.day.last() {
-            Some(last) if last.date != row.date => Some(std::mem::take(&mut self.day)),
+            Some(last) if last.date != row.date => {
+                // Days are alike in size: the next starts with room for as many rows.
+                let room = Vec::with_capacity(self.day.len());
+                Some(std::mem::replace(&mut self.day, room))
+            }
             _ => None,
         };
         self.day.push(row);

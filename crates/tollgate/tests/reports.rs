@@ -290,7 +290,67 @@ async fn keys_and_teams_first_seen_on_older_days_keep_their_names(db: &TestDb) {
     gw.stop().await;
 }
 
+/// A split repeated under another name (a provider serving every call, a group served by
+/// one model) reads the same as the first, and a split of the same size and totals but other
+/// entries is its own: model `a` bills key 1 one dollar and key 2 two, model `b` the reverse.
+async fn repeated_splits_read_as_their_own_entries(db: &TestDb) {
+    let gw = Gateway::start(db).await;
+    let today = Utc::now().date_naive();
+    let at = today.and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let key = |k: u32| format!("{k:064x}");
+    let rows = [("a", 1, 1.0), ("a", 2, 2.0), ("b", 1, 2.0), ("b", 2, 1.0)];
+    let events: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (model, k, spend))| {
+            serde_json::from_value(json!({
+                "request_id": format!("r{i}"), "call_type": "chat_completion",
+                "api_key": key(*k), "user_id": "u", "model": model, "model_group": model,
+                "provider": "openai", "endpoint": "/v1/chat/completions", "success": true,
+                "spend": spend, "prompt_tokens": 1, "completion_tokens": 1,
+                "start_time": at.timestamp_micros(), "end_time": at.timestamp_micros(),
+            }))
+            .unwrap()
+        })
+        .collect();
+    gw.state.store.record_spend(&events).await.unwrap();
+    let v = gw
+        .get(&format!(
+            "/user/daily/activity/aggregated?start_date={today}&end_date={today}"
+        ))
+        .await;
+    let b = &v["results"][0]["breakdown"];
+    let spend = |split: &serde_json::Value, k| split[key(k)]["metrics"]["spend"].clone();
+    for (model, one, two) in [("a", 1.0, 2.0), ("b", 2.0, 1.0)] {
+        for kind in ["models", "model_groups"] {
+            let split = &b[kind][model]["api_key_breakdown"];
+            assert_eq!(
+                (spend(split, 1), spend(split, 2)),
+                (json!(one), json!(two)),
+                "{kind} {model}: {b}"
+            );
+        }
+    }
+    for split in [
+        &b["providers"]["openai"]["api_key_breakdown"],
+        &b["endpoints"]["/v1/chat/completions"]["api_key_breakdown"],
+        &b["api_keys"],
+    ] {
+        assert_eq!(
+            (spend(split, 1), spend(split, 2)),
+            (json!(3.0), json!(3.0)),
+            "{b}"
+        );
+        assert_eq!(
+            split[key(1)]["metadata"],
+            json!({"key_alias": null, "team_id": null})
+        );
+    }
+    gw.stop().await;
+}
+
 both!(
+    repeated_splits_read_as_their_own_entries,
     reports_by_every_entity,
     non_admins_see_only_their_own_activity,
     the_gateway_budget_stops_everyone,

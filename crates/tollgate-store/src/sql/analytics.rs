@@ -145,7 +145,8 @@ pub(super) fn daily_sql(backend: Backend, q: &DailyQuery) -> Sql {
 
 /// One text per distinct value: the rows of an answer repeat a few hundred dates, keys and
 /// models hundreds of thousands of times. Rows read in a row mostly repeat the row before in
-/// most columns (a date's rows, a key's models), so each column's last text is checked first.
+/// most columns (a date's rows, a key's models), so each column's last text is checked first,
+/// byte for byte, before its bytes are checked for UTF-8 and hashed.
 #[derive(Default)]
 pub(super) struct Names {
     all: HashSet<Arc<str>, FxBuildHasher>,
@@ -153,13 +154,15 @@ pub(super) struct Names {
 }
 
 impl Names {
-    /// The text `s` of column `column` (0-6).
-    pub fn get(&mut self, column: usize, s: &str) -> Arc<str> {
+    /// The text whose bytes are `bytes`, of column `column` (0-6).
+    pub fn get(&mut self, column: usize, bytes: &[u8]) -> Result<Arc<str>> {
         if let Some(last) = &self.last[column] {
-            if **last == *s {
-                return Arc::clone(last);
+            if last.as_bytes() == bytes {
+                return Ok(Arc::clone(last));
             }
         }
+        let s = std::str::from_utf8(bytes)
+            .map_err(|e| crate::StoreError::Database(format!("daily row text: {e}")))?;
         let name = match self.all.get(s) {
             Some(name) => Arc::clone(name),
             None => {
@@ -169,13 +172,14 @@ impl Names {
             }
         };
         self.last[column] = Some(Arc::clone(&name));
-        name
+        Ok(name)
     }
 }
 
 /// A result row whose columns are read by position.
 pub(super) trait Columns {
-    fn text(&self, i: usize) -> Result<&str>;
+    /// A text column's bytes (UTF-8, checked by [`Names::get`] when the text is new).
+    fn text(&self, i: usize) -> Result<&[u8]>;
     fn int(&self, i: usize) -> Result<i64>;
     fn real(&self, i: usize) -> Result<f64>;
 }
@@ -186,7 +190,7 @@ pub(super) fn daily_row(
     with_entity: bool,
     names: &mut Names,
 ) -> Result<DailyRow> {
-    let mut text = |i| r.text(i).map(|s| names.get(i, s));
+    let mut text = |i| names.get(i, r.text(i)?);
     Ok(DailyRow {
         date: text(0)?,
         entity_id: if with_entity { Some(text(1)?) } else { None },
@@ -284,15 +288,26 @@ mod tests {
     #[test]
     fn each_distinct_text_is_one_allocation_whichever_column_brings_it() {
         let mut names = Names::default();
-        let a = names.get(3, "gpt-4o");
-        let again = names.get(3, "gpt-4o");
-        let other_column = names.get(4, "gpt-4o");
-        let b = names.get(3, "gpt-4o-mini");
-        let back = names.get(3, "gpt-4o");
+        let mut get = |column, text: &str| names.get(column, text.as_bytes()).unwrap();
+        let a = get(3, "gpt-4o");
+        let again = get(3, "gpt-4o");
+        let other_column = get(4, "gpt-4o");
+        let b = get(3, "gpt-4o-mini");
+        let back = get(3, "gpt-4o");
         assert!(
             Arc::ptr_eq(&a, &again) && Arc::ptr_eq(&a, &other_column) && Arc::ptr_eq(&a, &back)
         );
         assert_eq!(&*b, "gpt-4o-mini");
         assert_eq!(names.all.len(), 2);
+    }
+
+    #[test]
+    fn a_text_that_is_not_utf8_is_an_error() {
+        let mut names = Names::default();
+        names.get(0, b"2026-01-01").unwrap();
+        assert!(matches!(
+            names.get(0, b"2026-01-\xff"),
+            Err(crate::StoreError::Database(_))
+        ));
     }
 }

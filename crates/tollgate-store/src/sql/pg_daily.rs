@@ -24,8 +24,8 @@ pub(super) struct PgDaily {
 }
 
 impl Columns for PgRow {
-    fn text(&self, i: usize) -> Result<&str> {
-        Ok(self.try_get(i)?)
+    fn text(&self, i: usize) -> Result<&[u8]> {
+        Ok(self.try_get::<&str, _>(i)?.as_bytes())
     }
     fn int(&self, i: usize) -> Result<i64> {
         Ok(self.try_get(i)?)

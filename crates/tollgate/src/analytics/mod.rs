@@ -3,6 +3,7 @@
 
 pub mod daily;
 mod lookups;
+mod reuse;
 mod shape;
 pub mod spend;
 mod write;

@@ -3,7 +3,9 @@
 //! so the answer is summed and written on the blocking pool, by hand from the sums (each key's
 //! name and metadata rendered once), a day at a time as the store reads the days, newest first,
 //! and sent a chunk at a time as it is written: the database is read, the days summed and the
-//! text sent all at once, and the process holds a few days' rows, never the whole text.
+//! text sent all at once, and the process holds a few days' rows, never the whole text. A
+//! per-key split equal to one written earlier that day is sent again as the same chunks
+//! ([`super::reuse`]).
 
 use std::collections::HashMap;
 use std::io;
@@ -21,7 +23,8 @@ use tokio::sync::mpsc;
 use tollgate_store::{DailyDays, DailyRow, TokenMeta};
 
 use super::lookups::Lookups;
-use super::shape::{self, Breakdown, Day, Metrics, Rank, Ranks};
+use super::reuse::{Split, Written};
+use super::shape::{self, Breakdown, Day, Metrics, Ranks};
 use crate::admin::common::total_pages;
 use crate::http::Error;
 
@@ -31,6 +34,9 @@ const CHUNK: usize = 64 * 1024;
 
 /// A chunk's buffer: a chunk and one more breakdown entry fit without growing it.
 const BUFFER: usize = CHUNK + 4096;
+
+/// Chunks shorter than this are copied out of the buffer rather than taking it.
+const SHORT: usize = 4096;
 
 /// What an activity answer is made of.
 pub struct Answer {
@@ -97,19 +103,37 @@ impl Sink {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Hands the text over once a chunk is full.
-    fn flush_full(&mut self) -> Result<(), Stop> {
-        if self.buf.len() < CHUNK {
-            return Ok(());
-        }
-        self.flush()
+    fn full(&self) -> bool {
+        self.buf.len() >= CHUNK
     }
 
+    /// Hands over what is written so far, if anything.
     fn flush(&mut self) -> Result<(), Stop> {
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(BUFFER));
-        self.tx
-            .blocking_send(Ok(Bytes::from(chunk)))
-            .map_err(|_| Stop::Gone)
+        match self.cut() {
+            Some(chunk) => self.send(chunk),
+            None => Ok(()),
+        }
+    }
+
+    /// The text written so far, as a chunk of its own. A short one is copied out, so that its
+    /// buffer is written on again instead of being held by the body until it is sent.
+    fn cut(&mut self) -> Option<Bytes> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        if self.buf.len() < SHORT {
+            let chunk = Bytes::copy_from_slice(&self.buf);
+            self.buf.clear();
+            return Some(chunk);
+        }
+        Some(Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(BUFFER),
+        )))
+    }
+
+    fn send(&mut self, chunk: Bytes) -> Result<(), Stop> {
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| Stop::Gone)
     }
 }
 
@@ -216,28 +240,34 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn day(&mut self, day: &Day) -> Result<(), Stop> {
+        let mut written = Written::default();
         self.out.put(b"{\"date\":");
         string(&mut self.out.buf, self.ranks.name(day.date));
         self.out.put(b",\"metrics\":");
         metrics(&mut self.out.buf, &day.metrics);
         self.out.put(b",\"breakdown\":{\"models\":");
-        self.breakdown(&day.models, false)?;
+        self.breakdown(&day.models, false, &mut written)?;
         self.out.put(b",\"model_groups\":");
-        self.breakdown(&day.model_groups, false)?;
+        self.breakdown(&day.model_groups, false, &mut written)?;
         self.out.put(b",\"providers\":");
-        self.breakdown(&day.providers, false)?;
+        self.breakdown(&day.providers, false, &mut written)?;
         self.out.put(b",\"endpoints\":");
-        self.breakdown(&day.endpoints, false)?;
+        self.breakdown(&day.endpoints, false, &mut written)?;
         self.out.put(b",\"mcp_servers\":{},\"api_keys\":");
-        self.keys(&day.api_keys)?;
+        self.keys(&day.api_keys, &day.metrics, &mut written)?;
         self.out.put(b",\"entities\":");
-        self.breakdown(&day.entities, true)?;
+        self.breakdown(&day.entities, true, &mut written)?;
         self.out.put(b"}}");
         Ok(())
     }
 
     /// `{name: {metrics, metadata, api_key_breakdown}}`, names in order.
-    fn breakdown(&mut self, items: &Breakdown, labelled: bool) -> Result<(), Stop> {
+    fn breakdown<'d>(
+        &mut self,
+        items: &'d Breakdown,
+        labelled: bool,
+        written: &mut Written<'d>,
+    ) -> Result<(), Stop> {
         self.out.put(b"{");
         for (i, (name, item)) in shape::sorted(items).into_iter().enumerate() {
             if i > 0 {
@@ -253,17 +283,32 @@ impl Writer<'_> {
                 None => self.out.put(b"{}"),
             }
             self.out.put(b",\"api_key_breakdown\":");
-            self.keys(&item.keys)?;
+            self.keys(&item.keys, &item.metrics, written)?;
             self.out.put(b"}");
         }
         self.out.put(b"}");
         Ok(())
     }
 
-    /// `{hash: {metrics, metadata: {key_alias, team_id}}}`, hashes in order.
-    fn keys(&mut self, keys: &FxHashMap<Rank, Metrics>) -> Result<(), Stop> {
+    /// `{hash: {metrics, metadata: {key_alias, team_id}}}`, hashes in order; `total` is the sum
+    /// of the split's entries. A split written before on the same day is sent again as it was.
+    fn keys<'d>(
+        &mut self,
+        split: &'d Split,
+        total: &Metrics,
+        written: &mut Written<'d>,
+    ) -> Result<(), Stop> {
+        // The split's text is chunks of its own, to be sent again if an equal split comes.
+        self.out.flush()?;
+        if let Some(text) = written.find(split, total) {
+            for chunk in text {
+                self.out.send(chunk.clone())?;
+            }
+            return Ok(());
+        }
+        let mut text = Vec::new();
         self.out.put(b"{");
-        for (i, (key, m)) in shape::sorted(keys).into_iter().enumerate() {
+        for (i, (key, m)) in shape::sorted(split).into_iter().enumerate() {
             if i > 0 {
                 self.out.put(b",");
             }
@@ -271,9 +316,22 @@ impl Writer<'_> {
             self.out.put(head);
             metrics(&mut self.out.buf, m);
             self.out.put(tail);
-            self.out.flush_full()?;
+            if self.out.full() {
+                self.send_kept(&mut text)?;
+            }
         }
         self.out.put(b"}");
+        self.send_kept(&mut text)?;
+        written.keep(split, total, text);
+        Ok(())
+    }
+
+    /// Sends what is written so far and keeps it in `text`.
+    fn send_kept(&mut self, text: &mut Vec<Bytes>) -> Result<(), Stop> {
+        if let Some(chunk) = self.out.cut() {
+            text.push(chunk.clone());
+            self.out.send(chunk)?;
+        }
         Ok(())
     }
 }
