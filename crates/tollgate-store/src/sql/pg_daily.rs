@@ -23,15 +23,20 @@ pub(super) struct PgDaily {
     pool: PgPool,
 }
 
+/// The columns are read without sqlx's check of each value's type against the Rust type (a
+/// third of the decoding's work for 300,000 rows of 15 columns): the statement is ours and
+/// reads the table our migrations made (texts, `BIGINT` counters, `DOUBLE PRECISION` spend).
+/// Texts are taken as their bytes, in the binary format prepared statements are answered in
+/// (sqlx refuses the text format for bytes rather than misread it); [`Names`] checks them.
 impl Columns for PgRow {
     fn text(&self, i: usize) -> Result<&[u8]> {
-        Ok(self.try_get::<&str, _>(i)?.as_bytes())
+        Ok(self.try_get_unchecked(i)?)
     }
     fn int(&self, i: usize) -> Result<i64> {
-        Ok(self.try_get(i)?)
+        Ok(self.try_get_unchecked(i)?)
     }
     fn real(&self, i: usize) -> Result<f64> {
-        Ok(self.try_get(i)?)
+        Ok(self.try_get_unchecked(i)?)
     }
 }
 
