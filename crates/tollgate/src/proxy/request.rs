@@ -1,5 +1,5 @@
-//! The client's request body as it came: its bytes, where each top-level field's value lies in
-//! them, and the whole body as JSON only when a path needs it (translation to another format,
+//! The client's request body as it came: its text (checked as UTF-8 once, then read by span), where
+//! each top-level field's value lies in it, and the whole body as JSON only when a path needs it (translation to another format,
 //! the mock, counting tokens locally). A call passed through to a provider of the client's own
 //! format never builds that tree: its upstream body is the client's fields copied as they were,
 //! less the gateway's own, with the deployment's model.
@@ -27,7 +27,7 @@ const GATEWAY_ONLY: [&str; 4] = [
 
 /// A client's JSON object body.
 pub struct ClientRequest {
-    bytes: Bytes,
+    text: Box<str>,
     /// Each top-level field's name and where its value lies, in the client's order; a repeated
     /// name keeps its last value only.
     fields: Vec<(FieldName, Range<usize>)>,
@@ -43,12 +43,9 @@ enum FieldName {
 
 impl FieldName {
     /// The name, read from the body it was parsed from.
-    fn of<'a>(&'a self, body: &'a [u8]) -> &'a str {
+    fn of<'a>(&'a self, body: &'a str) -> &'a str {
         match self {
-            FieldName::In(span) => body
-                .get(span.clone())
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default(),
+            FieldName::In(span) => body.get(span.clone()).unwrap_or_default(),
             FieldName::Decoded(name) => name,
         }
     }
@@ -57,7 +54,7 @@ impl FieldName {
 impl fmt::Debug for ClientRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientRequest")
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.text.len())
             .field("fields", &self.names().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -142,12 +139,13 @@ impl ClientRequest {
                 Cow::Borrowed(n) => FieldName::In(span_of(n)),
                 Cow::Owned(n) => FieldName::Decoded(n.into()),
             };
-            let name = key.of(text.as_bytes());
-            fields.retain(|(k, _)| k.of(text.as_bytes()) != name);
+            let name = key.of(text);
+            fields.retain(|(k, _)| k.of(text) != name);
             fields.push((key, span_of(raw.get())));
         }
         Ok(Self {
-            bytes,
+            // One copy of the checked text rather than a check of each span read from it.
+            text: text.into(),
             fields,
             value: OnceLock::new(),
         })
@@ -155,7 +153,7 @@ impl ClientRequest {
 
     /// The top-level field names, in order.
     fn names(&self) -> impl Iterator<Item = &str> {
-        self.fields.iter().map(|(k, _)| k.of(&self.bytes))
+        self.fields.iter().map(|(k, _)| k.of(&self.text))
     }
 
     /// The raw JSON text of a top-level field.
@@ -163,8 +161,8 @@ impl ClientRequest {
         let (_, span) = self
             .fields
             .iter()
-            .find(|(k, _)| k.of(&self.bytes) == name)?;
-        std::str::from_utf8(self.bytes.get(span.clone())?).ok()
+            .find(|(k, _)| k.of(&self.text) == name)?;
+        self.text.get(span.clone())
     }
 
     /// A top-level field read as `T`; `None` when absent or of another type.
@@ -190,7 +188,7 @@ impl ClientRequest {
     /// The whole body as a JSON value, parsed on first use.
     pub fn value(&self) -> &Value {
         self.value.get_or_init(|| {
-            serde_json::from_slice(&self.bytes)
+            serde_json::from_str(&self.text)
                 .unwrap_or_else(|_| Value::Object(Default::default()))
         })
     }
@@ -199,7 +197,7 @@ impl ClientRequest {
     /// wrote it, but `model` (the deployment's), the gateway's own fields, `mock_response`
     /// (unless `keep_mock`), and the fields `edit` replaces or removes.
     pub fn forward(&self, model: &str, keep_mock: bool, edit: &[(&str, Option<&str>)]) -> Bytes {
-        let mut out = BytesMut::with_capacity(self.bytes.len() + model.len() + 64);
+        let mut out = BytesMut::with_capacity(self.text.len() + model.len() + 64);
         // The deployment's model comes first; every other field after a comma.
         out.extend_from_slice(b"{\"model\":");
         write_str(&mut out, model);
@@ -216,9 +214,9 @@ impl ClientRequest {
                 || edit.iter().any(|(k, _)| *k == name)
         };
         for (name, span) in &self.fields {
-            let name = name.of(&self.bytes);
+            let name = name.of(&self.text);
             if !skipped(name) {
-                field(&mut out, name, &self.bytes[span.clone()]);
+                field(&mut out, name, &self.text.as_bytes()[span.clone()]);
             }
         }
         for (name, value) in edit {
