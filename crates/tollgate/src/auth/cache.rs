@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use foldhash::fast::RandomState;
 use moka::future::Cache;
 use tollgate_store::{BudgetRecord, KeyRecord, OrgRecord, TeamMember, TeamRecord, UserRecord};
 
@@ -28,9 +29,9 @@ pub struct KeyAuth {
 
 /// Cached key lookups.
 pub struct KeyCache {
-    entries: Cache<String, Arc<KeyAuth>>,
+    entries: Cache<String, Arc<KeyAuth>, RandomState>,
     /// Last known value of every cached key, without TTL: the outage fallback.
-    stale: Cache<String, Arc<KeyAuth>>,
+    stale: Cache<String, Arc<KeyAuth>, RandomState>,
     /// Bumped by every invalidation, so that a lookup that raced one does not cache stale data.
     generation: AtomicU64,
 }
@@ -42,11 +43,11 @@ impl KeyCache {
                 .max_capacity(capacity)
                 .time_to_live(ttl)
                 .support_invalidation_closures()
-                .build(),
+                .build_with_hasher(RandomState::default()),
             stale: Cache::builder()
                 .max_capacity(capacity)
                 .support_invalidation_closures()
-                .build(),
+                .build_with_hasher(RandomState::default()),
             generation: AtomicU64::new(0),
         }
     }

@@ -3,7 +3,7 @@
 //! the entity is seen and grows with every finished request; the stored value can only raise it
 //! (other writers), never lower it, except through [`Ledger::set`] (admin edits, budget resets).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Mutex;
 
 use super::Entity;

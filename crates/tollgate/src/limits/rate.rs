@@ -2,7 +2,7 @@
 //! LiteLLM's limiter does) and requests in flight. The [`RateLimiter`] trait is the seam: this
 //! file holds the in-process implementation.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -158,10 +158,7 @@ impl ClientRequest {
 
     /// The raw JSON text of a top-level field.
     pub fn raw(&self, name: &str) -> Option<&str> {
-        let (_, span) = self
-            .fields
-            .iter()
-            .find(|(k, _)| k.of(&self.text) == name)?;
+        let (_, span) = self.fields.iter().find(|(k, _)| k.of(&self.text) == name)?;
         self.text.get(span.clone())
     }
 
@@ -188,8 +185,7 @@ impl ClientRequest {
     /// The whole body as a JSON value, parsed on first use.
     pub fn value(&self) -> &Value {
         self.value.get_or_init(|| {
-            serde_json::from_str(&self.text)
-                .unwrap_or_else(|_| Value::Object(Default::default()))
+            serde_json::from_str(&self.text).unwrap_or_else(|_| Value::Object(Default::default()))
         })
     }
 
