@@ -200,14 +200,23 @@ impl Cutter {
 }
 
 /// The data of an event in wire form: its `data` lines joined with `\n`; `None` without any.
+/// Every event of a relayed stream is read here, so lines are found with `memchr` and valid
+/// UTF-8 (all of it, in practice) is borrowed after the standard library's fast check.
 pub fn data(event: &[u8]) -> Option<Cow<'_, str>> {
     let mut out: Option<Cow<'_, str>> = None;
-    for line in event.split(|b| *b == b'\n' || *b == b'\r') {
+    let mut start = 0;
+    let ends = memchr::memchr2_iter(b'\n', b'\r', event).chain(std::iter::once(event.len()));
+    for end in ends {
+        let line = &event[start..end];
+        start = end + 1;
         let Some(value) = line.strip_prefix(b"data:") else {
             continue;
         };
         let value = value.strip_prefix(b" ").unwrap_or(value);
-        let value = String::from_utf8_lossy(value);
+        let value = match std::str::from_utf8(value) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value),
+        };
         out = Some(match out {
             None => value,
             Some(prev) => Cow::Owned(format!("{prev}\n{value}")),
@@ -358,6 +367,32 @@ mod tests {
             for e in out.iter().chain(c.finish().as_ref()) {
                 let _ = data(e);
             }
+        }
+
+        /// `data` reads what a plain reading of the lines reads: split at every `\n` and
+        /// `\r`, invalid UTF-8 replaced.
+        #[test]
+        fn data_reads_every_data_line(
+            lines in proptest::collection::vec(
+                (any::<bool>(), proptest::collection::vec(any::<u8>(), 0..40), 0usize..4),
+                0..8,
+            )
+        ) {
+            let mut event = Vec::new();
+            for (is_data, bytes, end) in &lines {
+                if *is_data {
+                    event.extend_from_slice(b"data:");
+                }
+                event.extend_from_slice(bytes);
+                event.extend_from_slice([&b"\n"[..], b"\r", b"\r\n", b""][*end]);
+            }
+            let plain: Vec<String> = event
+                .split(|b| *b == b'\n' || *b == b'\r')
+                .filter_map(|l| l.strip_prefix(b"data:"))
+                .map(|v| String::from_utf8_lossy(v.strip_prefix(b" ").unwrap_or(v)).into_owned())
+                .collect();
+            let expected = (!plain.is_empty()).then(|| plain.join("\n"));
+            prop_assert_eq!(data(&event).map(Cow::into_owned), expected);
         }
     }
 }

@@ -3,14 +3,17 @@
 //! whether each event goes on (the usage chunk the gateway asked for reaches only clients that
 //! asked for it too).
 //!
-//! Only events that mention `"usage"` are parsed as they pass. The text matters only if the
+//! Only events that give a `"usage"` are parsed as they pass (not those whose usage is `null`,
+//! as every chunk of an OpenAI stream that asked for usage has it). The text matters only if the
 //! stream ends without usage (the gateway asks every OpenAI-format upstream for it), so the
 //! other events' data is kept as it came, and read for its text only then (or when it has grown
 //! past [`UNREAD_LIMIT`], to bound what a stream holds); it is dropped as soon as usage is known.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use chrono::Utc;
+use memchr::memmem;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -54,6 +57,19 @@ struct Delta<'a> {
     content: Option<Cow<'a, str>>,
 }
 
+/// Whether an event's data may carry usage: it has a `"usage"` that is not followed by `: null`.
+/// Escaped quotes inside strings never match, so a false "yes" costs only a parse.
+fn gives_usage(data: &str) -> bool {
+    static USAGE: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
+    let bytes = data.as_bytes();
+    USAGE.find_iter(bytes).any(|at| {
+        let rest = bytes[at + USAGE.needle().len()..].trim_ascii_start();
+        rest.strip_prefix(b":")
+            .is_none_or(|value| !value.trim_ascii_start().starts_with(b"null"))
+    })
+}
+
 /// The counts of a usage object (none when it is not an object), read without a tree.
 fn usage_in(raw: Option<&RawValue>) -> Option<Counts> {
     raw.and_then(|r| serde_json::from_str::<UsageObject>(r.get()).ok())
@@ -82,7 +98,7 @@ impl StreamWatch {
         if data == "[DONE]" {
             return true;
         }
-        if memchr::memmem::find(data.as_bytes(), b"\"usage\"").is_some() {
+        if gives_usage(data) {
             return self.read(data);
         }
         if self.outcome.usage.is_none() {
@@ -258,6 +274,42 @@ mod tests {
         assert!(
             !o.completion_text.contains("counted"),
             "usage came: kept text is dropped"
+        );
+    }
+
+    #[test]
+    fn only_a_usage_that_is_not_null_is_read_as_it_passes() {
+        for (data, gives) in [
+            (r#"{"choices":[],"usage":null}"#, false),
+            (r#"{"usage" :  null , "id": "x"}"#, false),
+            (
+                r#"{"choices":[{"delta":{"content":"say \"usage\": 1"}}]}"#,
+                false,
+            ),
+            (r#"{"choices":[]}"#, false),
+            (r#"{"usage":{"prompt_tokens":1}}"#, true),
+            (r#"{"usage":null,"x":{"usage":{"prompt_tokens":1}}}"#, true),
+            (r#"{"type":"usage"}"#, true),
+            (r#"{"usage":0}"#, true),
+        ] {
+            assert_eq!(gives_usage(data), gives, "{data}");
+        }
+        // Chunks with a null usage (OpenAI's, when usage was asked for) keep their text for
+        // local counting, and the usage chunk at the end is still read.
+        let chunk = |text: &str| {
+            json!({"choices": [{"delta": {"content": text}}], "usage": null}).to_string()
+        };
+        let mut w = StreamWatch::new(CallKind::Chat, false);
+        assert!(w.event(&chunk("Hel")) && w.event(&chunk("lo")));
+        assert_eq!(w.into_outcome().completion_text, "Hello");
+        let mut w = StreamWatch::new(CallKind::Chat, false);
+        assert!(w.event(&chunk("Hel")) && w.event(&chunk("lo")));
+        assert!(!w.event(r#"{"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":5}}"#));
+        let o = w.into_outcome();
+        assert_eq!(o.usage.map(|u| u.completion_tokens), Some(5));
+        assert!(
+            o.completion_text.is_empty(),
+            "usage came: the text is not read"
         );
     }
 
