@@ -111,6 +111,7 @@ macro_rules! conformance {
             }
             analytics {
                 daily_rows_per_entity_kind,
+                daily_filters_take_any_text,
                 empty_key_columns_are_normalised,
                 bulk_daily_rows_add_up,
                 days_come_one_at_a_time_and_a_stalled_read_holds_up_none,

@@ -8,6 +8,9 @@
 //! when it binds, so a statement with N of them costs O(N²) (10,000 spend-log rows took 10 s
 //! when the spend writer still went through sqlx on SQLite). Bare `?` are positional, which is
 //! safe because the builder writes each placeholder once, in the order of its values.
+//!
+//! One exception to "never formatted": PostgreSQL's `COPY` takes no parameters, so the daily
+//! reader's `COPY` has its values written in as literals by [`Sql::pg_inline`].
 
 use sqlx::any::AnyArguments;
 use sqlx::postgres::PgArguments;
@@ -196,6 +199,85 @@ impl Sql {
     }
 }
 
+impl Sql {
+    /// The statement with its values written into the text as PostgreSQL literals, for `COPY`,
+    /// which takes no parameters. A text is an escape string (`E'...'`) in which every quote
+    /// and backslash is escaped, so that no value can end its literal; a text holding a NUL
+    /// (which no PostgreSQL text can hold, and which would end the statement early on the
+    /// wire) is refused.
+    pub fn pg_inline(&self) -> crate::Result<String> {
+        if self.positional {
+            return Err(crate::StoreError::Database(
+                "positional placeholders are not PostgreSQL's".into(),
+            ));
+        }
+        let mut out = String::with_capacity(self.text.len() + 24 * self.args.len());
+        let mut rest = self.text.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            match after[..digits].parse::<usize>() {
+                Ok(n) => {
+                    let value =
+                        n.checked_sub(1)
+                            .and_then(|i| self.args.get(i))
+                            .ok_or_else(|| {
+                                crate::StoreError::Database(format!(
+                                    "no value for placeholder ${n}"
+                                ))
+                            })?;
+                    push_literal(&mut out, value)?;
+                }
+                Err(_) => out.push('$'),
+            }
+            rest = &after[digits..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+/// Writes `value` as a PostgreSQL literal of its type.
+fn push_literal(out: &mut String, value: &SqlValue) -> crate::Result<()> {
+    match value {
+        SqlValue::Text(None)
+        | SqlValue::Int(None)
+        | SqlValue::Real(None)
+        | SqlValue::Bool(None) => {
+            out.push_str("NULL");
+        }
+        SqlValue::Text(Some(s)) => {
+            if s.contains('\0') {
+                return Err(crate::StoreError::Database(
+                    "a text value holds a NUL character".into(),
+                ));
+            }
+            out.push_str("E'");
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\'' => out.push_str("''"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\'');
+        }
+        SqlValue::Int(Some(i)) => out.push_str(&i.to_string()),
+        SqlValue::Real(Some(x)) => {
+            let text = match x {
+                x if x.is_nan() => "NaN".to_owned(),
+                x if x.is_infinite() && *x > 0.0 => "Infinity".to_owned(),
+                x if x.is_infinite() => "-Infinity".to_owned(),
+                x => format!("{x:?}"),
+            };
+            out.push_str(&format!("CAST('{text}' AS DOUBLE PRECISION)"));
+        }
+        SqlValue::Bool(Some(b)) => out.push_str(if *b { "TRUE" } else { "FALSE" }),
+    }
+    Ok(())
+}
+
 fn is_null(v: &SqlValue) -> bool {
     matches!(
         v,
@@ -217,6 +299,29 @@ fn escape_like(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inlined_values_cannot_end_their_literals() {
+        let mut sql = Sql::new("SELECT x FROM t WHERE a = ");
+        sql.bind("it's \\' $1 --")
+            .push(" AND b IN (")
+            .bind_list((0..11).map(|i| SqlValue::from(i64::from(i))))
+            .push(") AND c = ")
+            .bind(SqlValue::Real(Some(1e-5)))
+            .push(" AND d = ")
+            .bind(SqlValue::Text(None))
+            .push(" AND e = '$'");
+        assert_eq!(
+            sql.pg_inline().unwrap(),
+            "SELECT x FROM t WHERE a = E'it''s \\\\'' $1 --' AND b IN (0, 1, 2, 3, 4, 5, 6, 7, \
+             8, 9, 10) AND c = CAST('1e-5' AS DOUBLE PRECISION) AND d = NULL AND e = '$'"
+        );
+        let mut nul = Sql::new("SELECT 1 WHERE a = ");
+        nul.bind("a\0b");
+        assert!(nul.pg_inline().unwrap_err().to_string().contains("NUL"));
+        let sqlite = Sql::for_backend("SELECT 1", Backend::Sqlite);
+        assert!(sqlite.pg_inline().is_err());
+    }
 
     #[test]
     fn placeholders_are_numbered_in_order() {

@@ -7,6 +7,7 @@ mod audit;
 mod builder;
 mod entities;
 mod increments;
+mod pg_copy;
 mod pg_daily;
 mod resets;
 mod spend;

@@ -169,6 +169,59 @@ async fn daily_filters(ctx: &Ctx, by_user: DailyQuery) {
     assert_eq!(daily_rows(ctx, first_day).await.len(), 3);
 }
 
+/// Filters take any text: quotes, backslashes and what looks like a placeholder or a comment
+/// select exactly the rows that hold them (PostgreSQL reads the daily rows with a `COPY`, whose
+/// statement has its values written in).
+pub async fn daily_filters_take_any_text(ctx: &Ctx) {
+    let (user, model, key) = (
+        "o'brien\\",
+        "it's a \\' model $1 --",
+        "tok-'; DROP TABLE x; --",
+    );
+    record(
+        ctx,
+        &[
+            ev("q1", 1.5, 0, user, model, key),
+            ev("q2", 2.0, 0, "u9", "gpt", "tok-k9"),
+        ],
+    )
+    .await;
+    let by_user = DailyQuery {
+        group_by_entity: true,
+        ..daily(EntityType::User)
+    };
+    let expected = vec![row("2025-01-01", Some(user), key, model, 1.5, 1)];
+    for q in [
+        DailyQuery {
+            entity_ids: vec![user.into(), "nobody'".into()],
+            ..by_user.clone()
+        },
+        DailyQuery {
+            exclude_entity_ids: vec!["u9".into(), "\\".into()],
+            ..by_user.clone()
+        },
+        DailyQuery {
+            model: Some(model.into()),
+            ..by_user.clone()
+        },
+        DailyQuery {
+            api_key: Some(key.into()),
+            ..by_user.clone()
+        },
+    ] {
+        assert_eq!(
+            summary(&daily_rows(ctx, q.clone()).await),
+            expected,
+            "{q:?}"
+        );
+    }
+    let none = DailyQuery {
+        model: Some("it's".into()),
+        ..by_user
+    };
+    assert!(daily_rows(ctx, none).await.is_empty());
+}
+
 /// Missing values are '' in the daily key columns, so that requests without them still add up
 /// in one row; empty ids are no ids.
 pub async fn empty_key_columns_are_normalised(ctx: &Ctx) {
