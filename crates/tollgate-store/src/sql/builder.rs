@@ -183,8 +183,8 @@ impl Sql {
         self.args.len() <= MAX_CACHED_PARAMS
     }
 
-    /// The statement on sqlx's PostgreSQL driver (the daily reader's and the spend recorder's
-    /// own pools), texts borrowed.
+    /// The statement on sqlx's PostgreSQL driver (the spend recorder's own pool), texts
+    /// borrowed.
     pub fn pg_query(&self) -> sqlx::query::Query<'_, Postgres, PgArguments> {
         let mut q = sqlx::query(&self.text).persistent(self.keep_prepared());
         for a in &self.args {
