@@ -16,7 +16,7 @@ const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 /// The signature, the flags and the header extension's length.
 const HEADER: usize = SIGNATURE.len() + 8;
 /// The most fields a tuple of ours has.
-pub(super) const MAX_FIELDS: usize = 16;
+const MAX_FIELDS: usize = 16;
 
 fn bad(what: &str) -> StoreError {
     StoreError::Database(format!("binary COPY data: {what}"))
