@@ -192,6 +192,21 @@ pub async fn run(
     Ok(summary)
 }
 
+/// Sends `n` requests one after another on one keep-alive connection, reading every body to
+/// its end; returns how many failed (an answer other than 200, or a broken body).
+pub async fn sequential(target: &Target, n: u64) -> anyhow::Result<u64> {
+    let mut sender = connect::<Full<Bytes>>(target.addr).await?;
+    let mut errors = 0;
+    for _ in 0..n {
+        sender.ready().await?;
+        let resp = sender.send_request(chat_request(target)?).await?;
+        if read_timed(resp, Instant::now()).await.is_none() {
+            errors += 1;
+        }
+    }
+    Ok(errors)
+}
+
 /// Sends one request and returns the status and the body.
 pub async fn call(
     addr: SocketAddr,

@@ -10,6 +10,7 @@
 //! `<out>/report.{json,md}`; `scripts/bench`
 //! runs it with `--out target/bench` (the repository's `target/`, not `CARGO_TARGET_DIR`).
 
+mod count;
 mod litellm;
 mod load;
 mod procs;
@@ -105,6 +106,22 @@ enum Sub {
         #[arg(long)]
         upstream: SocketAddr,
     },
+    /// Count the instructions the floor and Tollgate execute per request and per stream, under
+    /// valgrind's callgrind (repeatable where timings are not); honours `--only`, `--tollgate`,
+    /// `--out` and `--stream-chunks`, and writes `count.json` and `count.md`.
+    Count {
+        /// Requests, then streams, counted per target (one after another on one connection).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+        requests: u64,
+        /// Requests, then streams, sent before counting starts.
+        #[arg(long, default_value_t = 200)]
+        warmup: u64,
+        /// How long counting goes on after the last answer: longer than Tollgate's spend-batch
+        /// interval (`proxy_batch_write_at`, 10 s by default), so that the counted requests'
+        /// spend is written, and counted, and the warm-up's is written before counting starts.
+        #[arg(long, default_value = "11s", value_parser = parse_duration)]
+        settle: Duration,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -132,6 +149,19 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Some(Sub::Floor { listen, upstream }) => floor(listen, upstream).await,
+        Some(Sub::Count {
+            requests,
+            warmup,
+            settle,
+        }) => {
+            let opts = count::Options {
+                requests,
+                warmup,
+                settle,
+                chunks: cli.stream_chunks,
+            };
+            count(&cli, &opts).await
+        }
         None => bench(cli).await,
     };
     match result {
@@ -293,16 +323,48 @@ async fn run_rounds(
     out
 }
 
+/// The `tollgate` binary to measure: `--tollgate`, else the one next to this binary.
+fn tollgate_binary(cli: &Cli, self_exe: &std::path::Path) -> PathBuf {
+    match &cli.tollgate {
+        Some(p) => p.clone(),
+        None => self_exe.with_file_name("tollgate"),
+    }
+}
+
+/// `tollgate-bench count`: instructions per request and per stream ([`count`]).
+async fn count(cli: &Cli, opts: &count::Options) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cli.out)?;
+    let out = std::fs::canonicalize(&cli.out)?;
+    let self_exe = std::env::current_exe()?;
+    let run_dir = tempfile::Builder::new().prefix("count-").tempdir_in(&out)?;
+    let env = tollgate::Env {
+        binary: tollgate_binary(cli, &self_exe),
+        disk_dir: run_dir.path().to_owned(),
+        postgres: cli.postgres.clone(),
+        redis: cli.redis.clone(),
+        wrap: Vec::new(),
+    };
+    let report = count::run(&env, &self_exe, &out, |id| selected(cli, id), opts).await?;
+    let md = count::markdown(&report);
+    std::fs::write(
+        out.join("count.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    std::fs::write(out.join("count.md"), &md)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{md}")?;
+    writeln!(stdout, "reports written to {}", out.display())?;
+    anyhow::ensure!(!report.counted.is_empty(), "no target was counted");
+    Ok(())
+}
+
 async fn bench(cli: Cli) -> anyhow::Result<()> {
     let ticks = procs::clock_ticks();
     let pinned = if cli.pin { Some(procs::pin()?) } else { None };
     std::fs::create_dir_all(&cli.out)?;
     let out = std::fs::canonicalize(&cli.out)?;
     let self_exe = std::env::current_exe()?;
-    let binary = match &cli.tollgate {
-        Some(p) => p.clone(),
-        None => self_exe.with_file_name("tollgate"),
-    };
+    let binary = tollgate_binary(&cli, &self_exe);
     let shape = servers::StreamShape {
         chunks: cli.stream_chunks.max(1),
         gap: cli.chunk_gap,
@@ -332,6 +394,7 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
         disk_dir: run_dir.path().to_owned(),
         postgres: cli.postgres.clone(),
         redis: cli.redis.clone(),
+        wrap: Vec::new(),
     };
     let mut running = Vec::new();
     for variant in Variant::ALL.into_iter().filter(|v| selected(&cli, v.id())) {

@@ -63,6 +63,8 @@ pub struct Env {
     pub postgres: String,
     /// `redis://host:port`.
     pub redis: String,
+    /// A command the binary is started under (`valgrind --tool=callgrind ...`); empty for none.
+    pub wrap: Vec<String>,
 }
 
 /// A running variant and what to clean up after it.
@@ -203,7 +205,14 @@ fn launch(
              general_settings:\n  master_key: {MASTER_KEY}\n"
         ),
     )?;
-    let mut cmd = Command::new(&env.binary);
+    let mut cmd = match env.wrap.split_first() {
+        Some((wrapper, args)) => {
+            let mut cmd = Command::new(wrapper);
+            cmd.args(args).arg(&env.binary);
+            cmd
+        }
+        None => Command::new(&env.binary),
+    };
     cmd.args(["serve", "--host", "127.0.0.1", "--port", "0", "--config"])
         .arg(&config)
         .env_clear()

@@ -33,11 +33,11 @@ use crate::transport::{self, Body};
 use crate::{LlmError, RawReply, Reply, Target};
 
 /// Upstream headers passed back to the client (prefixed by the gateway).
-const KEPT_HEADERS: &[&str] = &[
-    "x-request-id",
-    "openai-processing-ms",
-    "x-ratelimit-remaining-requests",
-    "x-ratelimit-remaining-tokens",
+const KEPT_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("x-request-id"),
+    HeaderName::from_static("openai-processing-ms"),
+    HeaderName::from_static("x-ratelimit-remaining-requests"),
+    HeaderName::from_static("x-ratelimit-remaining-tokens"),
 ];
 
 /// A pooled client for all upstreams.
@@ -239,8 +239,8 @@ fn kept_headers(headers: &HeaderMap) -> Vec<(String, String)> {
     KEPT_HEADERS
         .iter()
         .filter_map(|h| {
-            let v = headers.get(*h)?.to_str().ok()?;
-            Some(((*h).to_owned(), v.to_owned()))
+            let v = headers.get(h)?.to_str().ok()?;
+            Some((h.as_str().to_owned(), v.to_owned()))
         })
         .collect()
 }

@@ -2,7 +2,9 @@
 //! `API-Key`, `x-api-key`, `x-goog-api-key`, `Ocp-Apim-Subscription-Key`, `?key=` on Google
 //! routes, then the custom header of `general_settings.litellm_key_header_name`.
 
+use axum::http::header::{AsHeaderName, AUTHORIZATION};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName};
 use base64::Engine as _;
 
 use crate::http::Error;
@@ -10,29 +12,36 @@ use crate::http::Error;
 const MALFORMED: &str =
     "Authentication Error, Malformed API Key passed in. Ensure Key has `Bearer ` prefix.";
 
+const LITELLM_API_KEY: HeaderName = HeaderName::from_static("x-litellm-api-key");
+/// The plain key headers, in the order they are looked at.
+const KEY_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("api-key"),
+    HeaderName::from_static("x-api-key"),
+    HeaderName::from_static("x-goog-api-key"),
+    HeaderName::from_static("ocp-apim-subscription-key"),
+];
+
+/// A header's value, trimmed, when it is text and not empty. Names are looked up as
+/// [`HeaderName`]s: a `&str` would be checked and hashed anew on every request.
+fn header(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 /// The key the caller passed, if any.
 pub fn api_key(parts: &Parts, custom_header: Option<&str>) -> Result<Option<String>, Error> {
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(v) = header("x-litellm-api-key") {
+    let headers = &parts.headers;
+    if let Some(v) = header(headers, &LITELLM_API_KEY) {
         return Ok(Some(strip_bearer(v).unwrap_or(v).to_owned()));
     }
-    if let Some(v) = header("authorization") {
+    if let Some(v) = header(headers, &AUTHORIZATION) {
         return from_authorization(v).map(Some);
     }
-    for name in [
-        "api-key",
-        "x-api-key",
-        "x-goog-api-key",
-        "ocp-apim-subscription-key",
-    ] {
-        if let Some(v) = header(name) {
+    for name in &KEY_HEADERS {
+        if let Some(v) = header(headers, name) {
             return Ok(Some(v.to_owned()));
         }
     }
@@ -41,7 +50,7 @@ pub fn api_key(parts: &Parts, custom_header: Option<&str>) -> Result<Option<Stri
             return Ok(Some(k));
         }
     }
-    if let Some(v) = custom_header.and_then(header) {
+    if let Some(v) = custom_header.and_then(|name| header(headers, name)) {
         return Ok(Some(strip_bearer(v).unwrap_or(v).to_owned()));
     }
     Ok(None)

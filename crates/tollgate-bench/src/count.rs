@@ -1,0 +1,357 @@
+//! `tollgate-bench count`: instructions per request and per stream, counted by callgrind.
+//!
+//! Timed figures on a shared two-core machine move by a third from run to run; instruction
+//! counts do not (the same binary given the same requests executes the same instructions,
+//! whatever else the machine is doing). This starts the floor and Tollgate's variants under
+//! `valgrind --tool=callgrind` with counting off, warms each up, then counts exactly what each
+//! executes in user space to answer N requests sent one after another on one keep-alive
+//! connection, and then N streams, including the work it does after answering (spend written
+//! in batches: counting stops only `--settle` after the last answer). Kernel time is not counted, so the ratio
+//! to the floor is the ratio of the servers' own work. The callgrind files stay under
+//! `<out>/callgrind/` for `callgrind_annotate`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::load::{self, Target};
+use crate::procs::{self, Server};
+use crate::servers::{self, StreamShape};
+use crate::tollgate::{self as tg, Env, Variant};
+
+/// What `count` is asked to do.
+pub struct Options {
+    /// Requests (and streams) counted per target.
+    pub requests: u64,
+    /// Requests (and streams) sent before counting starts.
+    pub warmup: u64,
+    /// How long counting goes on after the last answer, for work done in the background.
+    pub settle: Duration,
+    /// Content chunks per stream.
+    pub chunks: usize,
+}
+
+/// One target's counts.
+#[derive(Serialize)]
+pub struct Counted {
+    pub id: String,
+    pub label: String,
+    /// Instructions per JSON request.
+    pub per_request: u64,
+    /// Instructions per stream.
+    pub per_stream: u64,
+}
+
+/// A target that could not be counted, and why.
+#[derive(Serialize)]
+pub struct Missed {
+    pub label: String,
+    pub reason: String,
+}
+
+/// The whole count report (`<out>/count.json`).
+#[derive(Serialize)]
+pub struct CountReport {
+    pub meta: serde_json::Value,
+    pub counted: Vec<Counted>,
+    pub skipped: Vec<Missed>,
+}
+
+/// A server started under callgrind, with counting off.
+struct Counting {
+    id: String,
+    label: String,
+    addr: SocketAddr,
+    pid: u32,
+    key: Option<String>,
+    process: Process,
+}
+
+/// What stops a counted server: the floor is a bare process, Tollgate has a database to drop.
+enum Process {
+    Floor(Server),
+    Tollgate(tg::Running),
+}
+
+impl Process {
+    fn stop(self) {
+        match self {
+            Process::Floor(s) => s.stop(),
+            Process::Tollgate(r) => r.stop(),
+        }
+    }
+}
+
+/// `valgrind --tool=callgrind` with counting off, writing its files under `dir` as `<id>.<pid>`.
+fn callgrind(dir: &Path, id: &str) -> Vec<String> {
+    vec![
+        "valgrind".into(),
+        "--tool=callgrind".into(),
+        "--instr-atstart=no".into(),
+        format!("--callgrind-out-file={}/{id}.%p", dir.display()),
+    ]
+}
+
+/// Runs `callgrind_control <args> <pid>`, off the async threads (the upstream runs on them).
+async fn control(pid: u32, args: &[&str]) -> anyhow::Result<()> {
+    let mut cmd = Command::new("callgrind_control");
+    cmd.args(args).arg(pid.to_string());
+    let what = format!("callgrind_control {}", args.join(" "));
+    let out = tokio::task::spawn_blocking(move || cmd.output()).await??;
+    anyhow::ensure!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(())
+}
+
+/// The event total of a callgrind file (its `totals:` line, or `summary:` in older versions).
+pub fn total_of(text: &str) -> Option<u64> {
+    text.lines().rev().find_map(|l| {
+        l.strip_prefix("totals:")
+            .or_else(|| l.strip_prefix("summary:"))
+            .and_then(|n| n.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+    })
+}
+
+/// The files callgrind wrote for `prefix` so far (the dumps are `<prefix>.<n>`).
+fn dumps(dir: &Path, prefix: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(prefix) {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// Counts what `c` executes for `n` requests of `target`'s kind, per request.
+async fn count_one(c: &Counting, dir: &Path, stream: bool, opts: &Options) -> anyhow::Result<u64> {
+    let target = Target {
+        addr: c.addr,
+        key: c.key.clone(),
+        stream,
+    };
+    let pid = c.pid;
+    let prefix = format!("{}.{pid}", c.id);
+    let before = dumps(dir, &prefix)?;
+    control(pid, &["--zero"]).await?;
+    control(pid, &["--instr=on"]).await?;
+    let errors = load::sequential(&target, opts.requests).await?;
+    // The spend of these requests is written within the settle time, and counted.
+    tokio::time::sleep(opts.settle).await;
+    control(pid, &["--instr=off"]).await?;
+    control(pid, &["--dump"]).await?;
+    anyhow::ensure!(
+        errors == 0,
+        "{} of {} requests failed",
+        errors,
+        opts.requests
+    );
+    let new: Vec<PathBuf> = dumps(dir, &prefix)?
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    let [file] = new.as_slice() else {
+        anyhow::bail!("expected one new callgrind dump, found {}", new.len());
+    };
+    let text = std::fs::read_to_string(file)?;
+    let total =
+        total_of(&text).ok_or_else(|| anyhow::anyhow!("no totals in {}", file.display()))?;
+    Ok(total / opts.requests.max(1))
+}
+
+/// Warms `c` up and counts its JSON requests and its streams.
+async fn measure(c: &Counting, dir: &Path, opts: &Options) -> anyhow::Result<Counted> {
+    for stream in [false, true] {
+        let target = Target {
+            addr: c.addr,
+            key: c.key.clone(),
+            stream,
+        };
+        load::sequential(&target, opts.warmup).await?;
+    }
+    // The warm-up's spend is written before counting starts, so that none of it is counted.
+    tokio::time::sleep(opts.settle).await;
+    let per_request = count_one(c, dir, false, opts).await?;
+    // `count_one` settles after its requests, so the streams start from a quiet server too.
+    let per_stream = count_one(c, dir, true, opts).await?;
+    crate::say(&format!(
+        "{}: {per_request} instructions per request, {per_stream} per stream",
+        c.label
+    ));
+    Ok(Counted {
+        id: c.id.clone(),
+        label: c.label.clone(),
+        per_request,
+        per_stream,
+    })
+}
+
+fn valgrind_version() -> anyhow::Result<String> {
+    let out = Command::new("valgrind").arg("--version").output();
+    match out {
+        Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+        _ => anyhow::bail!(
+            "`count` runs the servers under valgrind, which is not installed \
+             (Debian: apt-get install valgrind)"
+        ),
+    }
+}
+
+/// Starts the floor under callgrind.
+fn start_floor(self_exe: &Path, dir: &Path, upstream: SocketAddr) -> anyhow::Result<Counting> {
+    let wrap = callgrind(dir, "floor");
+    let mut cmd = Command::new(&wrap[0]);
+    cmd.args(&wrap[1..])
+        .arg(self_exe)
+        .args(["floor", "--upstream", &upstream.to_string()]);
+    let server = procs::spawn(cmd, "floor")?;
+    Ok(Counting {
+        id: "floor".into(),
+        label: "floor (bare hyper proxy)".into(),
+        addr: server.addr,
+        pid: server.pid(),
+        key: None,
+        process: Process::Floor(server),
+    })
+}
+
+/// Starts a Tollgate variant under callgrind.
+async fn start_variant(
+    variant: Variant,
+    env: &Env,
+    dir: &Path,
+    upstream: SocketAddr,
+) -> anyhow::Result<Counting> {
+    let env = Env {
+        wrap: callgrind(dir, variant.id()),
+        binary: env.binary.clone(),
+        disk_dir: env.disk_dir.clone(),
+        postgres: env.postgres.clone(),
+        redis: env.redis.clone(),
+    };
+    let running = tg::start(variant, &env, upstream).await?;
+    Ok(Counting {
+        id: variant.id().into(),
+        label: variant.label().into(),
+        addr: running.server.addr,
+        pid: running.server.pid(),
+        key: Some(running.key.clone()),
+        process: Process::Tollgate(running),
+    })
+}
+
+/// The markdown table of a count report.
+pub fn markdown(report: &CountReport) -> String {
+    let floor = report.counted.iter().find(|c| c.id == "floor");
+    let ratio = |v: u64, f: Option<u64>| match f {
+        Some(f) if f > 0 => format!("{:.2}×", v as f64 / f as f64),
+        _ => "–".to_owned(),
+    };
+    let mut md = String::from(
+        "| target | instructions per request | × floor | instructions per stream | × floor |\n\
+         |---|---:|---:|---:|---:|\n",
+    );
+    for c in &report.counted {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            c.label,
+            c.per_request,
+            ratio(c.per_request, floor.map(|f| f.per_request)),
+            c.per_stream,
+            ratio(c.per_stream, floor.map(|f| f.per_stream)),
+        ));
+    }
+    for s in &report.skipped {
+        md.push_str(&format!("\n{}: skipped: {}\n", s.label, s.reason));
+    }
+    md
+}
+
+/// Runs the count: the floor and the selected variants, one after another.
+pub async fn run(
+    env: &Env,
+    self_exe: &Path,
+    out: &Path,
+    selected: impl Fn(&str) -> bool,
+    opts: &Options,
+) -> anyhow::Result<CountReport> {
+    let valgrind = valgrind_version()?;
+    let dir = out.join("callgrind");
+    std::fs::create_dir_all(&dir)?;
+    let shape = StreamShape {
+        chunks: opts.chunks.max(1),
+        gap: Duration::ZERO,
+    };
+    let upstream = servers::spawn_upstream("127.0.0.1:0".parse()?, Duration::ZERO, shape).await?;
+    let mut report = CountReport {
+        meta: serde_json::json!({
+            "valgrind": valgrind,
+            "requests": opts.requests,
+            "warmup": opts.warmup,
+            "settle_s": opts.settle.as_secs_f64(),
+            "stream_chunks": shape.chunks,
+            "command": std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        }),
+        counted: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let mut ids: Vec<&str> = vec!["floor"];
+    ids.extend(Variant::ALL.iter().map(|v| v.id()));
+    for id in ids.into_iter().filter(|id| selected(id)) {
+        let started = match Variant::ALL.iter().find(|v| v.id() == id) {
+            Some(&v) => start_variant(v, env, &dir, upstream).await,
+            None => start_floor(self_exe, &dir, upstream),
+        };
+        let label = Variant::ALL
+            .iter()
+            .find(|v| v.id() == id)
+            .map_or("floor", |v| v.label());
+        let counting = match started {
+            Ok(c) => c,
+            Err(e) => {
+                crate::say(&format!("{label}: skipped: {e:#}"));
+                report.skipped.push(Missed {
+                    label: label.to_owned(),
+                    reason: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
+        let got = measure(&counting, &dir, opts).await;
+        counting.process.stop();
+        match got {
+            Ok(c) => report.counted.push(c),
+            Err(e) => {
+                crate::say(&format!("{label}: skipped: {e:#}"));
+                report.skipped.push(Missed {
+                    label: label.to_owned(),
+                    reason: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_total_is_read_from_the_totals_line() {
+        let file = "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\n\nfn=(1) main\n3 12\n\
+                    totals: 123456\n";
+        assert_eq!(total_of(file), Some(123456));
+        assert_eq!(total_of("events: Ir\nsummary: 77\n"), Some(77));
+        assert_eq!(total_of("events: Ir\n"), None);
+    }
+}
