@@ -239,6 +239,49 @@ async fn parallel_and_token_limits_are_shared() {
 }
 
 #[tokio::test]
+async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
+    use tollgate::limits::rate::Limit;
+    use tollgate::limits::redis::RedisLimits;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let limits = [Limit {
+        key: "api_key:w".into(),
+        rpm: Some(10),
+        tpm: Some(100),
+        parallel: None,
+    }];
+    let window = format!("{prefix}rl:api_key:w");
+    let pttl = |conn: &mut redis::aio::MultiplexedConnection| {
+        let window = window.clone();
+        let mut conn = conn.clone();
+        async move {
+            redis::cmd("PTTL")
+                .arg(&window)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    let first = a.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(first[0].rpm, Some((10, 9)));
+    assert_eq!(first[0].tpm, Some((100, 100)));
+    let opened = pttl(&mut conn).await;
+    assert!(opened > 0 && opened <= 60_000, "{opened}");
+    b.add_tokens(&["api_key:w".to_owned()], 30).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = b.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(second[0].rpm, Some((10, 8)));
+    assert_eq!(second[0].tpm, Some((100, 70)));
+    // Later requests do not push the window's end back.
+    assert!(pttl(&mut conn).await < opened);
+    flush(&mut conn, &prefix).await;
+}
+
+#[tokio::test]
 async fn one_round_trip_reads_budgets_and_counts_only_requests_with_room() {
     use tollgate::limits::rate::Limit;
     use tollgate::limits::redis::{BudgetProbe, RedisLimits};

@@ -23,7 +23,8 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(3);
 
 /// Reads the budget counters (creating missing ones from the spend the replica knows); when
 /// every budget has room, checks every rate-limit descriptor (rolled windows), then counts the
-/// request on all of them, or none.
+/// request on all of them, or none. A window is read once (its counts and its expiry) and
+/// written once: each `redis.call` is a good part of the script's time on the server.
 /// KEYS: `m` spend counters, then window and in-flight key per descriptor.
 /// ARGV: `m`, counter TTL s, (known spend, budget) per counter, window ms, in-flight TTL ms,
 /// then rpm, tpm, parallel per descriptor (-1: none).
@@ -49,14 +50,17 @@ local a = 2 * m + 2
 local n = (#KEYS - m) / 2
 local win = tonumber(ARGV[a + 1])
 local pttl = tonumber(ARGV[a + 2])
+local tokens, ttls = {}, {}
 for i = 1, n do
   local w = KEYS[m + 2 * i - 1]
   local rpm = tonumber(ARGV[a + 3 * i])
   local tpm = tonumber(ARGV[a + 3 * i + 1])
   local par = tonumber(ARGV[a + 3 * i + 2])
-  local r = tonumber(redis.call('HGET', w, 'r') or '0')
-  local t = tonumber(redis.call('HGET', w, 't') or '0')
+  local rt = redis.call('HMGET', w, 'r', 't')
+  local r = tonumber(rt[1] or '0')
+  local t = tonumber(rt[2] or '0')
   local ttl = redis.call('PTTL', w)
+  tokens[i], ttls[i] = t, ttl
   if ttl < 0 then ttl = win end
   if rpm >= 0 and r >= rpm then return {spends, {0, i, 1, ttl}} end
   if tpm >= 0 and t >= tpm then return {spends, {0, i, 2, ttl}} end
@@ -68,8 +72,8 @@ local out = {1}
 for i = 1, n do
   local w = KEYS[m + 2 * i - 1]
   local r = redis.call('HINCRBY', w, 'r', 1)
-  if redis.call('PTTL', w) < 0 then redis.call('PEXPIRE', w, win) end
-  local t = tonumber(redis.call('HGET', w, 't') or '0')
+  if ttls[i] < 0 then redis.call('PEXPIRE', w, win) end
+  local t = tokens[i]
   if tonumber(ARGV[a + 3 * i + 2]) >= 0 then
     redis.call('INCR', KEYS[m + 2 * i])
     redis.call('PEXPIRE', KEYS[m + 2 * i], pttl)
