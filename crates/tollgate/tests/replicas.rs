@@ -282,6 +282,46 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
 }
 
 #[tokio::test]
+async fn settlements_sent_without_waiting_count_also_after_redis_forgets_its_scripts() {
+    use tollgate::limits::rate::Limit;
+    use tollgate::limits::redis::RedisLimits;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let limits = [Limit {
+        key: "api_key:s".into(),
+        rpm: None,
+        tpm: Some(100),
+        parallel: None,
+    }];
+    let keys = ["api_key:s".to_owned()];
+    a.admit(&limits).await.unwrap().unwrap();
+    // Sent by its SHA-1 on a connection that loaded it; the next command sees its tokens.
+    assert!(a.settle_unawaited(&[], 0.0, &keys, 10));
+    let remaining = a.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(remaining[0].tpm, Some((100, 90)));
+    // Redis forgets every script: the settlement comes back `NOSCRIPT` and is sent in full.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    assert!(a.settle_unawaited(&[], 0.0, &keys, 20));
+    let remaining = a.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(remaining[0].tpm, Some((100, 70)));
+    let tokens: i64 = redis::cmd("HGET")
+        .arg(format!("{prefix}rl:api_key:s"))
+        .arg("t")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 30);
+    flush(&mut conn, &prefix).await;
+}
+
+#[tokio::test]
 async fn one_round_trip_reads_budgets_and_counts_only_requests_with_room() {
     use tollgate::limits::rate::Limit;
     use tollgate::limits::redis::{BudgetProbe, RedisLimits};

@@ -141,12 +141,14 @@ pub struct RedisLimits {
 impl RedisLimits {
     /// A client for `url`; connects on first use, so a Redis that is down does not stop startup.
     pub fn open(url: &str, prefix: &str) -> RedisResult<Self> {
+        let (settle, release) = (Script::new(SETTLE), Script::new(RELEASE));
         Ok(Self {
-            link: RedisLink::new(url)?,
+            // The scripts sent without waiting, which cannot send themselves again.
+            link: RedisLink::new(url)?.loading(&[&settle, &release]),
             prefix: prefix.to_owned(),
             gate: Script::new(GATE),
-            settle: Script::new(SETTLE),
-            release: Script::new(RELEASE),
+            settle,
+            release,
             down_since: Mutex::new(None),
         })
     }
