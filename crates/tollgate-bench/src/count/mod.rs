@@ -8,15 +8,20 @@
 //! connection, and then N streams, including the work it does after answering (spend written
 //! in batches: counting stops only `--settle` after the last answer). Kernel time is not counted, so the ratio
 //! to the floor is the ratio of the servers' own work. The callgrind files stay under
-//! `<out>/callgrind/` for `callgrind_annotate`.
+//! `<out>/callgrind/` for `callgrind_annotate`. Variant (d) gets a Redis server of its own,
+//! counted the same way ([`redis`]), so that the shared limits' work on the server shows too.
+
+mod callgrind;
+mod redis;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use self::callgrind::{callgrind, control, dumps, new_total, Counter};
 use crate::load::{self, Target};
 use crate::procs::{self, Server};
 use crate::servers::{self, StreamShape};
@@ -43,6 +48,9 @@ pub struct Counted {
     pub per_request: u64,
     /// Instructions per stream.
     pub per_stream: u64,
+    /// The Redis server's instructions per request and per stream, for a target that uses
+    /// the count's own Redis.
+    pub redis: Option<(u64, u64)>,
 }
 
 /// A target that could not be counted, and why.
@@ -68,6 +76,8 @@ struct Counting {
     pid: u32,
     key: Option<String>,
     process: Process,
+    /// The Redis server it uses, counted alongside it.
+    redis: Option<redis::CountedRedis>,
 }
 
 /// What stops a counted server: the floor is a bare process, Tollgate has a database to drop.
@@ -85,87 +95,43 @@ impl Process {
     }
 }
 
-/// `valgrind --tool=callgrind` with counting off, writing its files under `dir` as `<id>.<pid>`.
-fn callgrind(dir: &Path, id: &str) -> Vec<String> {
-    vec![
-        "valgrind".into(),
-        "--tool=callgrind".into(),
-        "--instr-atstart=no".into(),
-        format!("--callgrind-out-file={}/{id}.%p", dir.display()),
-    ]
-}
-
-/// Runs `callgrind_control <args> <pid>`, off the async threads (the upstream runs on them).
-async fn control(pid: u32, args: &[&str]) -> anyhow::Result<()> {
-    let mut cmd = Command::new("callgrind_control");
-    cmd.args(args).arg(pid.to_string());
-    let what = format!("callgrind_control {}", args.join(" "));
-    let out = tokio::task::spawn_blocking(move || cmd.output()).await??;
-    anyhow::ensure!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    Ok(())
-}
-
-/// The event total of a callgrind file (its `totals:` line, or `summary:` in older versions).
-pub fn total_of(text: &str) -> Option<u64> {
-    text.lines().rev().find_map(|l| {
-        l.strip_prefix("totals:")
-            .or_else(|| l.strip_prefix("summary:"))
-            .and_then(|n| n.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-    })
-}
-
-/// The files callgrind wrote for `prefix` so far (the dumps are `<prefix>.<n>`).
-fn dumps(dir: &Path, prefix: &str) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with(prefix) {
-            out.push(path);
-        }
-    }
-    Ok(out)
-}
-
-/// Counts what `c` executes for `n` requests of `target`'s kind, per request.
-async fn count_one(c: &Counting, dir: &Path, stream: bool, opts: &Options) -> anyhow::Result<u64> {
+/// Counts what `c` (and its Redis) execute for `opts.requests` requests of one kind, per
+/// request.
+async fn count_one(
+    c: &Counting,
+    dir: &Path,
+    stream: bool,
+    opts: &Options,
+) -> anyhow::Result<(u64, Option<u64>)> {
     let target = Target {
         addr: c.addr,
         key: c.key.clone(),
         stream,
     };
-    let pid = c.pid;
-    let prefix = format!("{}.{pid}", c.id);
-    let before = dumps(dir, &prefix)?;
-    control(pid, &["--zero"]).await?;
-    control(pid, &["--instr=on"]).await?;
+    let mut counters = vec![Counter::of(&c.id, c.pid)];
+    counters.extend(c.redis.as_ref().map(|r| Counter::of(redis::ID, r.pid())));
+    let mut before = Vec::new();
+    for counter in &counters {
+        before.push(dumps(dir, &counter.files)?);
+        control(counter.pid, &["--zero"]).await?;
+        control(counter.pid, &["--instr=on"]).await?;
+    }
     let errors = load::sequential(&target, opts.requests).await?;
     // The spend of these requests is written within the settle time, and counted.
     tokio::time::sleep(opts.settle).await;
-    control(pid, &["--instr=off"]).await?;
-    control(pid, &["--dump"]).await?;
+    let mut totals = Vec::new();
+    for (counter, before) in counters.iter().zip(&before) {
+        control(counter.pid, &["--instr=off"]).await?;
+        control(counter.pid, &["--dump"]).await?;
+        totals.push(new_total(dir, &counter.files, before)? / opts.requests.max(1));
+    }
     anyhow::ensure!(
         errors == 0,
         "{} of {} requests failed",
         errors,
         opts.requests
     );
-    let new: Vec<PathBuf> = dumps(dir, &prefix)?
-        .into_iter()
-        .filter(|p| !before.contains(p))
-        .collect();
-    let [file] = new.as_slice() else {
-        anyhow::bail!("expected one new callgrind dump, found {}", new.len());
-    };
-    let text = std::fs::read_to_string(file)?;
-    let total =
-        total_of(&text).ok_or_else(|| anyhow::anyhow!("no totals in {}", file.display()))?;
-    Ok(total / opts.requests.max(1))
+    Ok((totals[0], totals.get(1).copied()))
 }
 
 /// Warms `c` up and counts its JSON requests and its streams.
@@ -180,18 +146,26 @@ async fn measure(c: &Counting, dir: &Path, opts: &Options) -> anyhow::Result<Cou
     }
     // The warm-up's spend is written before counting starts, so that none of it is counted.
     tokio::time::sleep(opts.settle).await;
-    let per_request = count_one(c, dir, false, opts).await?;
+    let (per_request, redis_request) = count_one(c, dir, false, opts).await?;
     // `count_one` settles after its requests, so the streams start from a quiet server too.
-    let per_stream = count_one(c, dir, true, opts).await?;
+    let (per_stream, redis_stream) = count_one(c, dir, true, opts).await?;
     crate::say(&format!(
         "{}: {per_request} instructions per request, {per_stream} per stream",
         c.label
     ));
+    let redis = redis_request.zip(redis_stream);
+    if let Some((r, s)) = redis {
+        crate::say(&format!(
+            "{}: its Redis server {r} per request, {s} per stream",
+            c.label
+        ));
+    }
     Ok(Counted {
         id: c.id.clone(),
         label: c.label.clone(),
         per_request,
         per_stream,
+        redis,
     })
 }
 
@@ -221,6 +195,7 @@ fn start_floor(self_exe: &Path, dir: &Path, upstream: SocketAddr) -> anyhow::Res
         pid: server.pid(),
         key: None,
         process: Process::Floor(server),
+        redis: None,
     })
 }
 
@@ -231,14 +206,40 @@ async fn start_variant(
     dir: &Path,
     upstream: SocketAddr,
 ) -> anyhow::Result<Counting> {
+    // The Redis variant gets a Redis server of its own, counted with it, when there is one
+    // to start; else it uses the bench's.
+    let own_redis = if variant == Variant::SqliteRedis {
+        match redis::start(dir).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                crate::say(&format!(
+                    "{}: on the bench's Redis, whose work is not counted: {e:#}",
+                    variant.label()
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let env = Env {
         wrap: callgrind(dir, variant.id()),
         binary: env.binary.clone(),
         disk_dir: env.disk_dir.clone(),
         postgres: env.postgres.clone(),
-        redis: env.redis.clone(),
+        redis: own_redis
+            .as_ref()
+            .map_or_else(|| env.redis.clone(), |r| r.url.clone()),
     };
-    let running = tg::start(variant, &env, upstream).await?;
+    let running = match tg::start(variant, &env, upstream).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(r) = own_redis {
+                r.stop();
+            }
+            return Err(e);
+        }
+    };
     Ok(Counting {
         id: variant.id().into(),
         label: variant.label().into(),
@@ -246,6 +247,7 @@ async fn start_variant(
         pid: running.server.pid(),
         key: Some(running.key.clone()),
         process: Process::Tollgate(running),
+        redis: own_redis,
     })
 }
 
@@ -269,6 +271,15 @@ pub fn markdown(report: &CountReport) -> String {
             c.per_stream,
             ratio(c.per_stream, floor.map(|f| f.per_stream)),
         ));
+    }
+    for c in &report.counted {
+        if let Some((r, s)) = c.redis {
+            md.push_str(&format!(
+                "\n{}: its Redis server executed {r} instructions per request and {s} per \
+                 stream.\n",
+                c.label
+            ));
+        }
     }
     for s in &report.skipped {
         md.push_str(&format!("\n{}: skipped: {}\n", s.label, s.reason));
@@ -328,6 +339,9 @@ pub async fn run(
         };
         let got = measure(&counting, &dir, opts).await;
         counting.process.stop();
+        if let Some(r) = counting.redis {
+            r.stop();
+        }
         match got {
             Ok(c) => report.counted.push(c),
             Err(e) => {
@@ -340,18 +354,4 @@ pub async fn run(
         }
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_total_is_read_from_the_totals_line() {
-        let file = "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\n\nfn=(1) main\n3 12\n\
-                    totals: 123456\n";
-        assert_eq!(total_of(file), Some(123456));
-        assert_eq!(total_of("events: Ir\nsummary: 77\n"), Some(77));
-        assert_eq!(total_of("events: Ir\n"), None);
-    }
 }
