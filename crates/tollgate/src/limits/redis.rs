@@ -141,14 +141,12 @@ pub struct RedisLimits {
 impl RedisLimits {
     /// A client for `url`; connects on first use, so a Redis that is down does not stop startup.
     pub fn open(url: &str, prefix: &str) -> RedisResult<Self> {
-        let (settle, release) = (Script::new(SETTLE), Script::new(RELEASE));
         Ok(Self {
-            // The scripts sent without waiting, which cannot send themselves again.
-            link: RedisLink::new(url)?.loading(&[&settle, &release]),
+            link: RedisLink::new(url)?,
             prefix: prefix.to_owned(),
             gate: Script::new(GATE),
-            settle,
-            release,
+            settle: Script::new(SETTLE),
+            release: Script::new(RELEASE),
             down_since: Mutex::new(None),
         })
     }

@@ -91,8 +91,6 @@ impl Target {
 /// A Redis server, connected on first use and again after a failure.
 pub struct RedisLink {
     target: Target,
-    /// Scripts loaded on every new connection before anything else is sent on it.
-    preload: Vec<&'static str>,
     current: Mutex<Option<Arc<Conn>>>,
     /// One connection attempt at a time.
     connecting: tokio::sync::Mutex<()>,
@@ -103,17 +101,9 @@ impl RedisLink {
     pub fn new(url: &str) -> RedisResult<Self> {
         Ok(Self {
             target: Target::parse(url)?,
-            preload: Vec::new(),
             current: Mutex::new(None),
             connecting: tokio::sync::Mutex::new(()),
         })
-    }
-
-    /// Loads `scripts` on every connection as it opens, so that they can be sent by their
-    /// SHA-1 without waiting ([`Self::eval_unawaited`]).
-    pub fn loading(mut self, scripts: &[&Script]) -> Self {
-        self.preload = scripts.iter().map(|s| s.body).collect();
-        self
     }
 
     /// Sends `cmd` and waits for its reply; an error reply is [`RedisError::Refused`].
@@ -135,7 +125,7 @@ impl RedisLink {
         if let Some(c) = self.healthy() {
             return Ok(c);
         }
-        let conn = tokio::time::timeout(TIMEOUT, Conn::open(&self.target, &self.preload))
+        let conn = tokio::time::timeout(TIMEOUT, Conn::open(&self.target))
             .await
             .map_err(|_| RedisError::Connection(format!("no connection within {TIMEOUT:?}")))??;
         *lock(&self.current) = Some(conn.clone());
@@ -182,24 +172,18 @@ impl RedisLink {
 
     /// Writes `script` with `keys` and `args` on the open connection and returns without
     /// waiting: the reply is read and dropped by whichever request reads next. The script goes
-    /// by its SHA-1 (`EVALSHA`: Redis reads and hashes a script sent in full on every call,
-    /// which was a third of its work per request); every connection loaded it when it opened
-    /// ([`Self::loading`]). Should Redis forget it meanwhile (`SCRIPT FLUSH`), the reply says
-    /// `NOSCRIPT` and the call is sent again in full by whoever reads that reply. `false` when
-    /// no connection is open or writing failed; nothing was sent then.
+    /// in full (`EVAL`), since no one waits to send it again should Redis have forgotten it.
+    /// `false` when no connection is open or writing failed; nothing was sent then.
     pub fn eval_unawaited(&self, script: &Script, keys: &Command, args: &Command) -> bool {
         let Some(conn) = self.healthy() else {
             return false;
         };
-        let call = |name: &str, script: &str| {
-            let mut call = Command::new(name);
-            call.arg(script).arg(keys.len()).append(keys).append(args);
-            call
-        };
-        conn.send_unawaited(
-            &call("EVALSHA", &script.sha),
-            Some(call("EVAL", script.body)),
-        )
+        let mut call = Command::new("EVAL");
+        call.arg(script.body)
+            .arg(keys.len())
+            .append(keys)
+            .append(args);
+        conn.send_unawaited(&call)
     }
 }
 
@@ -263,8 +247,6 @@ struct Wire {
     waiting: FxHashMap<u64, Waker>,
     /// Requests that gave up: their replies are read and dropped.
     abandoned: FxHashSet<u64>,
-    /// Script calls sent by SHA-1 without waiting, in full, to send again on `NOSCRIPT`.
-    resend: FxHashMap<u64, Command>,
     /// The request whose waker the socket wakes when bytes arrive.
     reader: Option<u64>,
     broken: Option<RedisError>,
@@ -280,7 +262,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(target: &Target, scripts: &[&'static str]) -> RedisResult<Arc<Self>> {
+    async fn open(target: &Target) -> RedisResult<Arc<Self>> {
         let io = match &target.addr {
             Addr::Tcp(host, port) => {
                 let s = TcpStream::connect((host.as_str(), *port))
@@ -311,10 +293,6 @@ impl Conn {
         }
         if target.db != 0 {
             conn.ask(Command::new("SELECT").arg(target.db)).await?;
-        }
-        for script in scripts {
-            conn.ask(Command::new("SCRIPT").arg("LOAD").arg(*script))
-                .await?;
         }
         Ok(conn)
     }
@@ -356,15 +334,11 @@ impl Conn {
     }
 
     /// Sends `cmd` without waiting for its reply; `false` when the connection has failed.
-    /// `resend` is sent in its place should Redis answer `NOSCRIPT`.
-    fn send_unawaited(self: &Arc<Self>, cmd: &Command, resend: Option<Command>) -> bool {
+    fn send_unawaited(self: &Arc<Self>, cmd: &Command) -> bool {
         let waiting = self.send(cmd);
         let mut wire = lock(&self.wire);
         if wire.broken.is_some() {
             return false;
-        }
-        if let Some(full) = resend {
-            wire.resend.insert(waiting.id, full);
         }
         if wire.written < wire.out.len() {
             // The socket is full: a task finishes the write and takes the reply.
@@ -390,11 +364,7 @@ impl Conn {
             wire.input.reserve(16 * 1024);
             match self.io.try_read_buf(&mut wire.input) {
                 Ok(0) => return Err(RedisError::Connection("Redis closed the connection".into())),
-                Ok(_) => {
-                    hand_out(wire, me)?;
-                    // Calls sent again in full (`NOSCRIPT`) go out now.
-                    self.write_now(wire)?;
-                }
+                Ok(_) => hand_out(wire, me)?,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(io_error(&e)),
             }
@@ -482,10 +452,9 @@ fn hand_out(wire: &mut Wire, me: Option<u64>) -> RedisResult<()> {
         wire.parsed += used;
         let id = wire.answered;
         wire.answered += 1;
-        let resent = resend_forgotten(wire, id, &reply);
         if wire.abandoned.remove(&id) {
             if let Reply::Error(message) = &reply {
-                if !wire.warned && !resent {
+                if !wire.warned {
                     wire.warned = true;
                     tracing::warn!("Redis refused a command no one waited for: {message}");
                 }
@@ -507,22 +476,6 @@ fn hand_out(wire: &mut Wire, me: Option<u64>) -> RedisResult<()> {
         wire.parsed = 0;
     }
     Ok(())
-}
-
-/// When `reply` says Redis forgot the script of call `id`, a call sent without waiting, queues
-/// the call again in full (read and dropped like the first). It then runs after the commands
-/// written since the first, which only a `SCRIPT FLUSH` on a live connection can cause.
-fn resend_forgotten(wire: &mut Wire, id: u64, reply: &Reply) -> bool {
-    let Some(full) = wire.resend.remove(&id) else {
-        return false;
-    };
-    if !matches!(reply, Reply::Error(m) if m.starts_with("NOSCRIPT")) {
-        return false;
-    }
-    full.write_to(&mut wire.out);
-    wire.abandoned.insert(wire.sent);
-    wire.sent += 1;
-    true
 }
 
 /// A request waiting for its reply.
