@@ -278,6 +278,23 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
     assert_eq!(second[0].tpm, Some((100, 70)));
     // Later requests do not push the window's end back.
     assert!(pttl(&mut conn).await < opened);
+    // A window found without an expiry (written by hand, say) gets one when it refuses.
+    redis::cmd("PERSIST")
+        .arg(&window)
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("HSET")
+        .arg(&window)
+        .arg("r")
+        .arg(10)
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+    let refused = a.admit(&limits).await.unwrap().unwrap_err();
+    assert!(refused.retry_after <= Duration::from_secs(60));
+    let healed = pttl(&mut conn).await;
+    assert!(healed > 0 && healed <= 60_000, "{healed}");
     flush(&mut conn, &prefix).await;
 }
 

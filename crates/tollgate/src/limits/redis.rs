@@ -23,8 +23,11 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(3);
 
 /// Reads the budget counters (creating missing ones from the spend the replica knows); when
 /// every budget has room, checks every rate-limit descriptor (rolled windows), then counts the
-/// request on all of them, or none. A window is read once (its counts and its expiry) and
-/// written once: each `redis.call` is a good part of the script's time on the server.
+/// request on all of them, or none. A window is read once and written once: each `redis.call`
+/// is a good part of the script's work on the server (about 8,500 instructions). Its expiry is
+/// read only to answer a refusal: a window that exists has one (whoever creates a window sets
+/// it), so only a new window gets one here; a window found without one when it refuses gets
+/// one then, so that none can hold a limit forever.
 /// KEYS: `m` spend counters, then window and in-flight key per descriptor.
 /// ARGV: `m`, counter TTL s, (known spend, budget) per counter, window ms, in-flight TTL ms,
 /// then rpm, tpm, parallel per descriptor (-1: none).
@@ -50,7 +53,15 @@ local a = 2 * m + 2
 local n = (#KEYS - m) / 2
 local win = tonumber(ARGV[a + 1])
 local pttl = tonumber(ARGV[a + 2])
-local tokens, ttls = {}, {}
+local function left(w)
+  local ttl = redis.call('PTTL', w)
+  if ttl < 0 then
+    redis.call('PEXPIRE', w, win)
+    ttl = win
+  end
+  return ttl
+end
+local tokens, fresh = {}, {}
 for i = 1, n do
   local w = KEYS[m + 2 * i - 1]
   local rpm = tonumber(ARGV[a + 3 * i])
@@ -59,11 +70,9 @@ for i = 1, n do
   local rt = redis.call('HMGET', w, 'r', 't')
   local r = tonumber(rt[1] or '0')
   local t = tonumber(rt[2] or '0')
-  local ttl = redis.call('PTTL', w)
-  tokens[i], ttls[i] = t, ttl
-  if ttl < 0 then ttl = win end
-  if rpm >= 0 and r >= rpm then return {spends, {0, i, 1, ttl}} end
-  if tpm >= 0 and t >= tpm then return {spends, {0, i, 2, ttl}} end
+  tokens[i], fresh[i] = t, not rt[1] and not rt[2]
+  if rpm >= 0 and r >= rpm then return {spends, {0, i, 1, left(w)}} end
+  if tpm >= 0 and t >= tpm then return {spends, {0, i, 2, left(w)}} end
   if par >= 0 and tonumber(redis.call('GET', KEYS[m + 2 * i]) or '0') >= par then
     return {spends, {0, i, 3, 1000}}
   end
@@ -72,7 +81,7 @@ local out = {1}
 for i = 1, n do
   local w = KEYS[m + 2 * i - 1]
   local r = redis.call('HINCRBY', w, 'r', 1)
-  if ttls[i] < 0 then redis.call('PEXPIRE', w, win) end
+  if fresh[i] then redis.call('PEXPIRE', w, win) end
   local t = tokens[i]
   if tonumber(ARGV[a + 3 * i + 2]) >= 0 then
     redis.call('INCR', KEYS[m + 2 * i])
