@@ -296,7 +296,11 @@ pub async fn run(
     opts: &Options,
 ) -> anyhow::Result<CountReport> {
     let valgrind = valgrind_version()?;
+    // This run's files only, so that there is no telling them apart from an earlier run's.
     let dir = out.join("callgrind");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
     std::fs::create_dir_all(&dir)?;
     let shape = StreamShape {
         chunks: opts.chunks.max(1),
