@@ -345,15 +345,7 @@ async fn count(cli: &Cli, opts: &count::Options) -> anyhow::Result<()> {
         wrap: Vec::new(),
     };
     let report = count::run(&env, &self_exe, &out, |id| selected(cli, id), opts).await?;
-    let md = count::markdown(&report);
-    std::fs::write(
-        out.join("count.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
-    std::fs::write(out.join("count.md"), &md)?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{md}")?;
-    writeln!(stdout, "reports written to {}", out.display())?;
+    write_reports(&out, "count", &report, &count::markdown(&report))?;
     anyhow::ensure!(!report.counted.is_empty(), "no target was counted");
     Ok(())
 }
@@ -499,12 +491,21 @@ async fn bench(cli: Cli) -> anyhow::Result<()> {
             Vec::new()
         },
     };
-    let md = report::markdown(&report);
+    write_reports(&out, "report", &report, &report::markdown(&report))
+}
+
+/// Writes `<stem>.json` and `<stem>.md` under `out` and prints the markdown.
+fn write_reports(
+    out: &std::path::Path,
+    stem: &str,
+    report: &impl serde::Serialize,
+    md: &str,
+) -> anyhow::Result<()> {
     std::fs::write(
-        out.join("report.json"),
-        serde_json::to_string_pretty(&report)?,
+        out.join(format!("{stem}.json")),
+        serde_json::to_string_pretty(report)?,
     )?;
-    std::fs::write(out.join("report.md"), &md)?;
+    std::fs::write(out.join(format!("{stem}.md")), md)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{md}")?;
     writeln!(stdout, "reports written to {}", out.display())?;

@@ -54,6 +54,7 @@ impl Variant {
 }
 
 /// Where the shared services are.
+#[derive(Clone)]
 pub struct Env {
     /// The release `tollgate` binary.
     pub binary: PathBuf,

@@ -255,21 +255,13 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
         parallel: None,
     }];
     let window = format!("{prefix}rl:api_key:w");
-    let pttl = |conn: &mut redis::aio::MultiplexedConnection| {
-        let window = window.clone();
-        let mut conn = conn.clone();
-        async move {
-            redis::cmd("PTTL")
-                .arg(&window)
-                .query_async::<i64>(&mut conn)
-                .await
-                .unwrap()
-        }
-    };
+    async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
+        redis::cmd("PTTL").arg(key).query_async(conn).await.unwrap()
+    }
     let first = a.admit(&limits).await.unwrap().unwrap();
     assert_eq!(first[0].rpm, Some((10, 9)));
     assert_eq!(first[0].tpm, Some((100, 100)));
-    let opened = pttl(&mut conn).await;
+    let opened = pttl(&mut conn, &window).await;
     assert!(opened > 0 && opened <= 60_000, "{opened}");
     b.add_tokens(&["api_key:w".to_owned()], 30).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -277,7 +269,7 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
     assert_eq!(second[0].rpm, Some((10, 8)));
     assert_eq!(second[0].tpm, Some((100, 70)));
     // Later requests do not push the window's end back.
-    assert!(pttl(&mut conn).await < opened);
+    assert!(pttl(&mut conn, &window).await < opened);
     // A window found without an expiry (written by hand, say) gets one when it refuses.
     redis::cmd("PERSIST")
         .arg(&window)
@@ -293,7 +285,7 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
         .unwrap();
     let refused = a.admit(&limits).await.unwrap().unwrap_err();
     assert!(refused.retry_after <= Duration::from_secs(60));
-    let healed = pttl(&mut conn).await;
+    let healed = pttl(&mut conn, &window).await;
     assert!(healed > 0 && healed <= 60_000, "{healed}");
     flush(&mut conn, &prefix).await;
 }

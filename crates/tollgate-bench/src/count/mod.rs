@@ -27,6 +27,9 @@ use crate::procs::{self, Server};
 use crate::servers::{self, StreamShape};
 use crate::tollgate::{self as tg, Env, Variant};
 
+const FLOOR_ID: &str = "floor";
+const FLOOR_LABEL: &str = "floor (bare hyper proxy)";
+
 /// What `count` is asked to do.
 pub struct Options {
     /// Requests (and streams) counted per target.
@@ -86,11 +89,15 @@ enum Process {
     Tollgate(tg::Running),
 }
 
-impl Process {
+impl Counting {
+    /// Stops the server, then its Redis.
     fn stop(self) {
-        match self {
+        match self.process {
             Process::Floor(s) => s.stop(),
             Process::Tollgate(r) => r.stop(),
+        }
+        if let Some(r) = self.redis {
+            r.stop();
         }
     }
 }
@@ -182,15 +189,15 @@ fn valgrind_version() -> anyhow::Result<String> {
 
 /// Starts the floor under callgrind.
 fn start_floor(self_exe: &Path, dir: &Path, upstream: SocketAddr) -> anyhow::Result<Counting> {
-    let wrap = callgrind(dir, "floor");
+    let wrap = callgrind(dir, FLOOR_ID);
     let mut cmd = Command::new(&wrap[0]);
     cmd.args(&wrap[1..])
         .arg(self_exe)
         .args(["floor", "--upstream", &upstream.to_string()]);
     let server = procs::spawn(cmd, "floor")?;
     Ok(Counting {
-        id: "floor".into(),
-        label: "floor (bare hyper proxy)".into(),
+        id: FLOOR_ID.into(),
+        label: FLOOR_LABEL.into(),
         addr: server.addr,
         pid: server.pid(),
         key: None,
@@ -222,15 +229,13 @@ async fn start_variant(
     } else {
         None
     };
-    let env = Env {
+    let mut env = Env {
         wrap: callgrind(dir, variant.id()),
-        binary: env.binary.clone(),
-        disk_dir: env.disk_dir.clone(),
-        postgres: env.postgres.clone(),
-        redis: own_redis
-            .as_ref()
-            .map_or_else(|| env.redis.clone(), |r| r.url.clone()),
+        ..env.clone()
     };
+    if let Some(r) = &own_redis {
+        env.redis = r.url.clone();
+    }
     let running = match tg::start(variant, &env, upstream).await {
         Ok(r) => r,
         Err(e) => {
@@ -253,7 +258,7 @@ async fn start_variant(
 
 /// The markdown table of a count report.
 pub fn markdown(report: &CountReport) -> String {
-    let floor = report.counted.iter().find(|c| c.id == "floor");
+    let floor = report.counted.iter().find(|c| c.id == FLOOR_ID);
     let ratio = |v: u64, f: Option<u64>| match f {
         Some(f) if f > 0 => format!("{:.2}×", v as f64 / f as f64),
         _ => "–".to_owned(),
@@ -319,33 +324,22 @@ pub async fn run(
         counted: Vec::new(),
         skipped: Vec::new(),
     };
-    let mut ids: Vec<&str> = vec!["floor"];
-    ids.extend(Variant::ALL.iter().map(|v| v.id()));
-    for id in ids.into_iter().filter(|id| selected(id)) {
-        let started = match Variant::ALL.iter().find(|v| v.id() == id) {
-            Some(&v) => start_variant(v, env, &dir, upstream).await,
+    // `None` is the floor.
+    let targets = std::iter::once(None).chain(Variant::ALL.map(Some));
+    for variant in targets.filter(|v| selected(v.map_or(FLOOR_ID, Variant::id))) {
+        let label = variant.map_or(FLOOR_LABEL, Variant::label);
+        let started = match variant {
+            Some(v) => start_variant(v, env, &dir, upstream).await,
             None => start_floor(self_exe, &dir, upstream),
         };
-        let label = Variant::ALL
-            .iter()
-            .find(|v| v.id() == id)
-            .map_or("floor", |v| v.label());
-        let counting = match started {
-            Ok(c) => c,
-            Err(e) => {
-                crate::say(&format!("{label}: skipped: {e:#}"));
-                report.skipped.push(Missed {
-                    label: label.to_owned(),
-                    reason: format!("{e:#}"),
-                });
-                continue;
+        let got = match started {
+            Ok(counting) => {
+                let got = measure(&counting, &dir, opts).await;
+                counting.stop();
+                got
             }
+            Err(e) => Err(e),
         };
-        let got = measure(&counting, &dir, opts).await;
-        counting.process.stop();
-        if let Some(r) = counting.redis {
-            r.stop();
-        }
         match got {
             Ok(c) => report.counted.push(c),
             Err(e) => {

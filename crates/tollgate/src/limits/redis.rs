@@ -24,7 +24,7 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(3);
 /// Reads the budget counters (creating missing ones from the spend the replica knows); when
 /// every budget has room, checks every rate-limit descriptor (rolled windows), then counts the
 /// request on all of them, or none. A window is read once and written once: each `redis.call`
-/// is a good part of the script's work on the server (about 8,500 instructions). Its expiry is
+/// is a good part of the script's work on the server (5,000-9,000 instructions each). Its expiry is
 /// read only to answer a refusal: a window that exists has one (whoever creates a window sets
 /// it), so only a new window gets one here; a window found without one when it refuses gets
 /// one then, so that none can hold a limit forever.
