@@ -238,6 +238,48 @@ async fn parallel_and_token_limits_are_shared() {
     flush(&mut conn, &prefix).await;
 }
 
+/// Only descriptors with a parallel limit send an in-flight key: each counts on its own, with
+/// its safety expiry, and a refusal names the right descriptor.
+#[tokio::test]
+async fn in_flight_counters_belong_to_the_descriptors_with_a_parallel_limit() {
+    use redis::AsyncCommands;
+    use tollgate::limits::rate::{Limit, LimitType};
+    use tollgate::limits::redis::RedisLimits;
+    let Some(mut conn) = redis().await else {
+        return;
+    };
+    let prefix = prefix();
+    let limits = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let limit = |key: &str, parallel| Limit {
+        key: key.into(),
+        rpm: Some(100),
+        tpm: None,
+        parallel,
+    };
+    let set = [
+        limit("api_key:a", None),
+        limit("team:b", Some(1)),
+        limit("user:c", Some(2)),
+    ];
+    let ok = limits.admit(&set).await.unwrap().unwrap();
+    assert_eq!(ok.len(), 3);
+    assert!(ok.iter().all(|r| r.rpm == Some((100, 99))), "{ok:?}");
+    let inflight = |d: &str| format!("{prefix}rl:{d}:inflight");
+    let count = |n: Option<i64>| n.unwrap_or(0);
+    assert_eq!(count(conn.get(inflight("api_key:a")).await.unwrap()), 0);
+    assert_eq!(count(conn.get(inflight("team:b")).await.unwrap()), 1);
+    assert_eq!(count(conn.get(inflight("user:c")).await.unwrap()), 1);
+    let ttl: i64 = conn.pttl(inflight("user:c")).await.unwrap();
+    assert!(ttl > 0 && ttl <= 15 * 60 * 1000, "{ttl}");
+    let refused = limits.admit(&set).await.unwrap().unwrap_err();
+    assert_eq!((refused.kind, refused.key.as_str()), (LimitType::Parallel, "team:b"));
+    // The refusal counted nothing anywhere.
+    assert_eq!(count(conn.get(inflight("user:c")).await.unwrap()), 1);
+    let r: Option<i64> = conn.hget(format!("{prefix}rl:api_key:a"), "r").await.unwrap();
+    assert_eq!(r, Some(1));
+    flush(&mut conn, &prefix).await;
+}
+
 #[tokio::test]
 async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
     use tollgate::limits::rate::Limit;

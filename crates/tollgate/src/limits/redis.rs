@@ -24,13 +24,15 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(3);
 /// Reads the budget counters (creating missing ones from the spend the replica knows); when
 /// every budget has room, checks every rate-limit descriptor (rolled windows), then counts the
 /// request on all of them, or none. A window is read once and written once: each `redis.call`
-/// is a good part of the script's work on the server (5,000-9,000 instructions each). Its expiry is
-/// read only to answer a refusal: a window that exists has one (whoever creates a window sets
-/// it), so only a new window gets one here; a window found without one when it refuses gets
-/// one then, so that none can hold a limit forever.
-/// KEYS: `m` spend counters, then window and in-flight key per descriptor.
-/// ARGV: `m`, counter TTL s, (known spend, budget) per counter, window ms, in-flight TTL ms,
-/// then rpm, tpm, parallel per descriptor (-1: none).
+/// is a good part of the script's work on the server (5,000-9,000 instructions each), and so is
+/// each key and argument Redis takes in (~1,500): the constants are written into the script
+/// ([`script`]), and a descriptor's in-flight key is sent only when it has a parallel limit. A
+/// window's expiry is read only to answer a refusal: a window that exists has one (whoever
+/// creates a window sets it), so only a new window gets one here; a window found without one
+/// when it refuses gets one then, so that none can hold a limit forever.
+/// KEYS: `m` spend counters, then the window of each descriptor, then the in-flight key of each
+/// descriptor that has a parallel limit. ARGV: `m`, (known spend, budget) per counter, then rpm,
+/// tpm, parallel per descriptor (-1: none).
 /// Returns `{spends, admission}`: the counters as strings (Lua numbers would lose the fraction),
 /// and `{}` when a budget is spent (nothing counted), `{1, r1, t1, r2, t2...}` when admitted,
 /// `{0, index, kind, retry_ms}` when a rate limit refused.
@@ -39,63 +41,65 @@ local m = tonumber(ARGV[1])
 local spends = {}
 local spent = false
 for i = 1, m do
-  local known = ARGV[2 * i + 1]
+  local known = ARGV[2 * i]
   local v = redis.call('GET', KEYS[i])
   if not v then
-    redis.call('SET', KEYS[i], known, 'EX', ARGV[2])
+    redis.call('SET', KEYS[i], known, 'EX', @COUNTER_TTL_SECS@)
     v = known
   end
   spends[i] = v
-  if math.max(tonumber(v), tonumber(known)) >= tonumber(ARGV[2 * i + 2]) then spent = true end
+  if math.max(tonumber(v), tonumber(known)) >= tonumber(ARGV[2 * i + 1]) then spent = true end
 end
 if spent then return {spends, {}} end
-local a = 2 * m + 2
-local n = (#KEYS - m) / 2
-local win = tonumber(ARGV[a + 1])
-local pttl = tonumber(ARGV[a + 2])
+local a = 2 * m + 1
+local n = (#ARGV - a) / 3
 local function left(w)
   local ttl = redis.call('PTTL', w)
   if ttl < 0 then
-    redis.call('PEXPIRE', w, win)
-    ttl = win
+    redis.call('PEXPIRE', w, @WINDOW_MS@)
+    ttl = @WINDOW_MS@
   end
   return ttl
 end
-local tokens, fresh = {}, {}
+local tokens, fresh, inflight = {}, {}, {}
+local f = m + n
 for i = 1, n do
-  local w = KEYS[m + 2 * i - 1]
-  local rpm = tonumber(ARGV[a + 3 * i])
-  local tpm = tonumber(ARGV[a + 3 * i + 1])
-  local par = tonumber(ARGV[a + 3 * i + 2])
+  local w = KEYS[m + i]
+  local rpm = tonumber(ARGV[a + 3 * i - 2])
+  local tpm = tonumber(ARGV[a + 3 * i - 1])
+  local par = tonumber(ARGV[a + 3 * i])
   local rt = redis.call('HMGET', w, 'r', 't')
   local r = tonumber(rt[1] or '0')
   local t = tonumber(rt[2] or '0')
   tokens[i], fresh[i] = t, not rt[1] and not rt[2]
   if rpm >= 0 and r >= rpm then return {spends, {0, i, 1, left(w)}} end
   if tpm >= 0 and t >= tpm then return {spends, {0, i, 2, left(w)}} end
-  if par >= 0 and tonumber(redis.call('GET', KEYS[m + 2 * i]) or '0') >= par then
-    return {spends, {0, i, 3, 1000}}
+  if par >= 0 then
+    f = f + 1
+    inflight[i] = KEYS[f]
+    if tonumber(redis.call('GET', KEYS[f]) or '0') >= par then
+      return {spends, {0, i, 3, 1000}}
+    end
   end
 end
 local out = {1}
 for i = 1, n do
-  local w = KEYS[m + 2 * i - 1]
+  local w = KEYS[m + i]
   local r = redis.call('HINCRBY', w, 'r', 1)
-  if fresh[i] then redis.call('PEXPIRE', w, win) end
-  local t = tokens[i]
-  if tonumber(ARGV[a + 3 * i + 2]) >= 0 then
-    redis.call('INCR', KEYS[m + 2 * i])
-    redis.call('PEXPIRE', KEYS[m + 2 * i], pttl)
+  if fresh[i] then redis.call('PEXPIRE', w, @WINDOW_MS@) end
+  if inflight[i] then
+    redis.call('INCR', inflight[i])
+    redis.call('PEXPIRE', inflight[i], @INFLIGHT_TTL_MS@)
   end
   out[#out + 1] = r
-  out[#out + 1] = t
+  out[#out + 1] = tokens[i]
 end
 return {spends, out}
 ";
 
 /// Adds a finished call's cost to the spend counters that exist (missing ones start from the
 /// database when next read) and its tokens to the rate windows (starting one if none is open).
-/// KEYS: `m` spend counters, then windows. ARGV: `m`, cost, tokens, window ms.
+/// KEYS: `m` spend counters, then windows. ARGV: `m`, cost, tokens.
 const SETTLE: &str = r"
 local m = tonumber(ARGV[1])
 for i = 1, m do
@@ -105,10 +109,19 @@ for i = 1, m do
 end
 for i = m + 1, #KEYS do
   redis.call('HINCRBY', KEYS[i], 't', ARGV[3])
-  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[4]) end
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], @WINDOW_MS@) end
 end
 return 1
 ";
+
+/// A script's text with its constants written in (`@NAME@`).
+fn script(body: &str) -> Script {
+    Script::new(
+        body.replace("@COUNTER_TTL_SECS@", &COUNTER_TTL_SECS.to_string())
+            .replace("@WINDOW_MS@", &millis(WINDOW).to_string())
+            .replace("@INFLIGHT_TTL_MS@", &millis(INFLIGHT_TTL).to_string()),
+    )
+}
 
 /// Ends one in-flight request on each counter.
 const RELEASE: &str = r"
@@ -153,9 +166,9 @@ impl RedisLimits {
         Ok(Self {
             link: RedisLink::new(url)?,
             prefix: prefix.to_owned(),
-            gate: Script::new(GATE),
-            settle: Script::new(SETTLE),
-            release: Script::new(RELEASE),
+            gate: script(GATE),
+            settle: script(SETTLE),
+            release: script(RELEASE),
             down_since: Mutex::new(None),
         })
     }
@@ -222,17 +235,18 @@ impl RedisLimits {
     /// budget has room, the rate limits' answer.
     pub async fn gate(&self, budgets: &[BudgetProbe], limits: &[Limit]) -> RedisResult<Gate> {
         let (mut keys, mut args) = (Command::list(), Command::list());
-        args.arg(budgets.len()).arg(COUNTER_TTL_SECS);
+        args.arg(budgets.len());
         for b in budgets {
             keys.arg(self.spend_key(&b.entity));
             args.arg(b.known).arg(b.max);
         }
-        args.arg(millis(WINDOW)).arg(millis(INFLIGHT_TTL));
         let opt = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
         for l in limits {
-            keys.arg(self.window_key(&l.key))
-                .arg(self.inflight_key(&l.key));
+            keys.arg(self.window_key(&l.key));
             args.arg(opt(l.rpm)).arg(opt(l.tpm)).arg(opt(l.parallel));
+        }
+        for l in limits.iter().filter(|l| l.parallel.is_some()) {
+            keys.arg(self.inflight_key(&l.key));
         }
         let reply = self.link.eval(&self.gate, &keys, &args).await?;
         let (spends, out) = gate_reply(reply)?;
@@ -291,10 +305,7 @@ impl RedisLimits {
             return None;
         }
         let (mut keys, mut args) = (Command::list(), Command::list());
-        args.arg(entities.len())
-            .arg(cost)
-            .arg(tokens)
-            .arg(millis(WINDOW));
+        args.arg(entities.len()).arg(cost).arg(tokens);
         for e in entities {
             keys.arg(self.spend_key(e));
         }
@@ -413,6 +424,18 @@ mod tests {
             tpm: Some(100),
             parallel: None,
         }
+    }
+
+    #[test]
+    fn scripts_have_every_constant_written_in() {
+        for body in [GATE, SETTLE, RELEASE] {
+            let text = script(body).body().to_owned();
+            assert!(!text.contains('@'), "{text}");
+        }
+        let gate = script(GATE).body().to_owned();
+        assert!(gate.contains("'EX', 86400)"), "{gate}");
+        assert!(gate.contains("PEXPIRE', w, 60000)"), "{gate}");
+        assert!(gate.contains("inflight[i], 900000)"), "{gate}");
     }
 
     #[test]

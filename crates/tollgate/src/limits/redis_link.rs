@@ -136,16 +136,22 @@ impl RedisLink {
 /// A Lua script, sent by its SHA-1, and in full when Redis does not know it (yet, or any more
 /// after a restart or `SCRIPT FLUSH`).
 pub struct Script {
-    body: &'static str,
+    body: String,
     sha: String,
 }
 
 impl Script {
-    pub fn new(body: &'static str) -> Self {
+    pub fn new(body: impl Into<String>) -> Self {
+        let body = body.into();
         Self {
+            sha: redis::Script::new(&body).get_hash().to_owned(),
             body,
-            sha: redis::Script::new(body).get_hash().to_owned(),
         }
+    }
+
+    #[cfg(test)]
+    pub fn body(&self) -> &str {
+        &self.body
     }
 }
 
@@ -164,7 +170,7 @@ impl RedisLink {
         };
         match self.query(&call("EVALSHA", &script.sha)).await {
             Err(RedisError::Refused(m)) if m.starts_with("NOSCRIPT") => {
-                self.query(&call("EVAL", script.body)).await
+                self.query(&call("EVAL", &script.body)).await
             }
             answer => answer,
         }
@@ -179,7 +185,7 @@ impl RedisLink {
             return false;
         };
         let mut call = Command::new("EVAL");
-        call.arg(script.body)
+        call.arg(&script.body)
             .arg(keys.len())
             .append(keys)
             .append(args);
