@@ -272,10 +272,16 @@ async fn in_flight_counters_belong_to_the_descriptors_with_a_parallel_limit() {
     let ttl: i64 = conn.pttl(inflight("user:c")).await.unwrap();
     assert!(ttl > 0 && ttl <= 15 * 60 * 1000, "{ttl}");
     let refused = limits.admit(&set).await.unwrap().unwrap_err();
-    assert_eq!((refused.kind, refused.key.as_str()), (LimitType::Parallel, "team:b"));
+    assert_eq!(
+        (refused.kind, refused.key.as_str()),
+        (LimitType::Parallel, "team:b")
+    );
     // The refusal counted nothing anywhere.
     assert_eq!(count(conn.get(inflight("user:c")).await.unwrap()), 1);
-    let r: Option<i64> = conn.hget(format!("{prefix}rl:api_key:a"), "r").await.unwrap();
+    let r: Option<i64> = conn
+        .hget(format!("{prefix}rl:api_key:a"), "r")
+        .await
+        .unwrap();
     assert_eq!(r, Some(1));
     flush(&mut conn, &prefix).await;
 }
@@ -329,6 +335,21 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
     assert!(refused.retry_after <= Duration::from_secs(60));
     let healed = pttl(&mut conn, &window).await;
     assert!(healed > 0 && healed <= 60_000, "{healed}");
+    // Tokens of a call whose window ended meanwhile open the next window, with its expiry, and
+    // tokens added to it later leave that expiry as it is.
+    redis::cmd("DEL")
+        .arg(&window)
+        .query_async::<i64>(&mut conn)
+        .await
+        .unwrap();
+    b.add_tokens(&["api_key:w".to_owned()], 40).await.unwrap();
+    let reopened = pttl(&mut conn, &window).await;
+    assert!(reopened > 0 && reopened <= 60_000, "{reopened}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    b.add_tokens(&["api_key:w".to_owned()], 5).await.unwrap();
+    assert!(pttl(&mut conn, &window).await < reopened);
+    let third = a.admit(&limits).await.unwrap().unwrap();
+    assert_eq!(third[0].tpm, Some((100, 55)));
     flush(&mut conn, &prefix).await;
 }
 

@@ -99,17 +99,21 @@ return {spends, out}
 
 /// Adds a finished call's cost to the spend counters that exist (missing ones start from the
 /// database when next read) and its tokens to the rate windows (starting one if none is open).
+/// A window whose tokens were more than zero before already has an expiry (whoever created it
+/// gave it one), so the expiry is looked at only when these tokens are its first.
 /// KEYS: `m` spend counters, then windows. ARGV: `m`, cost, tokens.
 const SETTLE: &str = r"
 local m = tonumber(ARGV[1])
+local tokens = tonumber(ARGV[3])
 for i = 1, m do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     redis.call('INCRBYFLOAT', KEYS[i], ARGV[2])
   end
 end
 for i = m + 1, #KEYS do
-  redis.call('HINCRBY', KEYS[i], 't', ARGV[3])
-  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], @WINDOW_MS@) end
+  if redis.call('HINCRBY', KEYS[i], 't', tokens) <= tokens and redis.call('PTTL', KEYS[i]) < 0 then
+    redis.call('PEXPIRE', KEYS[i], @WINDOW_MS@)
+  end
 end
 return 1
 ";
