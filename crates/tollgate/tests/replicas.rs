@@ -439,6 +439,17 @@ async fn one_round_trip_reads_budgets_and_counts_only_requests_with_room() {
     assert!(a.gate(&[fresh], &limits).await.unwrap().admission.is_none());
     let remaining = a.admit(&limits).await.unwrap().unwrap();
     assert_eq!(remaining[0].rpm, Some((10, 7)));
+    // Costs small enough to be written with an exponent (`2.5e-8`) add up like any other.
+    let mut tiny = team(1e-7);
+    tiny.entity = Entity::Team("v".into());
+    assert_eq!(a.gate(&[tiny.clone()], &[]).await.unwrap().spend, [1e-7]);
+    for _ in 0..2 {
+        b.settle(&[Entity::Team("v".into())], 2.5e-8, &[], 0)
+            .await
+            .unwrap();
+    }
+    let spend = b.gate(&[tiny], &[]).await.unwrap().spend[0];
+    assert!((spend - 1.5e-7).abs() < 1e-15, "{spend}");
     flush(&mut conn, &prefix).await;
 }
 

@@ -31,17 +31,48 @@ pub enum Entity {
 }
 
 impl Entity {
-    /// A stable name for counters (`key:<id>`, `team:<id>`, ...).
-    pub fn counter_key(&self) -> String {
-        match self {
-            Entity::Key(id) => format!("key:{id}"),
-            Entity::User(id) => format!("user:{id}"),
-            Entity::Team(id) => format!("team:{id}"),
-            Entity::Member { team, user } => format!("member:{team}:{user}"),
-            Entity::Org(id) => format!("org:{id}"),
-            Entity::Customer(id) => format!("customer:{id}"),
-            Entity::Tag(t) => format!("tag:{t}"),
-            Entity::Global => "global".to_owned(),
-        }
+    /// Appends a stable name for counters (`key:<id>`, `team:<id>`, `global`, ...) to `out`
+    /// (Redis keys are built on every request).
+    pub fn write_counter_key(&self, out: &mut String) {
+        let (kind, id): (&str, &str) = match self {
+            Entity::Key(id) => ("key:", id),
+            Entity::User(id) => ("user:", id),
+            Entity::Team(id) => ("team:", id),
+            Entity::Member { team, user } => {
+                for part in ["member:", team, ":", user] {
+                    out.push_str(part);
+                }
+                return;
+            }
+            Entity::Org(id) => ("org:", id),
+            Entity::Customer(id) => ("customer:", id),
+            Entity::Tag(t) => ("tag:", t),
+            Entity::Global => ("global", ""),
+        };
+        out.push_str(kind);
+        out.push_str(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Entity;
+
+    /// Replicas of different versions share these names in Redis: they must not change.
+    #[test]
+    fn counter_keys_are_stable() {
+        let name = |e: Entity| {
+            let mut out = String::from("p:");
+            e.write_counter_key(&mut out);
+            out
+        };
+        assert_eq!(name(Entity::Key("k".into())), "p:key:k");
+        assert_eq!(name(Entity::Customer("c".into())), "p:customer:c");
+        let member = Entity::Member {
+            team: "t".into(),
+            user: "u".into(),
+        };
+        assert_eq!(name(member), "p:member:t:u");
+        assert_eq!(name(Entity::Global), "p:global");
     }
 }

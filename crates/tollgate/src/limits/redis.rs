@@ -221,11 +221,11 @@ impl RedisLimits {
     }
 
     fn window_key(&self, descriptor: &str) -> String {
-        format!("{}rl:{descriptor}", self.prefix)
+        [&self.prefix, "rl:", descriptor].concat()
     }
 
     fn inflight_key(&self, descriptor: &str) -> String {
-        format!("{}rl:{descriptor}:inflight", self.prefix)
+        [&self.prefix, "rl:", descriptor, ":inflight"].concat()
     }
 
     /// Counts a request against every limit in one round trip, or refuses it.

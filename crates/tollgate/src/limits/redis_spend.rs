@@ -15,7 +15,11 @@ pub(super) const COUNTER_TTL_SECS: u64 = 24 * 3600;
 
 impl RedisLimits {
     pub(super) fn spend_key(&self, e: &Entity) -> String {
-        format!("{}spend:{}", self.prefix, e.counter_key())
+        let mut key = String::with_capacity(self.prefix.len() + 64);
+        key.push_str(&self.prefix);
+        key.push_str("spend:");
+        e.write_counter_key(&mut key);
+        key
     }
 
     /// Sets an entity's spend (a budget reset or an admin edit).

@@ -2,8 +2,6 @@
 //! strings, encoded as its arguments are added; replies are read off a buffer as the bytes
 //! arrive ([`parse`] says how many bytes a complete reply took, or that more are needed).
 
-use std::io::Write;
-
 /// Deepest nesting of arrays a reply may have (the scripts answer two levels deep).
 const MAX_DEPTH: usize = 16;
 
@@ -107,11 +105,10 @@ macro_rules! integer_arg {
 integer_arg!(i64, u64, u32, usize);
 
 impl Arg for f64 {
-    /// In full (`0.0000001`, never `1e-7`), as `INCRBYFLOAT` and the scripts read it back.
+    /// In its shortest form that reads back to the same value (`1e-7`, `0.25`): `INCRBYFLOAT`,
+    /// `SET` values read back by either and Lua's `tonumber` all take exponents.
     fn encode(&self, out: &mut Vec<u8>) {
-        let mut text = Vec::with_capacity(24);
-        let _ = write!(text, "{self}");
-        bulk(out, &text);
+        bulk(out, ryu::Buffer::new().format(*self).as_bytes());
     }
 }
 
@@ -255,7 +252,7 @@ mod tests {
         c.write_to(&mut out);
         assert_eq!(
             out,
-            b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n-3\r\n$9\r\n0.0000001\r\n"
+            b"*5\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\n12\r\n$2\r\n-3\r\n$4\r\n1e-7\r\n"
         );
     }
 
