@@ -1,9 +1,12 @@
 //! The `x-litellm-*` and `x-ratelimit-*` headers of inference responses. They go out on every
-//! call, so names are constants and numbers are written without the formatting machinery.
+//! call, so names are constants, numbers are written without the formatting machinery, and a
+//! response's map is a copy of a template with the same names in the same order, its values
+//! then set in place: inserting each header would hash its name (~300 instructions a header).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use axum::http::header::CONTENT_LENGTH;
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::BytesMut;
 
@@ -28,19 +31,52 @@ const REMAINING_REQUESTS: HeaderName = HeaderName::from_static("x-ratelimit-rema
 const LIMIT_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-limit-tokens");
 const REMAINING_TOKENS: HeaderName = HeaderName::from_static("x-ratelimit-remaining-tokens");
 
+/// What a response's body is: it sets the content headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// A JSON document.
+    Json,
+    /// An event stream (`text/event-stream`, not cached).
+    Stream,
+}
+
+impl Content {
+    fn headers(self) -> &'static [(HeaderName, &'static str)] {
+        match self {
+            Content::Json => &[(CONTENT_TYPE, "application/json")],
+            Content::Stream => &[
+                (CONTENT_TYPE, "text/event-stream"),
+                (CACHE_CONTROL, "no-cache"),
+            ],
+        }
+    }
+}
+
 /// Header values written one after another into one buffer: the values of a response cost one
-/// allocation between them instead of one each. A value that is not a valid header value (a
-/// model name with a line break) is left out, as a header of its own would be.
+/// allocation between them instead of one each. `shape` has a bit per optional header (or pair)
+/// written, which with the content picks the template; every other header is always written,
+/// in the same order.
 struct Values {
     buf: BytesMut,
     spans: Vec<(HeaderName, usize, usize)>,
+    shape: usize,
 }
+
+/// Optional headers, as bits of [`Values::shape`].
+const HAS_LENGTH: usize = 1;
+const HAS_API_BASE: usize = 2;
+const HAS_COST: usize = 4;
+const HAS_KEY_SPEND: usize = 8;
+const HAS_REQUESTS: usize = 16;
+const HAS_TOKENS: usize = 32;
+const SHAPES: usize = 64;
 
 impl Values {
     fn new() -> Self {
         Self {
             buf: BytesMut::with_capacity(512),
             spans: Vec::with_capacity(16),
+            shape: 0,
         }
     }
 
@@ -54,11 +90,13 @@ impl Values {
         self.text(name, itoa::Buffer::new().format(n));
     }
 
-    /// A float in its shortest form that reads back to the same value (`1.7e-5`, `0.25`).
-    fn float(&mut self, name: HeaderName, v: f64) {
+    /// A float in its shortest form that reads back to the same value (`1.7e-5`, `0.25`);
+    /// `false` (nothing written) when it is not finite.
+    fn float(&mut self, name: HeaderName, v: f64) -> bool {
         if v.is_finite() {
             self.text(name, ryu::Buffer::new().format_finite(v));
         }
+        v.is_finite()
     }
 
     /// Milliseconds with three decimals (`12.345`), from integer microseconds.
@@ -77,57 +115,97 @@ impl Values {
         self.spans.push((name, start, self.buf.len()));
     }
 
-    fn insert_into(self, h: &mut HeaderMap) {
+    /// The response's map: the content headers, these values and the version, from the
+    /// template of this shape (made from the first response of that shape). A value that is
+    /// not a valid header value (a model name with a line break) is left out, as a header of
+    /// its own would be; such a map is built header by header.
+    fn into_map(self, content: Content) -> HeaderMap {
+        static TEMPLATES: [[OnceLock<HeaderMap>; SHAPES]; 2] =
+            [const { [const { OnceLock::new() }; SHAPES] }; 2];
+        let template = TEMPLATES[content as usize][self.shape].get_or_init(|| {
+            let mut h = HeaderMap::with_capacity(RESPONSE_HEADERS);
+            let fixed = content.headers().iter().map(|(n, _)| n);
+            for name in fixed.chain(self.spans.iter().map(|(n, ..)| n)) {
+                h.insert(name.clone(), HeaderValue::from_static(""));
+            }
+            h.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+            h
+        });
         let bytes = self.buf.freeze();
-        for (name, start, end) in self.spans {
-            if let Ok(v) = HeaderValue::from_maybe_shared(bytes.slice(start..end)) {
-                h.insert(name, v);
+        let mut h = template.clone();
+        let fixed = content.headers();
+        let mut slots = h.values_mut();
+        for ((_, value), slot) in fixed.iter().zip(&mut slots) {
+            *slot = HeaderValue::from_static(value);
+        }
+        for (&(_, start, end), slot) in self.spans.iter().zip(slots) {
+            match HeaderValue::from_maybe_shared(bytes.slice(start..end)) {
+                Ok(v) => *slot = v,
+                Err(_) => return by_header(content, &self.spans, &bytes),
             }
         }
+        h
     }
+}
+
+/// [`Values::into_map`] one header at a time, leaving out invalid values.
+fn by_header(
+    content: Content,
+    spans: &[(HeaderName, usize, usize)],
+    bytes: &bytes::Bytes,
+) -> HeaderMap {
+    let mut h = HeaderMap::with_capacity(RESPONSE_HEADERS);
+    for (name, value) in content.headers() {
+        h.insert(name.clone(), HeaderValue::from_static(value));
+    }
+    for (name, start, end) in spans {
+        if let Ok(v) = HeaderValue::from_maybe_shared(bytes.slice(*start..*end)) {
+            h.insert(name.clone(), v);
+        }
+    }
+    h.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+    h
 }
 
 /// Headers an inference response can carry: its content type and length (or a stream's cache
 /// control), the upstream's kept ones and this module's, 22 at most.
 const RESPONSE_HEADERS: usize = 24;
 
-/// A header map with room for every header of an inference response: it never grows (growing
-/// allocates twice and rehashes every header in it).
-pub fn map() -> HeaderMap {
-    HeaderMap::with_capacity(RESPONSE_HEADERS)
-}
-
-/// Sets the headers; `cost` and `upstream` (the time the upstream took) are unknown on streams
+/// The headers of an inference response, the upstream's kept ones still to be added
+/// ([`upstream`]); `cost` and `upstream` (the time the upstream took) are unknown on streams
 /// when headers go out. `body_len` is a whole body's length: its `content-length` is written
 /// with the other values (left to the server, it would be a value of its own).
-pub fn set(
+pub fn response(
     state: &AppState,
-    h: &mut HeaderMap,
+    content: Content,
     meta: &CallMeta,
     cost: Option<f64>,
     upstream: Option<Duration>,
     body_len: Option<u64>,
     remaining: &[Remaining],
-) {
-    h.reserve(16);
+) -> HeaderMap {
     let d = &meta.deployment;
     let mut v = Values::new();
     if let Some(len) = body_len {
         v.int(CONTENT_LENGTH, len);
+        v.shape |= HAS_LENGTH;
     }
     v.text(CALL_ID, &meta.call_id);
     v.text(MODEL_ID, &d.id);
     v.text(MODEL_GROUP, &meta.requested_model);
     if !d.target.api_base.is_empty() {
         v.text(API_BASE, &d.target.api_base);
+        v.shape |= HAS_API_BASE;
     }
     v.int(RETRIES, u64::from(meta.tried.retries));
     v.int(FALLBACKS, u64::from(meta.tried.fallbacks));
-    if let Some(c) = cost {
-        v.float(COST, c);
+    if cost.is_some_and(|c| v.float(COST, c)) {
+        v.shape |= HAS_COST;
     }
     if let Some(key) = meta.entities.iter().find(|e| matches!(e, Entity::Key(_))) {
-        v.float(KEY_SPEND, state.ledger.current(key, 0.0));
+        if v.float(KEY_SPEND, state.ledger.current(key, 0.0)) {
+            v.shape |= HAS_KEY_SPEND;
+        }
     }
     let total = meta.started.elapsed();
     v.millis(DURATION, total);
@@ -138,14 +216,15 @@ pub fn set(
         if let Some((limit, left)) = r.rpm {
             v.int(LIMIT_REQUESTS, limit);
             v.int(REMAINING_REQUESTS, left);
+            v.shape |= HAS_REQUESTS;
         }
         if let Some((limit, left)) = r.tpm {
             v.int(LIMIT_TOKENS, limit);
             v.int(REMAINING_TOKENS, left);
+            v.shape |= HAS_TOKENS;
         }
     }
-    v.insert_into(h);
-    h.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
+    v.into_map(content)
 }
 
 /// Upstream headers worth keeping (request ids, the provider's rate-limit state), passed on with
@@ -166,12 +245,11 @@ pub fn upstream(h: &mut HeaderMap, upstream: &[(String, String)]) {
 mod tests {
     use super::*;
 
+    /// Values written one by one, as a map (not from a template: these are not a shape's).
     fn written(fill: impl FnOnce(&mut Values)) -> HeaderMap {
         let mut v = Values::new();
         fill(&mut v);
-        let mut h = HeaderMap::new();
-        v.insert_into(&mut h);
-        h
+        by_header(Content::Json, &v.spans, &v.buf.freeze())
     }
 
     #[test]
@@ -187,65 +265,88 @@ mod tests {
         assert_eq!(h[RETRIES], "3.050");
         assert_eq!(h[FALLBACKS], "42");
         for x in [0.0, 0.25, 1.7e-5, 123_456.789, 1e-12] {
-            let h = written(|v| v.float(COST, x));
+            let h = written(|v| {
+                v.float(COST, x);
+            });
             assert_eq!(h[COST].to_str().unwrap().parse::<f64>().unwrap(), x);
         }
-        assert!(written(|v| v.float(COST, f64::NAN)).is_empty());
+        assert!(written(|v| assert!(!v.float(COST, f64::NAN)))
+            .get(COST)
+            .is_none());
     }
 
-    #[test]
-    fn a_response_map_holds_every_header_without_growing() {
-        use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-        let mut h = map();
-        let room = h.capacity();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        let kept: Vec<(String, String)> = [
-            "x-request-id",
-            "openai-processing-ms",
-            "x-ratelimit-remaining-requests",
-            "x-ratelimit-remaining-tokens",
-        ]
-        .iter()
-        .map(|n| ((*n).to_owned(), "1".to_owned()))
-        .collect();
-        upstream(&mut h, &kept);
+    /// The values of one shape, as `response` writes them, each ending in `tag`.
+    fn shaped(shape: usize, tag: &str) -> Values {
         let mut v = Values::new();
-        for name in [
-            CONTENT_LENGTH,
-            CALL_ID,
-            MODEL_ID,
-            MODEL_GROUP,
-            API_BASE,
-            RETRIES,
-            FALLBACKS,
-            COST,
-            KEY_SPEND,
-            DURATION,
-            OVERHEAD,
-            LIMIT_REQUESTS,
-            REMAINING_REQUESTS,
-            LIMIT_TOKENS,
-            REMAINING_TOKENS,
-        ] {
-            v.text(name, "1");
+        v.shape = shape;
+        let optional = |bit: usize, names: &[HeaderName], v: &mut Values| {
+            if shape & bit != 0 {
+                for n in names {
+                    v.text(n.clone(), &format!("{}-{tag}", n.as_str().len()));
+                }
+            }
+        };
+        optional(HAS_LENGTH, &[CONTENT_LENGTH], &mut v);
+        v.text(CALL_ID, tag);
+        v.text(MODEL_ID, tag);
+        v.text(MODEL_GROUP, tag);
+        optional(HAS_API_BASE, &[API_BASE], &mut v);
+        v.int(RETRIES, 1);
+        v.int(FALLBACKS, 2);
+        optional(HAS_COST, &[COST], &mut v);
+        optional(HAS_KEY_SPEND, &[KEY_SPEND], &mut v);
+        v.text(DURATION, tag);
+        v.text(OVERHEAD, tag);
+        optional(HAS_REQUESTS, &[LIMIT_REQUESTS, REMAINING_REQUESTS], &mut v);
+        optional(HAS_TOKENS, &[LIMIT_TOKENS, REMAINING_TOKENS], &mut v);
+        v
+    }
+
+    fn sorted(h: &HeaderMap) -> Vec<(String, String)> {
+        let mut all: Vec<_> = h
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Every shape's map from its template has the headers and values a map built header by
+    /// header has, the template's first values never showing through.
+    #[test]
+    fn maps_from_templates_match_maps_built_header_by_header() {
+        for content in [Content::Json, Content::Stream] {
+            for shape in 0..SHAPES {
+                for tag in ["first", "second"] {
+                    let from_template = shaped(shape, tag).into_map(content);
+                    let v = shaped(shape, tag);
+                    let by_header = by_header(content, &v.spans, &v.buf.freeze());
+                    assert_eq!(sorted(&from_template), sorted(&by_header));
+                }
+                let h = shaped(shape, "third").into_map(content);
+                assert_eq!(h[CALL_ID], "third");
+                assert_eq!(h[CONTENT_TYPE], content.headers()[0].1);
+                assert_eq!(h.contains_key(COST), shape & HAS_COST != 0);
+                assert_eq!(
+                    h.len(),
+                    content.headers().len() + shaped(shape, "").spans.len() + 1
+                );
+            }
         }
-        v.insert_into(&mut h);
-        h.insert(VERSION, HeaderValue::from_static("1"));
-        assert_eq!(h.len(), 22);
-        assert_eq!(h.capacity(), room);
-        assert!(HeaderMap::new().capacity() < room);
     }
 
     #[test]
     fn an_invalid_value_is_left_out_and_the_others_kept() {
-        let h = written(|v| {
-            v.text(MODEL_GROUP, "bad\nname");
-            v.text(MODEL_ID, "m-1");
-            v.text(CALL_ID, "");
-        });
-        assert!(h.get(MODEL_GROUP).is_none());
-        assert_eq!(h[MODEL_ID], "m-1");
-        assert_eq!(h[CALL_ID], "");
+        for shape in [0, SHAPES - 1] {
+            // The template of the shape exists first, or not.
+            let h = shaped(shape, "bad\nname").into_map(Content::Stream);
+            assert!(h.get(MODEL_GROUP).is_none());
+            assert!(h.get(CALL_ID).is_none());
+            assert_eq!(h[RETRIES], "1");
+            assert_eq!(h[CONTENT_TYPE], "text/event-stream");
+            assert!(h.contains_key(VERSION));
+            let h = shaped(shape, "ok").into_map(Content::Stream);
+            assert_eq!(h[MODEL_GROUP], "ok");
+        }
     }
 }

@@ -130,28 +130,20 @@ async fn call_json(state: &AppState, a: Admitted) -> Result<Response> {
     };
     let settled = settle(state, &meta, &outcome).await;
     let mut response = match answer.body {
-        AnswerBody::Bytes(bytes) => {
-            let mut r = Response::new(axum::body::Body::from(bytes));
-            *r.headers_mut() = headers::map();
-            r.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            r
-        }
+        AnswerBody::Bytes(bytes) => Response::new(axum::body::Body::from(bytes)),
         AnswerBody::Json(v) => axum::Json(v).into_response(),
     };
-    headers::upstream(response.headers_mut(), &answer.headers);
     let body_len = http_body::Body::size_hint(response.body()).exact();
-    headers::set(
+    *response.headers_mut() = headers::response(
         state,
-        response.headers_mut(),
+        headers::Content::Json,
         &meta,
         Some(settled.cost),
         Some(upstream_took),
         body_len,
         &remaining,
     );
+    headers::upstream(response.headers_mut(), &answer.headers);
     // The response goes out only once its spend event is durable.
     record(state, meta, outcome, settled).await;
     drop(permit);

@@ -8,7 +8,6 @@
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue};
 use axum::response::Response;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -53,14 +52,16 @@ pub async fn stream(state: &AppState, a: Admitted) -> Result<Response> {
         }
     };
     let upstream_headers = source.headers();
-    let mut h = headers::map();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
+    let mut h = headers::response(
+        state,
+        headers::Content::Stream,
+        &meta,
+        None,
+        None,
+        None,
+        &remaining,
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers::upstream(&mut h, &upstream_headers);
-    headers::set(state, &mut h, &meta, None, None, None, &remaining);
     let body = match source {
         Source::Raw(raw) => Body::new(Relay::new(
             state.clone(),
