@@ -116,28 +116,32 @@ impl Values {
     }
 
     /// The response's map: the content headers, these values and the version, from the
-    /// template of this shape (made from the first response of that shape). A value that is
-    /// not a valid header value (a model name with a line break) is left out, as a header of
-    /// its own would be; such a map is built header by header.
+    /// template of this shape (made from the first response of that shape: [`response`] writes
+    /// a shape's headers always in the same order). A value that is not a valid header value (a
+    /// model name with a line break) is left out, as a header of its own would be; such a map
+    /// is built header by header.
     fn into_map(self, content: Content) -> HeaderMap {
         static TEMPLATES: [[OnceLock<HeaderMap>; SHAPES]; 2] =
             [const { [const { OnceLock::new() }; SHAPES] }; 2];
+        let fixed = content.headers();
         let template = TEMPLATES[content as usize][self.shape].get_or_init(|| {
             let mut h = HeaderMap::with_capacity(RESPONSE_HEADERS);
-            let fixed = content.headers().iter().map(|(n, _)| n);
-            for name in fixed.chain(self.spans.iter().map(|(n, ..)| n)) {
+            for (name, value) in fixed {
+                h.insert(name.clone(), HeaderValue::from_static(value));
+            }
+            for (name, ..) in &self.spans {
                 h.insert(name.clone(), HeaderValue::from_static(""));
             }
             h.insert(VERSION, HeaderValue::from_static(env!("CARGO_PKG_VERSION")));
             h
         });
         let bytes = self.buf.freeze();
-        let mut h = template.clone();
-        let fixed = content.headers();
-        let mut slots = h.values_mut();
-        for ((_, value), slot) in fixed.iter().zip(&mut slots) {
-            *slot = HeaderValue::from_static(value);
+        if template.len() != fixed.len() + self.spans.len() + 1 {
+            // Not this shape's headers (a name twice, say): no slot is taken for another's.
+            return by_header(content, &self.spans, &bytes);
         }
+        let mut h = template.clone();
+        let slots = h.values_mut().skip(fixed.len());
         for (&(_, start, end), slot) in self.spans.iter().zip(slots) {
             match HeaderValue::from_maybe_shared(bytes.slice(start..end)) {
                 Ok(v) => *slot = v,
@@ -333,6 +337,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Values that are not a shape's (a name twice) give every value its own header, the
+    /// later one winning, as inserting them would.
+    #[test]
+    fn values_that_do_not_fit_their_template_are_inserted_one_by_one() {
+        let mut v = shaped(HAS_COST, "x");
+        v.text(CALL_ID, "again");
+        let h = v.into_map(Content::Json);
+        assert_eq!(h[CALL_ID], "again");
+        assert_eq!(h[MODEL_GROUP], "x");
+        assert!(h.contains_key(COST) && h.contains_key(VERSION));
+        assert_eq!(h.len(), shaped(HAS_COST, "").spans.len() + 2);
     }
 
     #[test]
