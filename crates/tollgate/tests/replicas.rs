@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use tollgate::limits::rate::Limit;
+use tollgate::limits::redis::RedisLimits;
 use tollgate_testkit::{FakeOpenAi, TestDb};
 
 use crate::common::{Gateway, MASTER};
@@ -56,6 +58,30 @@ async fn flush(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) {
             .query_async::<i64>(conn)
             .await
             .unwrap();
+    }
+}
+
+/// The test Redis, a fresh key prefix, and two replicas' Redis limits on it; `None`: skip.
+async fn replicas_limits() -> Option<(
+    redis::aio::MultiplexedConnection,
+    String,
+    RedisLimits,
+    RedisLimits,
+)> {
+    let conn = redis().await?;
+    let prefix = prefix();
+    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
+    Some((conn, prefix, a, b))
+}
+
+/// A rate-limit descriptor.
+fn limit(key: &str, rpm: Option<u64>, tpm: Option<u64>, parallel: Option<u64>) -> Limit {
+    Limit {
+        key: key.into(),
+        rpm,
+        tpm,
+        parallel,
     }
 }
 
@@ -212,20 +238,11 @@ async fn a_parallel_slot_is_free_for_the_next_call_on_any_replica() {
 
 #[tokio::test]
 async fn parallel_and_token_limits_are_shared() {
-    use tollgate::limits::rate::{Limit, LimitType};
-    use tollgate::limits::redis::RedisLimits;
-    let Some(mut conn) = redis().await else {
+    use tollgate::limits::rate::LimitType;
+    let Some((mut conn, prefix, a, b)) = replicas_limits().await else {
         return;
     };
-    let prefix = prefix();
-    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let limits = [Limit {
-        key: "api_key:k".into(),
-        rpm: None,
-        tpm: Some(100),
-        parallel: Some(1),
-    }];
+    let limits = [limit("api_key:k", None, Some(100), Some(1))];
     let keys = ["api_key:k".to_owned()];
     a.admit(&limits).await.unwrap().unwrap();
     let refused = b.admit(&limits).await.unwrap().unwrap_err();
@@ -243,23 +260,14 @@ async fn parallel_and_token_limits_are_shared() {
 #[tokio::test]
 async fn in_flight_counters_belong_to_the_descriptors_with_a_parallel_limit() {
     use redis::AsyncCommands;
-    use tollgate::limits::rate::{Limit, LimitType};
-    use tollgate::limits::redis::RedisLimits;
-    let Some(mut conn) = redis().await else {
+    use tollgate::limits::rate::LimitType;
+    let Some((mut conn, prefix, limits, _)) = replicas_limits().await else {
         return;
     };
-    let prefix = prefix();
-    let limits = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let limit = |key: &str, parallel| Limit {
-        key: key.into(),
-        rpm: Some(100),
-        tpm: None,
-        parallel,
-    };
     let set = [
-        limit("api_key:a", None),
-        limit("team:b", Some(1)),
-        limit("user:c", Some(2)),
+        limit("api_key:a", Some(100), None, None),
+        limit("team:b", Some(100), None, Some(1)),
+        limit("user:c", Some(100), None, Some(2)),
     ];
     let ok = limits.admit(&set).await.unwrap().unwrap();
     assert_eq!(ok.len(), 3);
@@ -288,20 +296,10 @@ async fn in_flight_counters_belong_to_the_descriptors_with_a_parallel_limit() {
 
 #[tokio::test]
 async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
-    use tollgate::limits::rate::Limit;
-    use tollgate::limits::redis::RedisLimits;
-    let Some(mut conn) = redis().await else {
+    let Some((mut conn, prefix, a, b)) = replicas_limits().await else {
         return;
     };
-    let prefix = prefix();
-    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let limits = [Limit {
-        key: "api_key:w".into(),
-        rpm: Some(10),
-        tpm: Some(100),
-        parallel: None,
-    }];
+    let limits = [limit("api_key:w", Some(10), Some(100), None)];
     let window = format!("{prefix}rl:api_key:w");
     async fn pttl(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> i64 {
         redis::cmd("PTTL").arg(key).query_async(conn).await.unwrap()
@@ -358,20 +356,10 @@ async fn a_window_expires_from_its_first_request_and_reports_its_tokens() {
 /// it again in time, so it goes in full.
 #[tokio::test]
 async fn settlements_sent_without_waiting_count_also_after_redis_forgets_its_scripts() {
-    use tollgate::limits::rate::Limit;
-    use tollgate::limits::redis::RedisLimits;
-    let Some(mut conn) = redis().await else {
+    let Some((mut conn, prefix, a, b)) = replicas_limits().await else {
         return;
     };
-    let prefix = prefix();
-    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let limits = [Limit {
-        key: "api_key:s".into(),
-        rpm: None,
-        tpm: Some(100),
-        parallel: None,
-    }];
+    let limits = [limit("api_key:s", None, Some(100), None)];
     let keys = ["api_key:s".to_owned()];
     a.admit(&limits).await.unwrap().unwrap();
     b.admit(&limits).await.unwrap().unwrap();
@@ -395,26 +383,17 @@ async fn settlements_sent_without_waiting_count_also_after_redis_forgets_its_scr
 
 #[tokio::test]
 async fn one_round_trip_reads_budgets_and_counts_only_requests_with_room() {
-    use tollgate::limits::rate::Limit;
-    use tollgate::limits::redis::{BudgetProbe, RedisLimits};
+    use tollgate::limits::redis::BudgetProbe;
     use tollgate::limits::Entity;
-    let Some(mut conn) = redis().await else {
+    let Some((mut conn, prefix, a, b)) = replicas_limits().await else {
         return;
     };
-    let prefix = prefix();
-    let a = RedisLimits::open(&redis_url(), &prefix).unwrap();
-    let b = RedisLimits::open(&redis_url(), &prefix).unwrap();
     let team = |known: f64| BudgetProbe {
         entity: Entity::Team("t".into()),
         known,
         max: 1.0,
     };
-    let limits = [Limit {
-        key: "team:t".into(),
-        rpm: Some(10),
-        tpm: None,
-        parallel: None,
-    }];
+    let limits = [limit("team:t", Some(10), None, None)];
     // The counter starts from what the first replica knows; the request is counted.
     let gate = a.gate(&[team(0.25)], &limits).await.unwrap();
     assert_eq!(gate.spend, [0.25]);
@@ -494,8 +473,6 @@ async fn requests_refused_for_budget_do_not_use_the_rate_limit() {
 /// are sent again.
 #[tokio::test]
 async fn scripts_reach_redis_with_a_user_a_database_and_after_a_script_flush() {
-    use tollgate::limits::rate::Limit;
-    use tollgate::limits::redis::RedisLimits;
     let Some(mut conn) = redis().await else {
         return;
     };
@@ -512,12 +489,7 @@ async fn scripts_reach_redis_with_a_user_a_database_and_after_a_script_flush() {
         .addr()
         .to_string();
     let base = format!("redis://{host}");
-    let limits = [Limit {
-        key: "api_key:k".into(),
-        rpm: Some(5),
-        tpm: None,
-        parallel: None,
-    }];
+    let limits = [limit("api_key:k", Some(5), None, None)];
 
     let wrong = RedisLimits::open(&format!("redis://{user}:nope@{host}/3"), &prefix).unwrap();
     let e = wrong.admit(&limits).await.unwrap_err();
