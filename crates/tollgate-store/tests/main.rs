@@ -115,6 +115,7 @@ macro_rules! conformance {
                 empty_key_columns_are_normalised,
                 bulk_daily_rows_add_up,
                 days_come_one_at_a_time_and_a_stalled_read_holds_up_none,
+                closed_days_come_from_packs_until_written_late,
             }
             logs {
                 spend_log_filters,

@@ -349,7 +349,104 @@ async fn repeated_splits_read_as_their_own_entries(db: &TestDb) {
     gw.stop().await;
 }
 
+/// Days three or more days old are answered from packs once a report has read them: the same
+/// bytes as from their rows, in both forms, until spend written to one of them late (a journal
+/// replayed) changes its answer.
+async fn closed_days_answer_the_same_from_their_packs(db: &TestDb) {
+    let gw = Gateway::start(db).await;
+    let today = Utc::now().date_naive();
+    let first = today - chrono::Days::new(5);
+    let event = |id: String, day: chrono::NaiveDate, k: u32, m: u32, spend: f64| {
+        let at = day.and_hms_opt(12, 0, 0).unwrap().and_utc();
+        serde_json::from_value(json!({
+            "request_id": id, "call_type": "chat_completion", "api_key": format!("{k:064x}"),
+            "user_id": format!("u{}", k % 3), "model": format!("m{m}"), "model_group": "g",
+            "provider": "openai", "endpoint": "/v1/chat/completions", "success": !k.is_multiple_of(4),
+            "spend": spend, "prompt_tokens": k, "completion_tokens": m,
+            "start_time": at.timestamp_micros(), "end_time": at.timestamp_micros(),
+        }))
+        .unwrap()
+    };
+    let mut events = Vec::new();
+    for d in 0..6u64 {
+        for k in 0..8 {
+            for m in 0..2 {
+                let spend = 0.1 * f64::from(k) + 0.01 * d as f64;
+                events.push(event(
+                    format!("r-{d}-{k}-{m}"),
+                    first + chrono::Days::new(d),
+                    k,
+                    m,
+                    spend,
+                ));
+            }
+        }
+    }
+    gw.state.store.record_spend(&events).await.unwrap();
+    let text = |path: String| {
+        let url = format!("{}{path}", gw.url);
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(MASTER)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    let range = format!("start_date={first}&end_date={today}");
+    let aggregated = format!("/user/daily/activity/aggregated?{range}");
+    let paginated = format!("/user/daily/activity?{range}&page_size=4");
+    let (from_rows, page_from_rows) = (
+        text(aggregated.clone()).await,
+        text(paginated.clone()).await,
+    );
+
+    let raw = tollgate_store::SqlStore::connect(&tollgate_store::ConnectOptions::new(db.url()))
+        .await
+        .unwrap();
+    let mut packs = 0;
+    for _ in 0..500 {
+        packs = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM daily_packs")
+            .fetch_one(raw.pool())
+            .await
+            .unwrap();
+        if packs == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        packs, 3,
+        "the days five, four and three days ago are packed"
+    );
+    assert_eq!(text(aggregated.clone()).await, from_rows);
+    assert_eq!(text(paginated).await, page_from_rows);
+
+    let late = event("r-late".into(), first + chrono::Days::new(1), 1, 0, 2.5);
+    gw.state.store.record_spend(&[late]).await.unwrap();
+    let before: serde_json::Value = serde_json::from_str(&from_rows).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&text(aggregated).await).unwrap();
+    let spend =
+        |v: &serde_json::Value, i: usize| v["results"][i]["metrics"]["spend"].as_f64().unwrap();
+    assert_eq!(
+        after["results"][4]["date"],
+        (first + chrono::Days::new(1)).to_string()
+    );
+    assert!(
+        (spend(&after, 4) - spend(&before, 4) - 2.5).abs() < 1e-9,
+        "{}",
+        after["results"][4]
+    );
+    assert_eq!(spend(&after, 3), spend(&before, 3));
+    assert_eq!(after["results"][4]["metrics"]["api_requests"], 17);
+    gw.stop().await;
+}
+
 both!(
+    closed_days_answer_the_same_from_their_packs,
     repeated_splits_read_as_their_own_entries,
     reports_by_every_entity,
     non_admins_see_only_their_own_activity,

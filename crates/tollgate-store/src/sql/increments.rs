@@ -129,6 +129,16 @@ fn bump<'a>(map: &mut Deltas<'a>, pk: &[&'a str], spend: f64) {
 }
 
 impl<'a> Increments<'a> {
+    /// The days, in order, that this batch writes to late ([`super::daily_pack::written_late`]):
+    /// their packs are then out of date.
+    pub fn late_days(&self, today: chrono::NaiveDate) -> BTreeSet<Day> {
+        self.daily
+            .keys()
+            .map(|k| k.date)
+            .filter(|d| super::daily_pack::written_late(d.as_str(), today))
+            .collect()
+    }
+
     pub fn of(events: impl IntoIterator<Item = &'a SpendEvent>) -> Self {
         let mut inc = Self::default();
         // Most events of a batch start on the same day: format it once per run of them.

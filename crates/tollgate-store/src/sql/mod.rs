@@ -5,6 +5,7 @@
 mod analytics;
 mod audit;
 mod builder;
+mod daily_pack;
 mod entities;
 mod increments;
 mod pg_copy;
@@ -315,11 +316,10 @@ impl Store for SqlStore {
     }
 
     async fn daily_spend_days(&self, query: &DailyQuery) -> Result<DailyDays> {
-        let sql = analytics::daily_sql(self.backend, query);
         let (tx, days) = DailyDays::channel();
         match &self.daily {
-            DailyReader::Sqlite(sqlite) => sqlite.read(sql, query.group_by_entity, tx),
-            DailyReader::Postgres(pg) => pg.read(sql, query.group_by_entity, tx),
+            DailyReader::Sqlite(sqlite) => sqlite.read(query.clone(), tx),
+            DailyReader::Postgres(pg) => pg.read(query.clone(), tx),
         }
         Ok(days)
     }

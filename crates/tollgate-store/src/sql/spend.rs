@@ -26,6 +26,7 @@ use sqlx::postgres::PgPool;
 use sqlx::{AnyPool, Postgres, Row as _, Transaction};
 
 use super::builder::Sql;
+use super::daily_pack;
 use super::increments::{id, Deltas, Increments};
 use crate::spend::{RecordOutcome, SpendEvent};
 use crate::table::{Row, SqlValue, TableDef};
@@ -117,6 +118,13 @@ impl PgSpend {
         upsert_customers(&mut tx, &inc.customers).await?;
         upsert_counters(&mut tx, &inc.counters).await?;
         upsert_daily(&mut tx, &inc).await?;
+        // Last, in date order: the versions are the last rows a batch locks.
+        for day in inc.late_days(Utc::now().date_naive()) {
+            sqlx::query(daily_pack::BUMP_VERSION)
+                .bind(day.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(RecordOutcome {
             inserted: inserted.len(),

@@ -16,6 +16,7 @@ use std::sync::{LazyLock, Mutex, PoisonError};
 use chrono::Utc;
 use rusqlite::{params, Connection, Statement, Transaction, TransactionBehavior};
 
+use super::daily_pack;
 use super::increments::{id, Increments, UPDATED};
 use super::spend::{DAILY_COUNTERS, DAILY_KEY, LOG_COLUMNS};
 use crate::spend::{RecordOutcome, SpendEvent};
@@ -185,6 +186,10 @@ fn record(conn: &mut Connection, events: &[SpendEvent]) -> Result<RecordOutcome>
         }
     }
     upsert_daily(&tx, &inc)?;
+    for day in inc.late_days(Utc::now().date_naive()) {
+        tx.prepare_cached(daily_pack::BUMP_VERSION)?
+            .execute(params![day.as_str()])?;
+    }
     tx.commit()?;
     Ok(RecordOutcome {
         inserted,

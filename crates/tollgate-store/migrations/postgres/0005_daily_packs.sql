@@ -1,0 +1,15 @@
+-- Closed days of the daily aggregates, one value per (entity type, day), made by reports and
+-- served while their version is the day's (see src/sql/daily_pack.rs). A day's version counts
+-- the writes made to it after it closed; a day that has none is at version 0.
+CREATE TABLE daily_versions (
+    date    TEXT PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+
+CREATE TABLE daily_packs (
+    entity_type TEXT NOT NULL,
+    date        TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    body        BYTEA NOT NULL,
+    PRIMARY KEY (entity_type, date)
+);
