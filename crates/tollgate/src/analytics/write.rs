@@ -142,7 +142,7 @@ impl Answer {
     fn write(self, out: &mut Sink, runtime: &Handle) -> Result<(), Stop> {
         let Answer {
             first,
-            mut days,
+            days,
             mut lookups,
             page,
         } = self;
@@ -154,13 +154,13 @@ impl Answer {
         let (mut count, mut rows_read, mut total) = (0usize, 0usize, Metrics::default());
         let mut texts = KeyTexts::default();
         out.put(b"{\"results\":[");
-        let mut next = first;
-        while let Some(rows) = next {
+        let mut summed_days = summing(first, days, skip..skip.saturating_add(take));
+        while let Some(next) = summed_days.blocking_recv() {
+            let (rows, summed) = next?;
             rows_read += rows.len();
             rows.iter().for_each(|r| total.add(r));
-            if (skip..skip.saturating_add(take)).contains(&count) {
+            if let Some(summed) = summed {
                 runtime.block_on(lookups.fill(&rows))?;
-                let summed = shape::build(&rows);
                 if count > skip {
                     out.put(b",");
                 }
@@ -176,8 +176,6 @@ impl Answer {
                 }
             }
             count += 1;
-            drop(rows);
-            next = days.blocking_next().transpose()?;
         }
         let pages = page.map_or(1, |(_, size)| total_pages(count as u64, size));
         out.put(b"],\"metadata\":");
@@ -193,6 +191,36 @@ impl Answer {
         );
         Ok(())
     }
+}
+
+/// A day's rows, and their sums when the day is written.
+type Summed = tollgate_store::Result<(Vec<DailyRow>, Option<shape::Days>)>;
+
+/// Sums the days on a thread of their own, those at the places in `written` (newest first),
+/// one day ahead of the writer: summing is half the work of writing a day, and overlaps it.
+fn summing(
+    first: Option<Vec<DailyRow>>,
+    mut days: DailyDays,
+    written: std::ops::Range<usize>,
+) -> mpsc::Receiver<Summed> {
+    let (tx, rx) = mpsc::channel::<Summed>(1);
+    tokio::task::spawn_blocking(move || {
+        let mut next = first.map(Ok);
+        for place in 0.. {
+            let Some(day) = next.take().or_else(|| days.blocking_next()) else {
+                break;
+            };
+            let failed = day.is_err();
+            let summed = day.map(|rows| {
+                let sums = written.contains(&place).then(|| shape::build(&rows));
+                (rows, sums)
+            });
+            if tx.blocking_send(summed).is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Each API key's name and metadata as JSON, rendered the first time the key is written:
