@@ -508,17 +508,23 @@ fn scale_tables(s: &mut String, scale: &ScaleReport) {
     if !scale.analytics.is_empty() {
         let _ = writeln!(
             s,
-            "\n| 30-day `/user/daily/activity/aggregated` | daily rows | p50 ms | max ms (up to 5 runs) | response KB |"
+            "\n| 30-day `/user/daily/activity/aggregated` | daily rows | p50 ms | max ms (up to 5 runs) | first ms (packs the closed days) | every answer, ms | response KB |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---|---:|");
         for a in &scale.analytics {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1} | {:.1} | {} |",
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
                 a.backend,
                 a.daily_rows,
                 a.p50_ms,
                 a.max_ms,
+                a.first_ms,
+                a.times_ms
+                    .iter()
+                    .map(|t| format!("{t:.0}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 a.response_bytes / 1024
             );
         }
