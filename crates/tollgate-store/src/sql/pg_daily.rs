@@ -82,9 +82,12 @@ async fn read(pool: &PgPool, q: &DailyQuery, days: &DaySender) -> Result<Vec<New
         for (date, body) in &packs {
             let day: Arc<str> = names.intern(date.as_bytes())?;
             // A pack that does not decode is read again from its rows and packed anew.
-            if let Ok(rows) = daily_pack::decode(body, &day, q.group_by_entity, &mut names) {
-                packed.push(date.as_str());
-                by_date.insert(day, rows);
+            match daily_pack::decode(body, &day, q.group_by_entity, &mut names) {
+                Ok(rows) => {
+                    packed.push(date.as_str());
+                    by_date.insert(day, rows);
+                }
+                Err(e) => tracing::warn!("{date}: {e}; reading the day's rows"),
             }
         }
         if let Some(segments) = daily_pack::segments(&q.start_date, &q.end_date, &packed) {

@@ -168,15 +168,14 @@ fn read_packed(conn: &mut Connection, q: &DailyQuery, days: &DaySender) -> Resul
             Segment::Pack(i) => {
                 let pack = &packs[*i];
                 let date: Arc<str> = names.intern(pack.date.as_bytes())?;
-                if let Ok(day) =
-                    daily_pack::decode(&pack.body, &date, q.group_by_entity, &mut names)
-                {
-                    if !send(days, day) {
-                        break;
-                    }
-                    continue;
+                match daily_pack::decode(&pack.body, &date, q.group_by_entity, &mut names) {
+                    Ok(day) => match send(days, day) {
+                        true => continue,
+                        false => break,
+                    },
+                    // A pack that does not decode is read again from its rows and packed anew.
+                    Err(e) => tracing::warn!("{date}: {e}; reading the day's rows"),
                 }
-                // A pack that does not decode is read again from its rows and packed anew.
                 (pack.date.as_str(), pack.date.as_str())
             }
             Segment::Rows { from, to } => (from.as_str(), to.as_str()),
