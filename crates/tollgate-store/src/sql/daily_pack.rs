@@ -5,11 +5,12 @@
 //!
 //! A day is packed by the first unfiltered report that reads it after it closed, from the rows
 //! that report read, and the pack is stored with the day's version. The spend writer bumps a
-//! day's version (`daily_versions`) in the transaction that writes to it late ([`written_late`]:
-//! a journal replayed, spend imported), so a pack whose version is not the day's current one is
-//! never served: the day is read from its rows again and packed anew. Days are packed only once
-//! the writer would mark a write to them ([`packable`], a day's margin for replicas whose
-//! clocks disagree), so that normal writes, all of today, never touch the versions.
+//! day's version (`daily_versions`) in the transaction that writes to it late
+//! ([`DaysBefore::written_late`]: a journal replayed, spend imported), so a pack whose version
+//! is not the day's current one is never served: the day is read from its rows again and
+//! packed anew. Days are packed only once the writer would mark a write to them
+//! ([`DaysBefore::packable`], a day's margin for replicas whose clocks disagree), so that normal
+//! writes, all of today, never touch the versions.
 //!
 //! A pack is a table of the day's distinct texts followed by its rows in the order they were
 //! read, each row's texts as indices into the table:
@@ -36,13 +37,13 @@ use crate::{Result, StoreError};
 const FORMAT: u8 = 1;
 
 /// The statement reading the packs of a range whose version is the day's current one, newest
-/// first (`?1` entity type, `?2` first day, `?3` last day).
+/// first (`$1` entity type, `$2` first day, `$3` last day).
 pub(super) const VALID_PACKS: &str = "SELECT p.date, p.body FROM daily_packs p \
      LEFT JOIN daily_versions v ON v.date = p.date \
      WHERE p.entity_type = $1 AND p.date >= $2 AND p.date <= $3 \
      AND p.version = COALESCE(v.version, 0) ORDER BY p.date DESC";
 
-/// The versions of the days of a range that have one (`?1` first day, `?2` last day); a day
+/// The versions of the days of a range that have one (`$1` first day, `$2` last day); a day
 /// without one is at version 0.
 pub(super) const VERSIONS: &str =
     "SELECT date, version FROM daily_versions WHERE date >= $1 AND date <= $2";
@@ -57,21 +58,32 @@ pub(super) const STORE_PACK: &str = "INSERT INTO daily_packs (entity_type, date,
 pub(super) const BUMP_VERSION: &str = "INSERT INTO daily_versions (date, version) VALUES ($1, 1) \
      ON CONFLICT (date) DO UPDATE SET version = daily_versions.version + 1";
 
-/// Whether a write to `date` (UTC, `YYYY-MM-DD`) is late: two days or more after it.
-pub(super) fn written_late(date: &str, today: NaiveDate) -> bool {
-    before(date, today, 1)
-}
+/// The days (UTC, `YYYY-MM-DD`) before a bound, which is worked out once and compared as text.
+pub(super) struct DaysBefore(Option<String>);
 
-/// Whether a report may pack `date`: three days or more after it.
-pub(super) fn packable(date: &str, today: NaiveDate) -> bool {
-    before(date, today, 2)
-}
+impl DaysBefore {
+    /// The days a write to is late: two days or more before `today`.
+    pub fn written_late(today: NaiveDate) -> Self {
+        Self::of(today, 1)
+    }
 
-/// `date < today - days`, by text (dates compare as text).
-fn before(date: &str, today: NaiveDate, days: u64) -> bool {
-    today
-        .checked_sub_days(Days::new(days))
-        .is_some_and(|bound| *date < *bound.to_string())
+    /// The days a report may pack: three days or more before `today`.
+    pub fn packable(today: NaiveDate) -> Self {
+        Self::of(today, 2)
+    }
+
+    /// `date < today - days`.
+    fn of(today: NaiveDate, days: u64) -> Self {
+        Self(
+            today
+                .checked_sub_days(Days::new(days))
+                .map(|d| d.to_string()),
+        )
+    }
+
+    pub fn contains(&self, date: &str) -> bool {
+        self.0.as_deref().is_some_and(|bound| date < bound)
+    }
 }
 
 /// Whether a query reads whole days: packs hold every row of a day, unfiltered.
@@ -137,7 +149,7 @@ pub(super) fn segments(start: &str, end: &str, packed: &[&str]) -> Option<Vec<Se
 pub(super) struct Packer {
     /// The versions of the report's days that have one.
     versions: HashMap<String, i64>,
-    today: NaiveDate,
+    packable: DaysBefore,
     /// Whether the report's rows carry their entity.
     with_entity: bool,
     /// The packs made.
@@ -148,7 +160,7 @@ impl Packer {
     pub fn new(versions: HashMap<String, i64>, with_entity: bool) -> Self {
         Self {
             versions,
-            today: chrono::Utc::now().date_naive(),
+            packable: DaysBefore::packable(chrono::Utc::now().date_naive()),
             with_entity,
             new: Vec::new(),
         }
@@ -158,7 +170,7 @@ impl Packer {
     /// wants it.
     pub fn take(&mut self, mut day: Vec<DailyRow>) -> Vec<DailyRow> {
         if let Some(date) = day.first().map(|r| Arc::clone(&r.date)) {
-            if packable(&date, self.today) {
+            if self.packable.contains(&date) {
                 self.new.push(NewPack {
                     version: self.versions.get(&*date).copied().unwrap_or(0),
                     body: encode(&day),
@@ -359,12 +371,16 @@ mod tests {
 
     #[test]
     fn late_writes_are_marked_a_day_before_reports_pack() {
-        assert!(!written_late("2026-03-10", today()));
-        assert!(!written_late("2026-03-09", today()));
-        assert!(written_late("2026-03-08", today()));
-        assert!(!packable("2026-03-08", today()));
-        assert!(packable("2026-03-07", today()));
-        assert!(packable("2025-12-31", today()));
+        let (late, packable) = (
+            DaysBefore::written_late(today()),
+            DaysBefore::packable(today()),
+        );
+        assert!(!late.contains("2026-03-10"));
+        assert!(!late.contains("2026-03-09"));
+        assert!(late.contains("2026-03-08"));
+        assert!(!packable.contains("2026-03-08"));
+        assert!(packable.contains("2026-03-07"));
+        assert!(packable.contains("2025-12-31"));
     }
 
     #[test]

@@ -129,13 +129,14 @@ fn bump<'a>(map: &mut Deltas<'a>, pk: &[&'a str], spend: f64) {
 }
 
 impl<'a> Increments<'a> {
-    /// The days, in order, that this batch writes to late ([`super::daily_pack::written_late`]):
-    /// their packs are then out of date.
+    /// The days, in order, that this batch writes to late
+    /// ([`super::daily_pack::DaysBefore::written_late`]): their packs are then out of date.
     pub fn late_days(&self, today: chrono::NaiveDate) -> BTreeSet<Day> {
+        let late = super::daily_pack::DaysBefore::written_late(today);
         self.daily
             .keys()
             .map(|k| k.date)
-            .filter(|d| super::daily_pack::written_late(d.as_str(), today))
+            .filter(|d| late.contains(d.as_str()))
             .collect()
     }
 

@@ -169,10 +169,12 @@ fn read_packed(conn: &mut Connection, q: &DailyQuery, days: &DaySender) -> Resul
                 let pack = &packs[*i];
                 let date: Arc<str> = names.intern(pack.date.as_bytes())?;
                 match daily_pack::decode(&pack.body, &date, q.group_by_entity, &mut names) {
-                    Ok(day) => match send(days, day) {
-                        true => continue,
-                        false => break,
-                    },
+                    Ok(day) => {
+                        if send(days, day) {
+                            continue;
+                        }
+                        break;
+                    }
                     // A pack that does not decode is read again from its rows and packed anew.
                     Err(e) => tracing::warn!("{date}: {e}; reading the day's rows"),
                 }
